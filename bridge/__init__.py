@@ -1,0 +1,1 @@
+"""hitl-bridge: hand chatbot conversations to humans in Slack threads."""

@@ -1,0 +1,47 @@
+"""Delivers events to the bot's webhook, signed per Standard Webhooks."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+
+import aiohttp
+from standardwebhooks.webhooks import Webhook
+
+from bridge.outbox import Retry
+from bridge.store import OutboxRow
+
+log = logging.getLogger(__name__)
+
+
+class WebhookSender:
+    """The outbox sender for target `bot`: one POST per event, any 2xx is success."""
+
+    def __init__(self, url: str, secret: str, session: aiohttp.ClientSession) -> None:
+        self._url = url
+        self._signer = Webhook(secret)
+        self._session = session
+
+    async def send(self, row: OutboxRow) -> None:
+        event = row.payload
+        body = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+        now = datetime.now(UTC)
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": event["id"],
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": self._signer.sign(event["id"], now, body),
+        }
+        try:
+            async with self._session.post(
+                self._url,
+                data=body.encode(),
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=15),
+            ) as resp:
+                if 200 <= resp.status < 300:
+                    return
+                raise Retry(f"the bot's webhook answered HTTP {resp.status}")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise Retry(f"the bot's webhook is unreachable ({type(exc).__name__})") from None

@@ -1,0 +1,201 @@
+"""Settings, read from the environment and `.env` (the environment wins).
+
+`load_settings()` turns every problem into one line naming the variable, so the CLI can
+print them all and exit with code 2. Secrets are `SecretStr`: they never show in a repr,
+a log line or an error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_URL = re.compile(r"https?://[^\s/]+(/\S*)?$", re.IGNORECASE)
+
+
+class ConfigError(Exception):
+    """Settings that cannot run; `problems` holds one line per variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class Settings(BaseSettings):
+    """Every variable of the DESIGN table, plus a few tuning knobs (documented in README)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    slack_bot_token: SecretStr = Field(validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias="SLACK_API_URL")
+    channel: str = Field(validation_alias="BRIDGE_CHANNEL")
+    api_token: SecretStr = Field(validation_alias="BRIDGE_API_TOKEN")
+    webhook_url: str | None = Field(None, validation_alias="BRIDGE_WEBHOOK_URL")
+    webhook_secret: SecretStr | None = Field(None, validation_alias="BRIDGE_WEBHOOK_SECRET")
+    database_url: str = Field("sqlite:///bridge.db", validation_alias="BRIDGE_DATABASE_URL")
+    host: str = Field("127.0.0.1", validation_alias="BRIDGE_HOST")
+    port: int = Field(3000, validation_alias="BRIDGE_PORT")
+    public_url: str | None = Field(None, validation_alias="BRIDGE_PUBLIC_URL")
+    slack_rate: float = Field(1.0, ge=0, validation_alias="BRIDGE_SLACK_RATE")
+    slack_burst: int = Field(5, ge=1, validation_alias="BRIDGE_SLACK_BURST")
+    max_body: int = Field(1_048_576, ge=1024, validation_alias="BRIDGE_MAX_BODY")
+    assign_timeout: float = Field(0, ge=0, validation_alias="BRIDGE_ASSIGN_TIMEOUT")
+    remind_after: float = Field(0, ge=0, validation_alias="BRIDGE_REMIND_AFTER")
+    queues: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict, validation_alias="BRIDGE_QUEUES"
+    )
+    agent_usergroup: str | None = Field(None, validation_alias="BRIDGE_AGENT_USERGROUP")
+    # Tuning knobs beyond the DESIGN table.
+    retry_base: float = Field(1.0, gt=0, validation_alias="BRIDGE_RETRY_BASE")
+    retry_max: float = Field(300.0, gt=0, validation_alias="BRIDGE_RETRY_MAX")
+    log_level: str = Field("INFO", validation_alias="BRIDGE_LOG_LEVEL")
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, v: SecretStr) -> SecretStr:
+        if not v.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with xoxb-")
+        return v
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not v.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with xapp-")
+        return v
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not v.get_secret_value().startswith("whsec_"):
+            raise ValueError("must be a Standard Webhooks secret starting with whsec_")
+        return v
+
+    @field_validator("slack_api_url", "webhook_url", "public_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not _URL.match(v):
+            raise ValueError("must be an http:// or https:// URL")
+        return v
+
+    @field_validator("port")
+    @classmethod
+    def _port(cls, v: int) -> int:
+        if not 1 <= v <= 65535:
+            raise ValueError("must be a port between 1 and 65535")
+        return v
+
+    @field_validator("channel", "agent_usergroup")
+    @classmethod
+    def _slack_id(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Z0-9]{2,}", v):
+            raise ValueError("must be a Slack id such as C0123456789")
+        return v
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, v: str) -> str:
+        if not v.startswith("sqlite:///") or v == "sqlite:///":
+            raise ValueError("must be a SQLite URL such as sqlite:///bridge.db")
+        return v
+
+    @field_validator("queues", mode="before")
+    @classmethod
+    def _queues(cls, v: Any) -> Any:
+        if not isinstance(v, str):
+            return v
+        queues: dict[str, str] = {}
+        for part in filter(None, (p.strip() for p in v.split(","))):
+            name, sep, channel = part.partition("=")
+            if not sep or not name.strip() or not re.fullmatch(r"[A-Z0-9]{2,}", channel.strip()):
+                raise ValueError("must look like name=C0123456789,other=C0987654321")
+            queues[name.strip()] = channel.strip()
+        return queues
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, v: str) -> str:
+        if v.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return v.upper()
+
+    @model_validator(mode="after")
+    def _together(self) -> Settings:
+        if self.webhook_url and self.webhook_secret is None:
+            raise ValueError(
+                "BRIDGE_WEBHOOK_SECRET: required when BRIDGE_WEBHOOK_URL is set "
+                "(unsigned webhooks are refused)"
+            )
+        if self.slack_app_token is None and self.slack_signing_secret is None:
+            raise ValueError(
+                "SLACK_SIGNING_SECRET: required in HTTP mode (without SLACK_APP_TOKEN)"
+            )
+        return self
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def database_path(self) -> Path:
+        """`sqlite:///bridge.db` is relative to the working directory, `sqlite:////x` absolute."""
+        return Path(self.database_url.removeprefix("sqlite:///"))
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def channel_for(self, queue: str | None) -> str:
+        return self.queues.get(queue or "", self.channel)
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, *, env_file: str | Path | None = ".env"
+) -> Settings:
+    """Read the settings; `environ` replaces `os.environ` (tests pass their own)."""
+    try:
+        if environ is None:
+            return Settings(_env_file=env_file)  # type: ignore[call-arg]
+        return _from_mapping(environ, env_file)
+    except ValidationError as exc:
+        raise ConfigError(_problems(exc)) from None
+
+
+def _from_mapping(environ: Mapping[str, str], env_file: str | Path | None) -> Settings:
+    values: dict[str, Any] = {}
+    if env_file is not None and Path(env_file).is_file():
+        from dotenv import dotenv_values
+
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(environ)
+    names = {f.validation_alias for f in Settings.model_fields.values()}
+    return Settings.model_validate({k: v for k, v in values.items() if k in names})
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    lines = []
+    for err in exc.errors(include_input=False, include_url=False):
+        name = str(err["loc"][0]) if err["loc"] else ""
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "missing":
+            message = "required but not set"
+        if not name and ":" in message:
+            lines.append(message)  # the cross-field checks name their variable themselves
+        else:
+            lines.append(f"{name}: {message}")
+    return lines

@@ -1,0 +1,211 @@
+"""The domain: statuses and their transitions, users, conversations, message contents.
+
+Pure: nothing here does I/O. Message contents are pydantic models because they are the
+same shapes on the wire (Botpress's HITL message types) and in storage.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
+
+
+class Status(StrEnum):
+    WAITING = "waiting"
+    ASSIGNED = "assigned"
+    STOPPED = "stopped"
+
+
+class StopReason(StrEnum):
+    RESOLVED = "resolved"  # an agent pressed Resolve
+    TIMEOUT = "timeout"  # nobody claimed it in time
+    BOT = "bot"  # the bot called stopHitl (never echoed to the bot)
+
+
+class Action(StrEnum):
+    CLAIM = "claim"
+    RELEASE = "release"
+    RESOLVE = "resolve"
+
+
+class Role(StrEnum):
+    END_USER = "end-user"
+    AGENT = "agent"
+
+
+# Which status each agent action needs, and the status it leads to.
+TRANSITIONS: dict[Action, tuple[Status, Status]] = {
+    Action.CLAIM: (Status.WAITING, Status.ASSIGNED),
+    Action.RELEASE: (Status.ASSIGNED, Status.WAITING),
+    Action.RESOLVE: (Status.ASSIGNED, Status.STOPPED),
+}
+
+
+def new_id(prefix: str) -> str:
+    """An opaque, unguessable id such as ``conv_3kq9...``."""
+    return f"{prefix}_{secrets.token_hex(10)}"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 in UTC with a ``Z`` and whole seconds, as the API promises."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_INTERNAL = re.compile(r"\s*(note|private):", re.IGNORECASE)
+
+
+def is_internal(text: str) -> bool:
+    """Agent replies starting with ``note:`` or ``private:`` stay in Slack."""
+    return _INTERNAL.match(text) is not None
+
+
+# --- message contents (Botpress HITL channel message types) ---------------------------------
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"https?://[^\s]+$", value, re.IGNORECASE):
+        raise ValueError("must be an http(s) URL")
+    return value
+
+
+HttpUrl = Annotated[str, Field(min_length=1, max_length=3000), AfterValidator(_http_url)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TextPayload(_Strict):
+    text: Annotated[str, Field(min_length=1, max_length=40000)]
+
+
+class ImagePayload(_Strict):
+    imageUrl: HttpUrl
+    title: str | None = None
+
+
+class AudioPayload(_Strict):
+    audioUrl: HttpUrl
+    title: str | None = None
+
+
+class VideoPayload(_Strict):
+    videoUrl: HttpUrl
+    title: str | None = None
+
+
+class FilePayload(_Strict):
+    fileUrl: HttpUrl
+    title: str | None = None
+
+
+class TextMessage(_Strict):
+    type: Literal["text"]
+    payload: TextPayload
+
+
+class ImageMessage(_Strict):
+    type: Literal["image"]
+    payload: ImagePayload
+
+
+class AudioMessage(_Strict):
+    type: Literal["audio"]
+    payload: AudioPayload
+
+
+class VideoMessage(_Strict):
+    type: Literal["video"]
+    payload: VideoPayload
+
+
+class FileMessage(_Strict):
+    type: Literal["file"]
+    payload: FilePayload
+
+
+SimpleMessage = Annotated[
+    TextMessage | ImageMessage | AudioMessage | VideoMessage | FileMessage,
+    Field(discriminator="type"),
+]
+
+
+class BlocPayload(_Strict):
+    items: Annotated[list[SimpleMessage], Field(min_length=1, max_length=50)]
+
+
+class BlocMessage(_Strict):
+    type: Literal["bloc"]
+    payload: BlocPayload
+
+
+Content = Annotated[
+    TextMessage | ImageMessage | AudioMessage | VideoMessage | FileMessage | BlocMessage,
+    Field(discriminator="type"),
+]
+"""One message as Botpress's HITL channel knows it: ``{type, payload}``."""
+
+content_adapter: TypeAdapter[Content] = TypeAdapter(Content)
+
+
+def content_from_json(data: Any) -> Content:
+    return content_adapter.validate_python(data)
+
+
+# --- rows -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    role: Role
+    name: str
+    picture_url: str | None
+    email: str | None
+    slack_user_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: str
+    user_id: str
+    status: Status
+    channel: str
+    thread_ts: str | None  # the parent message's ts once posted
+    permalink: str | None
+    title: str | None
+    description: str | None
+    agent_id: str | None  # bridge user id of the assignee
+    changed_by: str | None  # Slack user id of whoever made the last status change
+    stop_reason: StopReason | None
+    created_at: datetime
+    waiting_since: datetime | None
+    stopped_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    """One line of the transcript given at startHitl."""
+
+    source: Literal["user", "bot"]
+    content: Content
+
+
+@dataclass(frozen=True, slots=True)
+class AgentProfile:
+    """What Slack tells about an agent; the bridge gives them a user id of its own."""
+
+    slack_user_id: str
+    name: str
+    picture_url: str | None
+    email: str | None

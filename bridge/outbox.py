@@ -1,0 +1,154 @@
+"""Drains the outbox: claim a row, send it through a wing's sender, record what happened.
+
+Generic: it knows no party. Each target (Slack, the bot) gets one `Drainer` with that wing's
+`Sender`. Rows of one conversation go out one at a time, oldest first; different
+conversations go out concurrently. Failures are retried with capped exponential backoff
+and jitter; a `Fail` ends a row for good (kept as `failed`, logged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from typing import Protocol
+
+from bridge.pulse import Pulse
+from bridge.store import OutboxRow, Store
+
+log = logging.getLogger(__name__)
+
+
+class Retry(Exception):
+    """Try this row again later: after `after` seconds if the party said so, else backoff.
+
+    `maybe_sent` is False when the party certainly did not take it (a 429, an error answer),
+    which spares the reconciliation check next time.
+    """
+
+    def __init__(self, reason: str, *, after: float | None = None, maybe_sent: bool = True):
+        super().__init__(reason)
+        self.after = after
+        self.maybe_sent = maybe_sent
+
+
+class Fail(Exception):
+    """The party refuses this row for good; retrying would not help."""
+
+
+class Sender(Protocol):
+    async def send(self, row: OutboxRow) -> None:
+        """Deliver one row, or raise `Retry` / `Fail`. `row.maybe_sent` is True when an
+        earlier attempt may have reached the party (a crash, a timeout)."""
+        ...
+
+
+def backoff(attempts: int, base: float, cap: float) -> float:
+    """Capped exponential backoff with jitter: in [d/2, d], d = min(cap, base * 2^(n-1))."""
+    delay = min(cap, base * 2 ** max(attempts - 1, 0))
+    return random.uniform(delay / 2, delay)
+
+
+class Drainer:
+    def __init__(
+        self,
+        store: Store,
+        target: str,
+        sender: Sender,
+        pulse: Pulse,
+        *,
+        retry_base: float,
+        retry_max: float,
+        concurrency: int = 32,
+    ) -> None:
+        self._store = store
+        self._target = target
+        self._sender = sender
+        self._pulse = pulse
+        self._retry_base = retry_base
+        self._retry_max = retry_max
+        self._concurrency = concurrency
+        self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._stopping = False
+
+    async def run(self) -> None:
+        while not self._stopping:
+            seen = self._pulse.count
+            timeout = 1.0
+            free = self._concurrency - len(self._inflight)
+            if free > 0:
+                now = time.time()
+                async with self._store.transaction() as tx:
+                    rows = await tx.due(self._target, now, free, list(self._inflight))
+                    later = await tx.next_due_at(self._target, list(self._inflight))
+                for row in rows:
+                    task = asyncio.create_task(self._deliver(row))
+                    self._inflight[row.conversation_id] = task
+                if rows:
+                    continue
+                if later is not None:
+                    timeout = min(timeout, max(later - now, 0.001))
+            await self._pulse.wait(seen, timeout)
+
+    async def stop(self, timeout: float) -> None:
+        """Stop taking rows; let those in flight finish for up to `timeout` seconds. Rows cut
+        off stay pending in the database for the next start."""
+        self._stopping = True
+        self._pulse.fire()
+        tasks = list(self._inflight.values())
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _deliver(self, row: OutboxRow) -> None:
+        try:
+            async with self._store.transaction() as tx:
+                await tx.begin_attempt(row.id)
+            await self._sender.send(row)
+        except Retry as exc:
+            after = exc.after if exc.after is not None else self._backoff(row)
+            await self._retry(row, str(exc), after, exc.maybe_sent)
+        except Fail as exc:
+            log.error(
+                "%s delivery of %s failed for good: %s",
+                self._target,
+                row.kind,
+                exc,
+                extra={"conversation": row.conversation_id},
+            )
+            async with self._store.transaction() as tx:
+                await tx.failed(row.id, str(exc))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception(
+                "%s delivery of %s crashed",
+                self._target,
+                row.kind,
+                extra={"conversation": row.conversation_id},
+            )
+            await self._retry(row, f"{type(exc).__name__}: {exc}", self._backoff(row), True)
+        else:
+            async with self._store.transaction() as tx:
+                await tx.delivered(row.id)
+        finally:
+            self._inflight.pop(row.conversation_id, None)
+            self._pulse.fire()
+
+    def _backoff(self, row: OutboxRow) -> float:
+        return backoff(row.attempts + 1, self._retry_base, self._retry_max)
+
+    async def _retry(self, row: OutboxRow, reason: str, after: float, maybe_sent: bool) -> None:
+        log.warning(
+            "%s delivery of %s will be retried in %.1fs: %s",
+            self._target,
+            row.kind,
+            after,
+            reason,
+            extra={"conversation": row.conversation_id},
+        )
+        async with self._store.transaction() as tx:
+            await tx.retry_at(row.id, time.time() + after, reason, maybe_sent)

@@ -1,0 +1,173 @@
+"""Wiring: the aiohttp server, the Bolt app, the outbox drainers and the timers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bridge.bot.api import BotApi
+from bridge.bot.webhooks import WebhookSender
+from bridge.config import Settings
+from bridge.outbox import Drainer, Sender
+from bridge.service import BOT, SLACK, Service
+from bridge.slack.app import build_app, events_route
+from bridge.slack.directory import Directory
+from bridge.slack.pacing import Pacer
+from bridge.slack.sender import SlackSender
+from bridge.store import Store
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE = 10.0
+
+
+class Bridge:
+    """One running bridge. `start()` serves and drains; `stop()` shuts down cleanly."""
+
+    def __init__(self, settings: Settings, *, port: int | None = None) -> None:
+        self.settings = settings
+        self._port = settings.port if port is None else port
+        self._closing = asyncio.Event()
+        self._ready = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._drainers: list[Drainer] = []
+        self._runner: web.AppRunner | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._store: Store | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        s = self.settings
+        self._store = store = await Store.open(s.database_path)
+        service = Service(store, channel_for=s.channel_for, webhooks=s.webhook_url is not None)
+        self.service = service
+        self._session = aiohttp.ClientSession()
+        client = AsyncWebClient(
+            token=s.slack_bot_token.get_secret_value(), base_url=s.slack_api_url
+        )
+        directory = Directory(client)
+        signing = s.slack_signing_secret.get_secret_value() if s.slack_signing_secret else None
+        bolt = build_app(service, client, directory, None if s.socket_mode else signing)
+        api = BotApi(service, s.api_token.get_secret_value(), s.max_body, self._closing)
+
+        app = web.Application(middlewares=[api.middleware])
+        app.add_routes([web.get("/healthz", self._health), *api.routes()])
+        if not s.socket_mode:
+            app.add_routes([events_route(bolt)])
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, s.host, self._port)
+        await site.start()
+        sockets = self._runner.addresses
+        self.url = f"http://{s.host}:{sockets[0][1]}" if sockets else s.base_url
+
+        senders: dict[str, Sender] = {
+            SLACK: SlackSender(service, client, Pacer(s.slack_rate, s.slack_burst))
+        }
+        if s.webhook_url and s.webhook_secret:
+            secret = s.webhook_secret.get_secret_value()
+            senders[BOT] = WebhookSender(s.webhook_url, secret, self._session)
+        self._drainers = [
+            Drainer(
+                store,
+                target,
+                sender,
+                service.outbox_pulse[target],
+                retry_base=s.retry_base,
+                retry_max=s.retry_max,
+            )
+            for target, sender in senders.items()
+        ]
+        self._tasks = [self._spawn(d.run, f"drain {i}") for i, d in enumerate(self._drainers)]
+        self._tasks.append(self._spawn(self._prune, "prune"))
+        if s.assign_timeout > 0:
+            self._tasks.append(self._spawn(self._expire, "expire"))
+        if s.socket_mode and s.slack_app_token:
+            self._socket = AsyncSocketModeHandler(bolt, s.slack_app_token.get_secret_value())
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]
+        self._ready = True
+        log.info(
+            "hitl-bridge serving on %s (%s)",
+            self.url,
+            "Socket Mode" if s.socket_mode else "HTTP mode, Slack at /slack/events",
+        )
+
+    async def stop(self) -> None:
+        """Stop taking requests, let in-flight ones and deliveries finish (up to a grace
+        period); whatever is left stays queued in the database."""
+        self._ready = False
+        self._closing.set()
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+        if self._runner is not None:
+            await self._runner.cleanup()
+        for drainer in self._drainers:
+            await drainer.stop(SHUTDOWN_GRACE)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+        if self._store is not None:
+            await self._store.close()
+        log.info("hitl-bridge stopped")
+
+    async def _health(self, request: web.Request) -> web.Response:
+        if self._ready and not self._closing.is_set():
+            return web.json_response({"status": "ok"})
+        return web.json_response({"status": "unavailable"}, status=503)
+
+    def _spawn(self, run: Callable[[], Awaitable[None]], name: str) -> asyncio.Task[None]:
+        async def guarded() -> None:
+            while not self._closing.is_set():
+                try:
+                    await run()
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("%s crashed; restarting it in 1 s", name)
+                    await asyncio.sleep(1)
+
+        return asyncio.create_task(guarded(), name=name)
+
+    async def _expire(self) -> None:
+        timeout = timedelta(seconds=self.settings.assign_timeout)
+        while not self._closing.is_set():
+            await self.service.expire_waiting(timeout)
+            await _sleep_unless(self._closing, min(self.settings.assign_timeout / 4, 5.0))
+
+    async def _prune(self) -> None:
+        while not self._closing.is_set():
+            await self.service.prune()
+            await _sleep_unless(self._closing, 3600)
+
+
+async def _sleep_unless(event: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGTERM or SIGINT."""
+    bridge = Bridge(settings)
+    await bridge.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        await bridge.stop()

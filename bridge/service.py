@@ -1,0 +1,424 @@
+"""The only code that changes state.
+
+Each operation is one transaction that writes the new state together with the outbox rows
+saying what must be told to Slack and to the bot. Nothing here talks to either party.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bridge.model import (
+    TRANSITIONS,
+    Action,
+    AgentProfile,
+    Content,
+    Conversation,
+    HistoryItem,
+    Role,
+    Status,
+    StopReason,
+    User,
+    is_internal,
+    iso,
+    new_id,
+    utcnow,
+)
+from bridge.pulse import Pulse
+from bridge.store import Event, Store, StoredMessage, Tx
+
+log = logging.getLogger(__name__)
+
+SLACK = "slack"
+BOT = "bot"
+
+
+class NotFound(Exception):
+    """The thing named does not exist."""
+
+
+class Invalid(Exception):
+    """A request names something that does not fit; `field` says which part."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class Stopped(Exception):
+    """The conversation is stopped and takes no more messages."""
+
+
+class KeyTaken(Exception):
+    """An idempotency key was remembered by a concurrent request meanwhile."""
+
+
+@dataclass(frozen=True, slots=True)
+class Idem:
+    """An `Idempotency-Key` to remember with the effect, in the same transaction."""
+
+    scope: str
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What an agent's action or reply did, for logs and tests."""
+
+    relayed: bool = False
+    claimed: bool = False
+    ignored: str | None = None  # why nothing happened
+
+
+class Service:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        channel_for: Callable[[str | None], str],
+        webhooks: bool,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self._channel_for = channel_for
+        self._webhooks = webhooks
+        self._clock = clock
+        self.outbox_pulse = {SLACK: Pulse(), BOT: Pulse()}
+        self.events_pulse = Pulse()
+
+    # --- reads ------------------------------------------------------------------------
+
+    async def user(self, user_id: str) -> User | None:
+        async with self.store.transaction() as tx:
+            return await tx.user(user_id)
+
+    async def conversation(self, conversation_id: str) -> Conversation | None:
+        async with self.store.transaction() as tx:
+            return await tx.conversation(conversation_id)
+
+    async def history(self, conversation_id: str) -> list[HistoryItem]:
+        async with self.store.transaction() as tx:
+            return await tx.history(conversation_id)
+
+    async def message(self, message_id: str) -> StoredMessage | None:
+        async with self.store.transaction() as tx:
+            return await tx.message(message_id)
+
+    async def slack_ts(self, key: str) -> str | None:
+        async with self.store.transaction() as tx:
+            return await tx.slack_ts(key)
+
+    async def recall(self, scope: str, key: str) -> tuple[str, Any] | None:
+        async with self.store.transaction() as tx:
+            return await tx.recall(scope, key)
+
+    async def events_after(self, seq: int, limit: int) -> tuple[list[Event], int]:
+        """Events after `seq`, and the highest seq ever issued (to tell unknown cursors)."""
+        async with self.store.transaction() as tx:
+            return await tx.events_after(seq, limit), await tx.last_event_seq()
+
+    # --- the bot's calls ----------------------------------------------------------------
+
+    async def create_user(
+        self, name: str, picture_url: str | None, email: str | None, idem: Idem | None = None
+    ) -> str:
+        user = User(new_id("usr"), Role.END_USER, name, picture_url, email)
+        async with self.store.transaction() as tx:
+            await tx.insert_user(user, self._clock())
+            await self._remember(tx, idem, user.id)
+        return user.id
+
+    async def start_hitl(
+        self,
+        user_id: str,
+        *,
+        title: str | None,
+        description: str | None,
+        history: Sequence[HistoryItem],
+        session: dict[str, Any] | None,
+        idem: Idem | None = None,
+    ) -> str:
+        now = self._clock()
+        queue = session.get("queue") if session else None
+        conv = Conversation(
+            id=new_id("conv"),
+            user_id=user_id,
+            status=Status.WAITING,
+            channel=self._channel_for(queue if isinstance(queue, str) else None),
+            thread_ts=None,
+            permalink=None,
+            title=title,
+            description=description,
+            agent_id=None,
+            changed_by=None,
+            stop_reason=None,
+            created_at=now,
+            waiting_since=now,
+            stopped_at=None,
+        )
+        async with self.store.transaction() as tx:
+            await self._end_user(tx, user_id)
+            await tx.insert_conversation(conv, history, session)
+            await tx.enqueue(SLACK, conv.id, "post_parent", {})
+            if history:
+                await tx.enqueue(SLACK, conv.id, "transcript", {})
+            await self._remember(tx, idem, conv.id)
+        self.outbox_pulse[SLACK].fire()
+        log.info("handoff started", extra={"conversation": conv.id})
+        return conv.id
+
+    async def send_message(
+        self,
+        conversation_id: str,
+        content: Content,
+        user_id: str | None,
+        idem: Idem | None = None,
+    ) -> str:
+        """The end user (with `user_id`) or the bot (without) says something in the thread."""
+        message_id = new_id("msg")
+        async with self.store.transaction() as tx:
+            conv = await self._conversation(tx, conversation_id)
+            if user_id is not None and user_id != conv.user_id:
+                raise Invalid("userId", "is not this conversation's end user")
+            if conv.status is Status.STOPPED:
+                raise Stopped()
+            await tx.insert_message(message_id, conv.id, user_id, content, self._clock())
+            await tx.enqueue(SLACK, conv.id, "message", {"messageId": message_id})
+            await self._remember(tx, idem, message_id)
+        self.outbox_pulse[SLACK].fire()
+        return message_id
+
+    async def stop(self, conversation_id: str, idem: Idem | None = None) -> None:
+        """stopHitl: the bot ends the handoff. Not echoed back as `hitlStopped`."""
+        async with self.store.transaction() as tx:
+            conv = await self._conversation(tx, conversation_id)
+            if conv.status is not Status.STOPPED:
+                await self._stop(tx, conv, StopReason.BOT, by=None)
+            await self._remember(tx, idem, None)
+        self.outbox_pulse[SLACK].fire()
+
+    # --- what agents do in Slack ----------------------------------------------------------
+
+    async def agent_reply(
+        self,
+        *,
+        event_id: str | None,
+        channel: str,
+        thread_ts: str,
+        ts: str,
+        agent: AgentProfile,
+        content: Content,
+    ) -> Outcome:
+        """A human replied in a handoff thread. `content` is already plain text for the bot."""
+        text = content.payload.text if content.type == "text" else ""
+        async with self.store.transaction() as tx:
+            if event_id is not None and not await tx.first_seen(event_id):
+                return Outcome(ignored="retry of an event already handled")
+            conv = await tx.conversation_by_thread(channel, thread_ts)
+            if conv is None:
+                return Outcome(ignored="not a handoff thread")
+            if await tx.slack_key(channel, ts) is not None:
+                return Outcome(ignored="message already relayed")
+            if is_internal(text):
+                return Outcome(ignored="internal note")
+            if conv.status is Status.STOPPED:
+                await self._ephemeral(tx, conv, agent.slack_user_id, "stopped")
+                return Outcome(ignored="conversation stopped")
+            user = await self._agent(tx, agent)
+            claimed = conv.status is Status.WAITING
+            if claimed:
+                conv = await self._claim(tx, conv, user)
+            message_id = new_id("msg")
+            await tx.insert_message(message_id, conv.id, user.id, content, self._clock())
+            await tx.record_slack(message_id, conv.id, channel, ts)
+            await self._event(
+                tx,
+                conv.id,
+                "message",
+                {
+                    "conversationId": conv.id,
+                    "userId": user.id,
+                    "messageId": message_id,
+                    "type": content.type,
+                    "payload": content.payload.model_dump(exclude_none=True),
+                    "agent": _agent_json(user),
+                },
+            )
+        self._fire(bot=True)
+        return Outcome(relayed=True, claimed=claimed)
+
+    async def act(self, action: Action, conversation_id: str, agent: AgentProfile) -> Outcome:
+        """An agent pressed Claim, Release or Resolve."""
+        needs, _ = TRANSITIONS[action]
+        async with self.store.transaction() as tx:
+            conv = await tx.conversation(conversation_id)
+            if conv is None:
+                return Outcome(ignored="unknown conversation")
+            user = await self._agent(tx, agent)
+            if conv.status is not needs or (action is Action.CLAIM and conv.agent_id == user.id):
+                await self._ephemeral(tx, conv, agent.slack_user_id, "stale")
+                self.outbox_pulse[SLACK].fire()
+                return Outcome(ignored=f"{action} does not fit a {conv.status} conversation")
+            if action is Action.CLAIM:
+                await self._claim(tx, conv, user)
+            elif action is Action.RELEASE:
+                released = dataclasses.replace(
+                    conv,
+                    status=Status.WAITING,
+                    agent_id=None,
+                    changed_by=agent.slack_user_id,
+                    waiting_since=self._clock(),
+                )
+                await tx.update_conversation(released)
+                await tx.enqueue(SLACK, conv.id, "update_parent", {})
+            else:
+                await self._stop(tx, conv, StopReason.RESOLVED, by=agent.slack_user_id)
+        self._fire(bot=action is not Action.RELEASE)
+        return Outcome(claimed=action is Action.CLAIM)
+
+    async def expire_waiting(self, older_than: timedelta, limit: int = 100) -> int:
+        """Stop conversations nobody claimed in time (`hitlStopped` reason `timeout`)."""
+        cutoff = self._clock() - older_than
+        async with self.store.transaction() as tx:
+            expired = await tx.waiting_since_before(cutoff, limit)
+            for conv in expired:
+                await self._stop(tx, conv, StopReason.TIMEOUT, by=None)
+        if expired:
+            self._fire(bot=True)
+        return len(expired)
+
+    async def prune(self) -> None:
+        """Forget old Slack event ids, idempotency keys and events (see `Tx.prune`)."""
+        async with self.store.transaction() as tx:
+            await tx.prune(time.time())
+
+    async def oldest_waiting(self) -> datetime | None:
+        async with self.store.transaction() as tx:
+            return await tx.oldest_waiting()
+
+    # --- what the Slack sender reports back ---------------------------------------------
+
+    async def posted(
+        self, key: str, conversation_id: str, channel: str, ts: str, permalink: str | None = None
+    ) -> None:
+        """A post reached Slack as `ts`; the parent's ts becomes the conversation's thread."""
+        async with self.store.transaction() as tx:
+            await tx.record_slack(key, conversation_id, channel, ts)
+            if key == parent_key(conversation_id):
+                conv = await self._conversation(tx, conversation_id)
+                await tx.update_conversation(
+                    dataclasses.replace(conv, thread_ts=ts, permalink=permalink)
+                )
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _fire(self, bot: bool) -> None:
+        self.outbox_pulse[SLACK].fire()
+        if bot:
+            self.outbox_pulse[BOT].fire()
+            self.events_pulse.fire()
+
+    async def _conversation(self, tx: Tx, conversation_id: str) -> Conversation:
+        conv = await tx.conversation(conversation_id)
+        if conv is None:
+            raise NotFound(conversation_id)
+        return conv
+
+    async def _end_user(self, tx: Tx, user_id: str) -> User:
+        user = await tx.user(user_id)
+        if user is None or user.role is not Role.END_USER:
+            raise Invalid("userId", "names no known end user")
+        return user
+
+    async def _agent(self, tx: Tx, profile: AgentProfile) -> User:
+        """The agent's bridge user, created the first time they are seen, kept current."""
+        user = await tx.agent(profile.slack_user_id)
+        if user is None:
+            user = User(
+                new_id("usr"),
+                Role.AGENT,
+                profile.name,
+                profile.picture_url,
+                profile.email,
+                profile.slack_user_id,
+            )
+            await tx.insert_user(user, self._clock())
+        elif (user.name, user.picture_url, user.email) != (
+            profile.name,
+            profile.picture_url,
+            profile.email,
+        ):
+            await tx.update_agent(user.id, profile)
+            user = dataclasses.replace(
+                user, name=profile.name, picture_url=profile.picture_url, email=profile.email
+            )
+        return user
+
+    async def _claim(self, tx: Tx, conv: Conversation, agent: User) -> Conversation:
+        claimed = dataclasses.replace(
+            conv, status=Status.ASSIGNED, agent_id=agent.id, changed_by=agent.slack_user_id
+        )
+        await tx.update_conversation(claimed)
+        await tx.enqueue(SLACK, conv.id, "update_parent", {})
+        await self._event(
+            tx,
+            conv.id,
+            "hitlAssigned",
+            {"conversationId": conv.id, "userId": agent.id, "agent": _agent_json(agent)},
+        )
+        return claimed
+
+    async def _stop(self, tx: Tx, conv: Conversation, reason: StopReason, by: str | None) -> None:
+        now = self._clock()
+        stopped = dataclasses.replace(
+            conv, status=Status.STOPPED, stop_reason=reason, changed_by=by, stopped_at=now
+        )
+        await tx.update_conversation(stopped)
+        await tx.enqueue(SLACK, conv.id, "update_parent", {})
+        if reason is not StopReason.BOT:
+            await self._event(
+                tx, conv.id, "hitlStopped", {"conversationId": conv.id, "reason": reason.value}
+            )
+        log.info("handoff stopped (%s)", reason.value, extra={"conversation": conv.id})
+
+    async def _ephemeral(self, tx: Tx, conv: Conversation, slack_user_id: str, why: str) -> None:
+        await tx.enqueue(SLACK, conv.id, "ephemeral", {"user": slack_user_id, "why": why})
+
+    async def _event(
+        self, tx: Tx, conversation_id: str, type_: str, payload: dict[str, Any]
+    ) -> None:
+        """An event for the bot: kept for `GET /v1/events`, queued for the webhook if any."""
+        event_id = new_id("evt")
+        body = {"id": event_id, "type": type_, "createdAt": iso(self._clock()), "payload": payload}
+        await tx.append_event(event_id, conversation_id, body)
+        if self._webhooks:
+            await tx.enqueue(BOT, conversation_id, "event", body)
+
+    @staticmethod
+    async def _remember(tx: Tx, idem: Idem | None, result: Any) -> None:
+        if idem is None:
+            return
+        if await tx.recall(idem.scope, idem.key) is not None:
+            raise KeyTaken()
+        await tx.remember(idem.scope, idem.key, idem.fingerprint, result)
+
+
+def parent_key(conversation_id: str) -> str:
+    """How the parent message is named in the Slack message map."""
+    return f"parent:{conversation_id}"
+
+
+def _agent_json(agent: User) -> dict[str, Any]:
+    return {
+        "name": agent.name,
+        "pictureUrl": agent.picture_url,
+        "email": agent.email,
+        "slackUserId": agent.slack_user_id,
+    }

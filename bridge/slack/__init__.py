@@ -1,0 +1,1 @@
+"""Everything about Slack: listeners, Block Kit rendering, the outbox sender."""

@@ -1,0 +1,284 @@
+"""The outbox sender for Slack: posts and updates what the service queued.
+
+Everything is rendered from the current state when it is sent, so a post that waited in the
+outbox never shows a stale status. Posts carry their bridge key in message `metadata`; when
+an earlier attempt may have reached Slack (a crash, a timeout), the thread is checked for
+that key before anything is posted again, so nothing appears twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bridge.model import Conversation, Status, StopReason, User
+from bridge.outbox import Fail, Retry
+from bridge.service import Service, parent_key
+from bridge.slack import blocks
+from bridge.slack.pacing import Pacer
+from bridge.store import OutboxRow
+
+log = logging.getLogger(__name__)
+
+METADATA_TYPE = "hitl_bridge_post"
+
+# Slack's answers that no retry can change.
+PERMANENT = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "msg_too_long",
+        "no_text",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
+        "metadata_too_large",
+        "too_many_attachments",
+        "restricted_action",
+        "restricted_action_read_only_channel",
+        "restricted_action_thread_only_channel",
+        "cant_update_message",
+        "message_not_found",
+        "thread_not_found",
+        "user_not_in_channel",
+        "user_not_found",
+        "channel_is_archived",
+    }
+)
+# Errors after which the post may or may not have happened.
+UNSURE = frozenset({"internal_error", "fatal_error", "request_timeout", "service_unavailable"})
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    conv: Conversation
+    user: User | None
+    assignee: User | None
+
+
+class SlackSender:
+    def __init__(self, service: Service, client: AsyncWebClient, pacer: Pacer) -> None:
+        self._service = service
+        self._client = client
+        self._pacer = pacer
+
+    async def send(self, row: OutboxRow) -> None:
+        view = await self._view(row.conversation_id)
+        if row.kind == "post_parent":
+            await self._post_parent(row, view)
+        elif row.kind == "update_parent":
+            await self._update_parent(view)
+        elif row.kind == "transcript":
+            await self._transcript(row, view)
+        elif row.kind == "message":
+            await self._message(row, view)
+        elif row.kind == "ephemeral":
+            await self._ephemeral(row, view)
+        else:
+            raise Fail(f"unknown outbox kind {row.kind!r}")
+
+    # --- kinds ------------------------------------------------------------------------
+
+    async def _post_parent(self, row: OutboxRow, view: _View) -> None:
+        conv = view.conv
+        rendered = blocks.parent(conv, view.user, view.assignee)
+        key = parent_key(conv.id)
+        if await self._service.slack_ts(key) is not None:
+            return
+        ts = await self._find(row, key, conv.channel, None, conv.created_at.timestamp())
+        if ts is None:
+            ts = await self._post(conv.channel, rendered, key)
+        permalink = await self._permalink(conv.channel, ts)
+        await self._service.posted(key, conv.id, conv.channel, ts, permalink)
+
+    async def _update_parent(self, view: _View) -> None:
+        conv = view.conv
+        if conv.thread_ts is None:
+            return  # the parent was never posted (it failed for good): nothing to update
+        rendered = blocks.parent(conv, view.user, view.assignee)
+        await self._call(
+            "chat_update",
+            channel=conv.channel,
+            ts=conv.thread_ts,
+            text=rendered.text,
+            blocks=rendered.blocks,
+        )
+
+    async def _transcript(self, row: OutboxRow, view: _View) -> None:
+        history = await self._service.history(view.conv.id)
+        for part, rendered in enumerate(blocks.transcript(history, view.user)):
+            await self._reply(row, view.conv, f"transcript:{view.conv.id}:{part}", rendered)
+
+    async def _message(self, row: OutboxRow, view: _View) -> None:
+        message = await self._service.message(row.payload["messageId"])
+        if message is None:
+            raise Fail(f"message {row.payload['messageId']} is gone")
+        from_bot = message.author_id is None
+        rendered = blocks.message(message.content, from_bot=from_bot)
+        user = None if from_bot else view.user
+        await self._reply(row, view.conv, message.id, rendered, as_user=user)
+
+    async def _ephemeral(self, row: OutboxRow, view: _View) -> None:
+        conv = view.conv
+        who = row.payload["user"]
+        rendered = blocks.notice(_notice(row.payload["why"], view, who))
+        await self._call(
+            "chat_postEphemeral",
+            channel=conv.channel,
+            user=who,
+            thread_ts=conv.thread_ts,
+            text=rendered.text,
+            blocks=rendered.blocks,
+        )
+
+    # --- posting ------------------------------------------------------------------------
+
+    async def _reply(
+        self,
+        row: OutboxRow,
+        conv: Conversation,
+        key: str,
+        rendered: blocks.Rendered,
+        as_user: User | None = None,
+    ) -> None:
+        """Post one thread reply named `key`, unless it is already there."""
+        if conv.thread_ts is None:
+            raise Fail("the conversation has no Slack thread (its parent could not be posted)")
+        if await self._service.slack_ts(key) is not None:
+            return
+        ts = await self._find(row, key, conv.channel, conv.thread_ts, None)
+        if ts is None:
+            ts = await self._post(conv.channel, rendered, key, conv.thread_ts, as_user)
+        await self._service.posted(key, conv.id, conv.channel, ts)
+
+    async def _post(
+        self,
+        channel: str,
+        rendered: blocks.Rendered,
+        key: str,
+        thread_ts: str | None = None,
+        as_user: User | None = None,
+    ) -> str:
+        await self._pacer.acquire(channel)
+        extra: dict[str, Any] = {}
+        if as_user is not None:
+            extra["username"] = as_user.name[:80]
+            if as_user.picture_url:
+                extra["icon_url"] = as_user.picture_url
+        resp = await self._call(
+            "chat_postMessage",
+            channel=channel,
+            thread_ts=thread_ts,
+            text=rendered.text,
+            blocks=rendered.blocks,
+            metadata={"event_type": METADATA_TYPE, "event_payload": {"key": key}},
+            unfurl_links=False,
+            unfurl_media=False,
+            **extra,
+        )
+        return str(resp["ts"])
+
+    async def _find(
+        self,
+        row: OutboxRow,
+        key: str,
+        channel: str,
+        thread_ts: str | None,
+        oldest: float | None,
+    ) -> str | None:
+        """After an attempt that may have reached Slack, look for the post by its key."""
+        if not row.maybe_sent:
+            return None
+        cursor: str | None = None
+        while True:
+            if thread_ts is not None:
+                resp = await self._call(
+                    "conversations_replies",
+                    channel=channel,
+                    ts=thread_ts,
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor,
+                )
+            else:
+                resp = await self._call(
+                    "conversations_history",
+                    channel=channel,
+                    oldest=f"{(oldest or 0) - 1:.6f}",
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor,
+                )
+            for message in resp.get("messages") or []:
+                meta = message.get("metadata") or {}
+                if meta.get("event_type") == METADATA_TYPE and (
+                    (meta.get("event_payload") or {}).get("key") == key
+                ):
+                    log.info("found %s already in Slack; not posting it again", key)
+                    return str(message["ts"])
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return None
+
+    async def _permalink(self, channel: str, ts: str) -> str | None:
+        try:
+            resp = await self._client.chat_getPermalink(channel=channel, message_ts=ts)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("no permalink for %s/%s: %s", channel, ts, exc)
+            return None
+        return str(resp["permalink"])
+
+    async def _call(self, method: str, **kwargs: Any) -> Any:
+        """Call the Web API; turn its failures into the outbox's `Retry` or `Fail`."""
+        args = {k: v for k, v in kwargs.items() if v is not None}
+        channel = str(kwargs["channel"])
+        try:
+            return await getattr(self._client, method)(**args)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+            if exc.response.status_code == 429:
+                after = float(exc.response.headers.get("Retry-After", "1") or 1)
+                self._pacer.pause(channel, after)
+                raise Retry(f"{method}: rate limited", after=after, maybe_sent=False) from None
+            if error in PERMANENT:
+                raise Fail(f"{method}: {error}") from None
+            unsure = error in UNSURE or exc.response.status_code >= 500
+            raise Retry(f"{method}: {error}", maybe_sent=unsure) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise Retry(f"{method}: {type(exc).__name__} {exc}".strip()) from None
+
+    async def _view(self, conversation_id: str) -> _View:
+        conv = await self._service.conversation(conversation_id)
+        if conv is None:
+            raise Fail(f"conversation {conversation_id} is gone")
+        user = await self._service.user(conv.user_id)
+        assignee = await self._service.user(conv.agent_id) if conv.agent_id else None
+        return _View(conv, user, assignee)
+
+
+def _notice(why: str, view: _View, who: str) -> str:
+    """What an agent is told, ephemerally, when their action or reply changed nothing."""
+    conv, assignee = view.conv, view.assignee
+    if why == "stopped":
+        return ":no_entry: This conversation has ended, so your reply was *not* sent."
+    if conv.status is Status.ASSIGNED and assignee is not None:
+        if assignee.slack_user_id == who:
+            return "You already have this conversation."
+        return f":raising_hand: <@{assignee.slack_user_id}> has this conversation; nothing changed."
+    if conv.status is Status.WAITING:
+        return (
+            ":hourglass_flowing_sand: This conversation is waiting for an agent; nothing changed."
+        )
+    ended = {
+        StopReason.RESOLVED: f"it was resolved by <@{conv.changed_by}>",
+        StopReason.BOT: "the bot ended it",
+        StopReason.TIMEOUT: "nobody claimed it in time",
+    }.get(conv.stop_reason or StopReason.BOT, "it ended")
+    return f":no_entry: This conversation has ended ({ended}); nothing changed."

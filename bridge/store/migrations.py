@@ -1,0 +1,104 @@
+"""Numbered schema migrations; `PRAGMA user_version` records how far a database has come.
+
+Append new steps; never edit a released one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: the handoff loop
+    """
+    CREATE TABLE users (
+        id            TEXT PRIMARY KEY,
+        role          TEXT NOT NULL CHECK (role IN ('end-user', 'agent')),
+        name          TEXT NOT NULL,
+        picture_url   TEXT,
+        email         TEXT,
+        slack_user_id TEXT UNIQUE,
+        created_at    TEXT NOT NULL,
+        CHECK ((role = 'agent') = (slack_user_id IS NOT NULL))
+    );
+
+    CREATE TABLE conversations (
+        id            TEXT PRIMARY KEY,
+        user_id       TEXT NOT NULL REFERENCES users (id),
+        status        TEXT NOT NULL CHECK (status IN ('waiting', 'assigned', 'stopped')),
+        channel       TEXT NOT NULL,
+        thread_ts     TEXT,
+        permalink     TEXT,
+        title         TEXT,
+        description   TEXT,
+        history       TEXT NOT NULL,
+        session       TEXT,
+        agent_id      TEXT REFERENCES users (id),
+        changed_by    TEXT,
+        stop_reason   TEXT CHECK (stop_reason IN ('resolved', 'timeout', 'bot')),
+        created_at    TEXT NOT NULL,
+        waiting_since TEXT,
+        stopped_at    TEXT,
+        UNIQUE (channel, thread_ts)
+    );
+    CREATE INDEX conversations_waiting ON conversations (status, waiting_since);
+
+    -- Messages the bridge relayed, in either direction.
+    CREATE TABLE messages (
+        id              TEXT PRIMARY KEY,
+        conversation_id TEXT NOT NULL REFERENCES conversations (id),
+        author_id       TEXT REFERENCES users (id),
+        content         TEXT NOT NULL,
+        created_at      TEXT NOT NULL
+    );
+    CREATE INDEX messages_conversation ON messages (conversation_id);
+
+    -- Slack message ts <-> what the bridge calls it (a message id, or 'parent:<conv>', ...).
+    CREATE TABLE slack_messages (
+        key             TEXT PRIMARY KEY,
+        conversation_id TEXT NOT NULL REFERENCES conversations (id),
+        channel         TEXT NOT NULL,
+        ts              TEXT NOT NULL,
+        UNIQUE (channel, ts)
+    );
+
+    CREATE TABLE slack_events (
+        event_id    TEXT PRIMARY KEY,
+        received_at REAL NOT NULL
+    );
+    CREATE INDEX slack_events_age ON slack_events (received_at);
+
+    CREATE TABLE idempotency (
+        scope       TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        result      TEXT NOT NULL,
+        created_at  REAL NOT NULL,
+        PRIMARY KEY (scope, key)
+    );
+    CREATE INDEX idempotency_age ON idempotency (created_at);
+
+    -- Every event for the bot, in order; served by GET /v1/events, kept 7 days.
+    CREATE TABLE events (
+        seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+        id              TEXT NOT NULL UNIQUE,
+        conversation_id TEXT NOT NULL,
+        body            TEXT NOT NULL,
+        created_at      REAL NOT NULL
+    );
+
+    -- What must still be said to a party, written in the same transaction as the change.
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        target          TEXT NOT NULL,
+        conversation_id TEXT NOT NULL,
+        kind            TEXT NOT NULL,
+        payload         TEXT NOT NULL,
+        state           TEXT NOT NULL DEFAULT 'pending'
+                        CHECK (state IN ('pending', 'failed')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        maybe_sent      INTEGER NOT NULL DEFAULT 0,
+        next_at         REAL NOT NULL,
+        last_error      TEXT,
+        created_at      REAL NOT NULL
+    );
+    CREATE INDEX outbox_pending ON outbox (target, state, conversation_id, id);
+    """,
+]

@@ -1,0 +1,465 @@
+"""SQLite storage through aiosqlite: one connection, one transaction at a time.
+
+SQLite has a single writer anyway; serialising on an asyncio lock keeps every operation a
+short `BEGIN IMMEDIATE ... COMMIT` and makes reads see only committed state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bridge.model import (
+    AgentProfile,
+    Content,
+    Conversation,
+    HistoryItem,
+    Role,
+    Status,
+    StopReason,
+    User,
+    content_from_json,
+    iso,
+)
+from bridge.store.migrations import MIGRATIONS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    target: str
+    conversation_id: str
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    maybe_sent: bool
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    id: str
+    conversation_id: str
+    author_id: str | None
+    content: Content
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    seq: int
+    body: dict[str, Any]
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _conversation(row: sqlite3.Row) -> Conversation:
+    return Conversation(
+        id=row["id"],
+        user_id=row["user_id"],
+        status=Status(row["status"]),
+        channel=row["channel"],
+        thread_ts=row["thread_ts"],
+        permalink=row["permalink"],
+        title=row["title"],
+        description=row["description"],
+        agent_id=row["agent_id"],
+        changed_by=row["changed_by"],
+        stop_reason=StopReason(row["stop_reason"]) if row["stop_reason"] else None,
+        created_at=datetime.fromisoformat(row["created_at"]),
+        waiting_since=_dt(row["waiting_since"]),
+        stopped_at=_dt(row["stopped_at"]),
+    )
+
+
+def _user(row: sqlite3.Row) -> User:
+    return User(
+        id=row["id"],
+        role=Role(row["role"]),
+        name=row["name"],
+        picture_url=row["picture_url"],
+        email=row["email"],
+        slack_user_id=row["slack_user_id"],
+    )
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class Tx:
+    """The row functions, valid inside one `Store.transaction()`."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    async def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
+        async with self._db.execute(sql, args) as cur:
+            return await cur.fetchone()
+
+    async def _all(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        async with self._db.execute(sql, args) as cur:
+            return list(await cur.fetchall())
+
+    async def _run(self, sql: str, *args: Any) -> int:
+        async with self._db.execute(sql, args) as cur:
+            return cur.rowcount
+
+    # users
+
+    async def insert_user(self, user: User, created_at: datetime) -> None:
+        await self._run(
+            "INSERT INTO users (id, role, name, picture_url, email, slack_user_id, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            user.id,
+            user.role.value,
+            user.name,
+            user.picture_url,
+            user.email,
+            user.slack_user_id,
+            iso(created_at),
+        )
+
+    async def user(self, user_id: str) -> User | None:
+        row = await self._one("SELECT * FROM users WHERE id = ?", user_id)
+        return _user(row) if row else None
+
+    async def agent(self, slack_user_id: str) -> User | None:
+        row = await self._one("SELECT * FROM users WHERE slack_user_id = ?", slack_user_id)
+        return _user(row) if row else None
+
+    async def update_agent(self, user_id: str, profile: AgentProfile) -> None:
+        await self._run(
+            "UPDATE users SET name = ?, picture_url = ?, email = ? WHERE id = ?",
+            profile.name,
+            profile.picture_url,
+            profile.email,
+            user_id,
+        )
+
+    # conversations
+
+    async def insert_conversation(
+        self, conv: Conversation, history: Sequence[HistoryItem], session: Any
+    ) -> None:
+        await self._run(
+            "INSERT INTO conversations (id, user_id, status, channel, thread_ts, title,"
+            " description, history, session, created_at, waiting_since)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            conv.id,
+            conv.user_id,
+            conv.status.value,
+            conv.channel,
+            conv.thread_ts,
+            conv.title,
+            conv.description,
+            _json([{"source": h.source, **h.content.model_dump()} for h in history]),
+            _json(session) if session is not None else None,
+            iso(conv.created_at),
+            iso(conv.waiting_since) if conv.waiting_since else None,
+        )
+
+    async def conversation(self, conversation_id: str) -> Conversation | None:
+        row = await self._one("SELECT * FROM conversations WHERE id = ?", conversation_id)
+        return _conversation(row) if row else None
+
+    async def conversation_by_thread(self, channel: str, thread_ts: str) -> Conversation | None:
+        row = await self._one(
+            "SELECT * FROM conversations WHERE channel = ? AND thread_ts = ?", channel, thread_ts
+        )
+        return _conversation(row) if row else None
+
+    async def history(self, conversation_id: str) -> list[HistoryItem]:
+        row = await self._one("SELECT history FROM conversations WHERE id = ?", conversation_id)
+        items = json.loads(row["history"]) if row else []
+        return [HistoryItem(item.pop("source"), content_from_json(item)) for item in items]
+
+    async def update_conversation(self, conv: Conversation) -> None:
+        """Write the mutable part of a conversation (status and who/when)."""
+        await self._run(
+            "UPDATE conversations SET status = ?, agent_id = ?, changed_by = ?, stop_reason = ?,"
+            " waiting_since = ?, stopped_at = ?, thread_ts = ?, permalink = ? WHERE id = ?",
+            conv.status.value,
+            conv.agent_id,
+            conv.changed_by,
+            conv.stop_reason.value if conv.stop_reason else None,
+            iso(conv.waiting_since) if conv.waiting_since else None,
+            iso(conv.stopped_at) if conv.stopped_at else None,
+            conv.thread_ts,
+            conv.permalink,
+            conv.id,
+        )
+
+    async def waiting_since_before(self, moment: datetime, limit: int) -> list[Conversation]:
+        rows = await self._all(
+            "SELECT * FROM conversations WHERE status = 'waiting' AND waiting_since <= ?"
+            " ORDER BY waiting_since LIMIT ?",
+            iso(moment),
+            limit,
+        )
+        return [_conversation(r) for r in rows]
+
+    async def oldest_waiting(self) -> datetime | None:
+        row = await self._one(
+            "SELECT MIN(waiting_since) AS w FROM conversations WHERE status = 'waiting'"
+        )
+        return _dt(row["w"]) if row else None
+
+    # messages and their Slack twins
+
+    async def insert_message(
+        self,
+        message_id: str,
+        conversation_id: str,
+        author_id: str | None,
+        content: Content,
+        created_at: datetime,
+    ) -> None:
+        await self._run(
+            "INSERT INTO messages (id, conversation_id, author_id, content, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            message_id,
+            conversation_id,
+            author_id,
+            _json(content.model_dump()),
+            iso(created_at),
+        )
+
+    async def message(self, message_id: str) -> StoredMessage | None:
+        row = await self._one("SELECT * FROM messages WHERE id = ?", message_id)
+        if row is None:
+            return None
+        return StoredMessage(
+            row["id"],
+            row["conversation_id"],
+            row["author_id"],
+            content_from_json(json.loads(row["content"])),
+        )
+
+    async def slack_ts(self, key: str) -> str | None:
+        row = await self._one("SELECT ts FROM slack_messages WHERE key = ?", key)
+        return str(row["ts"]) if row else None
+
+    async def slack_key(self, channel: str, ts: str) -> str | None:
+        row = await self._one(
+            "SELECT key FROM slack_messages WHERE channel = ? AND ts = ?", channel, ts
+        )
+        return str(row["key"]) if row else None
+
+    async def record_slack(self, key: str, conversation_id: str, channel: str, ts: str) -> None:
+        await self._run(
+            "INSERT INTO slack_messages (key, conversation_id, channel, ts) VALUES (?, ?, ?, ?)",
+            key,
+            conversation_id,
+            channel,
+            ts,
+        )
+
+    async def first_seen(self, event_id: str) -> bool:
+        """Record a Slack `event_id`; False when it was seen before (a retry)."""
+        changed = await self._run(
+            "INSERT OR IGNORE INTO slack_events (event_id, received_at) VALUES (?, ?)",
+            event_id,
+            time.time(),
+        )
+        return changed == 1
+
+    # idempotency keys
+
+    async def recall(self, scope: str, key: str) -> tuple[str, Any] | None:
+        row = await self._one(
+            "SELECT fingerprint, result FROM idempotency WHERE scope = ? AND key = ?", scope, key
+        )
+        return (row["fingerprint"], json.loads(row["result"])) if row else None
+
+    async def remember(self, scope: str, key: str, fingerprint: str, result: Any) -> None:
+        await self._run(
+            "INSERT INTO idempotency (scope, key, fingerprint, result, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            scope,
+            key,
+            fingerprint,
+            _json(result),
+            time.time(),
+        )
+
+    # events for the bot
+
+    async def append_event(self, event_id: str, conversation_id: str, body: dict[str, Any]) -> int:
+        async with self._db.execute(
+            "INSERT INTO events (id, conversation_id, body, created_at) VALUES (?, ?, ?, ?)",
+            (event_id, conversation_id, _json(body), time.time()),
+        ) as cur:
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+    async def events_after(self, seq: int, limit: int) -> list[Event]:
+        rows = await self._all(
+            "SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", seq, limit
+        )
+        return [Event(r["seq"], json.loads(r["body"])) for r in rows]
+
+    async def last_event_seq(self) -> int:
+        # sqlite_sequence remembers the highest seq ever issued, even after pruning.
+        row = await self._one("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
+        return int(row["seq"]) if row else 0
+
+    # outbox
+
+    async def enqueue(
+        self, target: str, conversation_id: str, kind: str, payload: dict[str, Any]
+    ) -> None:
+        now = time.time()
+        await self._run(
+            "INSERT INTO outbox (target, conversation_id, kind, payload, next_at, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            target,
+            conversation_id,
+            kind,
+            _json(payload),
+            now,
+            now,
+        )
+
+    async def due(
+        self, target: str, now: float, limit: int, busy: Sequence[str]
+    ) -> list[OutboxRow]:
+        """The oldest pending row of each conversation, when due, oldest first.
+
+        Only a conversation's head may go out: that is what keeps each conversation in order.
+        `busy` conversations already have their head in flight.
+        """
+        marks = ",".join("?" * len(busy))
+        rows = await self._all(
+            "SELECT o.* FROM outbox o JOIN (SELECT MIN(id) AS id FROM outbox"
+            " WHERE target = ? AND state = 'pending' GROUP BY conversation_id) h ON o.id = h.id"
+            f" WHERE o.next_at <= ? AND o.conversation_id NOT IN ({marks})"
+            " ORDER BY o.id LIMIT ?",
+            target,
+            now,
+            *busy,
+            limit,
+        )
+        return [
+            OutboxRow(
+                id=r["id"],
+                target=r["target"],
+                conversation_id=r["conversation_id"],
+                kind=r["kind"],
+                payload=json.loads(r["payload"]),
+                attempts=r["attempts"],
+                maybe_sent=bool(r["maybe_sent"]),
+                created_at=r["created_at"],
+            )
+            for r in rows
+        ]
+
+    async def next_due_at(self, target: str, busy: Sequence[str]) -> float | None:
+        """When the next head of a conversation not in `busy` falls due."""
+        marks = ",".join("?" * len(busy))
+        row = await self._one(
+            "SELECT MIN(o.next_at) AS t FROM outbox o JOIN (SELECT MIN(id) AS id FROM outbox"
+            " WHERE target = ? AND state = 'pending' GROUP BY conversation_id) h ON o.id = h.id"
+            f" WHERE o.conversation_id NOT IN ({marks})",
+            target,
+            *busy,
+        )
+        return float(row["t"]) if row and row["t"] is not None else None
+
+    async def begin_attempt(self, row_id: int) -> None:
+        await self._run(
+            "UPDATE outbox SET attempts = attempts + 1, maybe_sent = 1 WHERE id = ?", row_id
+        )
+
+    async def delivered(self, row_id: int) -> None:
+        await self._run("DELETE FROM outbox WHERE id = ?", row_id)
+
+    async def retry_at(self, row_id: int, at: float, error: str, maybe_sent: bool) -> None:
+        await self._run(
+            "UPDATE outbox SET next_at = ?, last_error = ?, maybe_sent = ? WHERE id = ?",
+            at,
+            error,
+            int(maybe_sent),
+            row_id,
+        )
+
+    async def failed(self, row_id: int, error: str) -> None:
+        await self._run(
+            "UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ?", error, row_id
+        )
+
+    async def prune(self, now: float) -> None:
+        """Forget what the contract lets go: event ids after a day, keys after 24 h, events
+        after 7 days."""
+        await self._run("DELETE FROM slack_events WHERE received_at < ?", now - 86400)
+        await self._run("DELETE FROM idempotency WHERE created_at < ?", now - 86400)
+        await self._run("DELETE FROM events WHERE created_at < ?", now - 7 * 86400)
+
+
+class Store:
+    """The database: open it, then do everything inside `transaction()`."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Store:
+        db = await aiosqlite.connect(str(path), isolation_level=None)
+        db.row_factory = sqlite3.Row
+        for pragma in (
+            "PRAGMA journal_mode = WAL",
+            # WAL + NORMAL survives a killed process; only power loss can cost the last commits.
+            "PRAGMA synchronous = NORMAL",
+            "PRAGMA foreign_keys = ON",
+            "PRAGMA busy_timeout = 5000",
+        ):
+            await db.execute(pragma)
+        store = cls(db)
+        await store._migrate()
+        return store
+
+    async def _migrate(self) -> None:
+        async with self._db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        version = int(row[0]) if row else 0
+        if version > len(MIGRATIONS):
+            raise RuntimeError(
+                f"the database is at schema version {version}, newer than this bridge knows "
+                f"({len(MIGRATIONS)}): upgrade the bridge"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            # executescript commits on its own, so the version bump rides in the script.
+            await self._db.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+            )
+            log.info("applied migration %d", number)
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        """One `BEGIN IMMEDIATE ... COMMIT`; an exception rolls it back."""
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield Tx(self._db)
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")

@@ -1,0 +1,1 @@
+"""Fakes of the outside parties (Slack, a bot) for tests, benchmarks and the demo."""

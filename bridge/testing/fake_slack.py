@@ -1,0 +1,1616 @@
+"""A faithful fake of Slack, over real HTTP on 127.0.0.1.
+
+Two halves, like the real thing:
+
+- the Web API at ``api_url``, which the real ``slack_sdk`` ``AsyncWebClient`` talks to
+  unmodified (``AsyncWebClient(token=..., base_url=fake.api_url)``); answers are in Slack's
+  shapes, errors are HTTP 200 ``{"ok": false, "error": ...}``, rate limits are HTTP 429 with
+  ``Retry-After``;
+- deliveries to the app at ``events_url``: Events API envelopes, ``block_actions`` payloads
+  and slash commands, signed with the signing secret exactly as Slack signs them.
+
+Helpers act as the people in the workspace (``user_says``, ``click``...), state is kept for
+assertions (``calls``, ``messages``, ``ephemerals``, ``delivered``), and ``fail`` /
+``rate_limit`` inject faults.
+
+Text given to the human helpers is what Slack stores: already escaped (``&amp;``, ``&lt;``),
+mentions as ``<@U123>``, links as ``<https://x|label>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import copy
+import hashlib
+import hmac
+import html
+import inspect
+import itertools
+import json
+import logging
+import mimetypes
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, ClassVar, Self
+from urllib.parse import parse_qs, urlencode
+
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
+
+__all__ = ["Channel", "Ephemeral", "FakeSlack", "Message", "User"]
+
+log = logging.getLogger(__name__)
+
+JSON = dict[str, Any]
+
+# Slack's documented limits that the fake enforces.
+MAX_TEXT = 40_000
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_HEADER_TEXT = 150
+MAX_BUTTON_TEXT = 75
+MAX_BUTTON_VALUE = 2000
+MAX_BLOCK_ID = 255
+MAX_PAGE = 1000
+DEFAULT_PAGE = 100  # Slack's default is smaller; a large one keeps tests short
+
+# The scopes the bridge's manifest asks for; Slack reports granted scopes in this header.
+SCOPES = (
+    "chat:write,chat:write.customize,channels:history,groups:history,users:read,"
+    "users:read.email,files:read,files:write,reactions:write,commands"
+)
+
+_NS = uuid.UUID("6f1c1a52-58a4-4d57-9a57-1b1d2f0c5e11")  # for stable client_msg_ids
+_MENTION = re.compile(r"<(@[UW][A-Z0-9]+|#[CG][A-Z0-9]+(?:\|[^>]*)?|https?://[^>|]+(?:\|[^>]*)?)>")
+
+
+@dataclass
+class Message:
+    """A message as the fake stores it (one per ``ts`` per channel)."""
+
+    ts: str
+    channel: str
+    user: str | None
+    bot_id: str | None
+    text: str
+    blocks: list[JSON] | None = None
+    thread_ts: str | None = None  # the parent's ts for a reply; None for a top-level message
+    username: str | None = None
+    icon_url: str | None = None
+    metadata: JSON | None = None  # {"event_type", "event_payload"}
+    subtype: str | None = None
+    edited: bool = False
+    files: list[JSON] | None = None
+    reactions: dict[str, list[str]] = field(default_factory=dict)  # name -> user ids
+    edited_ts: str | None = None
+
+    @property
+    def is_reply(self) -> bool:
+        """True for a message inside a thread (not the parent)."""
+        return self.thread_ts is not None and self.thread_ts != self.ts
+
+
+@dataclass
+class Ephemeral:
+    """A message only one user saw (``chat.postEphemeral`` or an ephemeral response_url)."""
+
+    channel: str
+    user: str
+    text: str
+    blocks: list[JSON] | None
+    thread_ts: str | None
+    ts: str
+
+
+@dataclass
+class Channel:
+    """A channel of the fake workspace."""
+
+    id: str
+    name: str
+    archived: bool = False
+    member: bool = True  # whether the bot is in it
+
+
+@dataclass
+class User:
+    """A user of the fake workspace (people and bots)."""
+
+    id: str
+    name: str
+    display_name: str = ""
+    real_name: str | None = None
+    email: str | None = None
+    image: str | None = None
+    is_bot: bool = False
+    bot_id: str | None = None
+
+
+@dataclass
+class _Fault:
+    error: str
+    status: int
+    headers: dict[str, str]
+    applied: bool
+
+
+@dataclass
+class _StoredFile:
+    obj: JSON
+    content: bytes
+
+
+@dataclass
+class _ResponseUrl:
+    channel: str
+    user: str
+    message_ts: str | None
+    thread_ts: str | None
+
+
+class SlackError(Exception):
+    """A Web API error: answered as ``{"ok": false, "error": code, **extra}``."""
+
+    def __init__(self, code: str, **extra: Any) -> None:
+        super().__init__(code)
+        self.code = code
+        self.extra = extra
+
+
+class FakeSlack:
+    """A Slack workspace with one app installed (the bridge), served on 127.0.0.1."""
+
+    def __init__(
+        self,
+        *,
+        bot_token: str = "xoxb-fake-bot-token",
+        signing_secret: str = "fake-signing-secret",
+        team_id: str = "T0FAKE",
+        app_id: str = "A0FAKE",
+        bot_user_id: str = "UBRIDGE",
+        bot_id: str = "BBRIDGE",
+        echo_events: bool = True,
+    ) -> None:
+        self.bot_token = bot_token
+        self.signing_secret = signing_secret
+        self.team_id = team_id
+        self.team_domain = "fake"
+        self.app_id = app_id
+        self.bot_user_id = bot_user_id
+        self.bot_id = bot_id
+        self.bot_name = "hitl-bridge"
+        self.echo_events = echo_events
+        self.events_url: str | None = None
+        # Slack gives up on a delivery after 3 s; a looser default keeps slow CI green.
+        self.delivery_timeout: float = 10.0
+
+        self.calls: list[tuple[str, JSON]] = []
+        self.ephemerals: list[Ephemeral] = []
+        self.delivered: list[tuple[int, JSON]] = []
+        self.home_views: dict[str, JSON] = {}  # user id -> last view published
+        self.channels: dict[str, Channel] = {}
+        self.users: dict[str, User] = {}
+        self.usergroups: dict[str, list[str]] = {}
+
+        self._messages: dict[str, dict[str, Message]] = {}
+        self._files: dict[str, _StoredFile] = {}
+        self._uploads: dict[str, JSON] = {}  # file id -> pending upload (name, length, data)
+        self._response_urls: dict[str, _ResponseUrl] = {}
+        self._faults: dict[str, list[_Fault]] = {}
+        self._rate_limits: dict[str, list[int]] = {}
+        self._last_us = 0
+        self._ids = itertools.count(1)
+
+        self._runner: web.AppRunner | None = None
+        self._session: ClientSession | None = None
+        self._echoes: asyncio.Queue[JSON] = asyncio.Queue()
+        self._echo_task: asyncio.Task[None] | None = None
+        self._port = 0
+
+        self.add_user(bot_user_id, self.bot_name, is_bot=True, bot_id=bot_id)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Listen on a free port of 127.0.0.1."""
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/api/{method}", self._handle_api)
+        app.router.add_post("/upload/v1/{file_id}", self._handle_upload)
+        app.router.add_get("/files-pri/{key}/{name}", self._handle_file)
+        app.router.add_get("/files-pri/{key}/download/{name}", self._handle_file)
+        app.router.add_post("/response_url/{rid}", self._handle_response_url)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self._port = int(self._runner.addresses[0][1])
+        self._session = ClientSession(timeout=ClientTimeout(total=self.delivery_timeout))
+        self._echo_task = asyncio.create_task(self._deliver_echoes())
+
+    async def stop(self) -> None:
+        """Stop serving; pending background deliveries are cancelled."""
+        if self._echo_task is not None:
+            self._echo_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._echo_task
+            self._echo_task = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT`` (no trailing slash)."""
+        if not self._port:
+            raise RuntimeError("FakeSlack is not started")
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def api_url(self) -> str:
+        """The Web API base URL for ``AsyncWebClient(base_url=...)`` (trailing slash)."""
+        return f"{self.base_url}/api/"
+
+    # ------------------------------------------------------------------ workspace setup
+
+    def add_channel(
+        self, channel_id: str, name: str, *, archived: bool = False, member: bool = True
+    ) -> None:
+        """Create a channel (``member``: whether the bot is in it)."""
+        self.channels[channel_id] = Channel(channel_id, name, archived, member)
+        self._messages.setdefault(channel_id, {})
+
+    def add_user(
+        self,
+        user_id: str,
+        name: str,
+        *,
+        display_name: str = "",
+        real_name: str | None = None,
+        email: str | None = None,
+        image: str | None = None,
+        is_bot: bool = False,
+        bot_id: str | None = None,
+    ) -> None:
+        """Create a user; a bot user with ``bot_id`` posts modern bot messages."""
+        self.users[user_id] = User(
+            user_id, name, display_name, real_name, email, image, is_bot, bot_id
+        )
+
+    def add_usergroup(self, usergroup_id: str, users: list[str]) -> None:
+        """Create a user group (``usergroups.users.list``)."""
+        self.usergroups[usergroup_id] = list(users)
+
+    # ------------------------------------------------------------------ state for assertions
+
+    def messages(self, channel: str) -> list[Message]:
+        """All messages of a channel (parents and replies) in ts order."""
+        return sorted(self._messages.get(channel, {}).values(), key=lambda m: _ts_key(m.ts))
+
+    def thread(self, channel: str, thread_ts: str) -> list[Message]:
+        """The replies of a thread in ts order, parent excluded."""
+        return [m for m in self.messages(channel) if m.thread_ts == thread_ts and m.ts != thread_ts]
+
+    def message(self, channel: str, ts: str) -> Message:
+        """The message with that ts; KeyError if there is none."""
+        try:
+            return self._messages[channel][ts]
+        except KeyError:
+            raise KeyError(f"no message {ts} in channel {channel}") from None
+
+    def calls_of(self, method: str) -> list[JSON]:
+        """The params of every call of one Web API method, in order."""
+        return [params for name, params in self.calls if name == method]
+
+    def file_content(self, file_id: str) -> bytes:
+        """The bytes of a stored file."""
+        return self._files[file_id].content
+
+    # ------------------------------------------------------------------ fault injection
+
+    def fail(
+        self,
+        method: str,
+        error: str = "internal_error",
+        *,
+        times: int = 1,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        applied: bool = False,
+    ) -> None:
+        """Answer the next ``times`` calls of ``method`` with ``{"ok": false, "error": error}``.
+
+        ``status=429`` with ``headers={"Retry-After": "2"}`` is a rate limit, 500/503 a server
+        error. ``applied=True`` makes the call take effect before the error is answered: the
+        answer was lost on its way back (the crash-between-post-and-record case).
+        """
+        fault = _Fault(error, status, dict(headers or {}), applied)
+        self._faults.setdefault(method, []).extend(copy.deepcopy(fault) for _ in range(times))
+
+    def rate_limit(self, channel: str, retry_after: int) -> None:
+        """Answer the next ``chat.postMessage`` to ``channel`` with 429 ``ratelimited``."""
+        self._rate_limits.setdefault(channel, []).append(retry_after)
+
+    # ------------------------------------------------------------------ waiting
+
+    # A deadline argument (not a caller-side asyncio.timeout) lets the failure name the predicate.
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Poll ``predicate`` every 10 ms; AssertionError if still false after ``timeout``."""
+
+        def state() -> str:
+            methods = [name for name, _ in self.calls[-10:]]
+            statuses = [status for status, _ in self.delivered[-10:]]
+            return f"last Web API calls {methods}; last delivery statuses {statuses}"
+
+        await wait_until(predicate, timeout, state)
+
+    async def flush(self, timeout: float = 5.0) -> None:
+        """Wait until every queued echo event has been delivered."""
+        await asyncio.wait_for(self._echoes.join(), timeout)
+
+    # ------------------------------------------------------------------ acting as people
+
+    async def user_says(
+        self,
+        user: str,
+        channel: str,
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        files: list[JSON] | None = None,
+    ) -> str:
+        """A person posts a message (a ``file_share`` if ``files``); returns its ts.
+
+        ``files`` items are partial file objects: ``name`` and optionally ``title``,
+        ``mimetype``, ``filetype`` and ``content`` (bytes, served at ``url_private``).
+        The message event is delivered (and awaited) if the bot is in the channel.
+        """
+        self._known_channel(channel)
+        if thread_ts is not None:
+            thread_ts = self._thread_root(channel, thread_ts)
+        file_objs = [self._store_file(f, user) for f in files] if files else None
+        msg = Message(
+            ts=self._next_ts(),
+            channel=channel,
+            user=user,
+            bot_id=None,
+            text=text,
+            thread_ts=thread_ts,
+            subtype="file_share" if file_objs else None,
+            files=file_objs,
+        )
+        self._store(msg)
+        await self._deliver_message_event(msg)
+        return msg.ts
+
+    async def edit(self, user: str, channel: str, ts: str, text: str) -> None:
+        """A person edits a message: ``message_changed`` event."""
+        msg = self.message(channel, ts)
+        previous = self._view(msg)
+        msg.text = text
+        msg.blocks = None  # a person's blocks are Slack's rendering of the text
+        msg.edited = True
+        msg.edited_ts = self._next_ts()
+        changed = self._view(msg)
+        changed["edited"] = {"user": user, "ts": msg.edited_ts}
+        event = self._changed_event(channel, changed, previous, msg.edited_ts)
+        if self.channels[channel].member:
+            await self.send_event(event)
+
+    async def delete(self, channel: str, ts: str) -> None:
+        """A message is deleted: ``message_deleted`` event."""
+        msg = self.message(channel, ts)
+        previous = self._view(msg)
+        self._remove(msg)
+        event = self._deleted_event(channel, ts, previous)
+        if self.channels[channel].member:
+            await self.send_event(event)
+
+    async def other_bot_says(
+        self, bot_id: str, channel: str, text: str, *, thread_ts: str | None = None
+    ) -> str:
+        """Another app posts: a modern bot message if a user with that ``bot_id`` was added,
+        else a legacy ``bot_message``. Returns its ts."""
+        self._known_channel(channel)
+        if thread_ts is not None:
+            thread_ts = self._thread_root(channel, thread_ts)
+        bot_user = self._bot_user(bot_id)
+        msg = Message(
+            ts=self._next_ts(),
+            channel=channel,
+            user=bot_user.id if bot_user else None,
+            bot_id=bot_id,
+            text=text,
+            thread_ts=thread_ts,
+            username=None if bot_user else f"bot-{bot_id}",
+            subtype=None if bot_user else "bot_message",
+        )
+        self._store(msg)
+        await self._deliver_message_event(msg)
+        return msg.ts
+
+    async def click(
+        self,
+        user: str,
+        channel: str,
+        message_ts: str,
+        action_id: str,
+        value: str | None = None,
+    ) -> int:
+        """A person clicks a button in a message; returns the bridge's HTTP status.
+
+        The payload shows the message as stored now. A button that is no longer there is
+        still sent (with ``value``): stale clicks happen.
+        """
+        msg = self.message(channel, message_ts)
+        view = self._view(msg, metadata=False)
+        found = _find_element(view.get("blocks") or [], action_id)
+        if found is not None:
+            block, element = found
+            block_id = str(block.get("block_id"))
+            text = element.get("text", _plain(action_id))
+            kind = str(element.get("type", "button"))
+            if value is None:
+                value = element.get("value")
+            extra = {k: element[k] for k in ("style",) if k in element}
+        else:
+            block_id, text, kind, extra = _block_id(message_ts, 99), _plain(action_id), "button", {}
+        action: JSON = {
+            "action_id": action_id,
+            "block_id": block_id,
+            "text": text,
+            "type": kind,
+            "action_ts": f"{time.time():.6f}",
+            **extra,
+        }
+        if value is not None:
+            action["value"] = value
+        container: JSON = {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": channel,
+            "is_ephemeral": False,
+        }
+        if msg.is_reply:
+            container["thread_ts"] = msg.thread_ts
+        payload: JSON = {
+            "type": "block_actions",
+            "user": self._user_ref(user),
+            "api_app_id": self.app_id,
+            "token": "legacy-verification-token",
+            "container": container,
+            "trigger_id": self._trigger_id(),
+            "team": {"id": self.team_id, "domain": self.team_domain},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "channel": {"id": channel, "name": self.channels[channel].name},
+            "message": view,
+            "state": {"values": {}},
+            "response_url": self._response_url(channel, user, message_ts, msg.thread_ts),
+            "actions": [action],
+        }
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        return await self._post(body, "application/x-www-form-urlencoded", payload)
+
+    async def slash_command(self, user: str, channel: str, command: str, text: str = "") -> int:
+        """A person runs a slash command in a channel; returns the bridge's HTTP status."""
+        form = {
+            "token": "legacy-verification-token",
+            "team_id": self.team_id,
+            "team_domain": self.team_domain,
+            "channel_id": channel,
+            "channel_name": self.channels[channel].name if channel in self.channels else "",
+            "user_id": user,
+            "user_name": self._user_ref(user)["username"],
+            "command": command,
+            "text": text,
+            "api_app_id": self.app_id,
+            "is_enterprise_install": "false",
+            "response_url": self._response_url(channel, user, None, None),
+            "trigger_id": self._trigger_id(),
+        }
+        body = urlencode(form).encode()
+        return await self._post(body, "application/x-www-form-urlencoded", dict(form))
+
+    # ------------------------------------------------------------------ acting as Slack's delivery
+
+    async def send_event(
+        self,
+        event: JSON,
+        *,
+        event_id: str | None = None,
+        retry_num: int | None = None,
+        retry_reason: str = "http_timeout",
+    ) -> int:
+        """POST ``event`` in a signed ``event_callback`` envelope; returns the HTTP status.
+
+        Send the same ``event_id`` again (with ``retry_num``) to play one of Slack's retries.
+        A connection failure is recorded and returned as status 0.
+        """
+        envelope = self._envelope(event, event_id)
+        headers: dict[str, str] = {}
+        if retry_num is not None:
+            headers["X-Slack-Retry-Num"] = str(retry_num)
+            headers["X-Slack-Retry-Reason"] = retry_reason
+        body = json.dumps(envelope).encode()
+        return await self._post(body, "application/json", envelope, headers=headers)
+
+    async def send_signed(
+        self,
+        body: bytes,
+        content_type: str,
+        *,
+        timestamp: int | None = None,
+        signature: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> int:
+        """POST raw ``body`` signed (or with the given ``signature``); returns the status."""
+        return await self._post(
+            body,
+            content_type,
+            _parse_body(body),
+            timestamp=timestamp,
+            signature=signature,
+            headers=headers,
+        )
+
+    def signature(self, timestamp: int | str, body: bytes) -> str:
+        """Slack's v0 signature of ``body`` sent at ``timestamp``."""
+        base = b"v0:" + str(timestamp).encode() + b":" + body
+        digest = hmac.new(self.signing_secret.encode(), base, hashlib.sha256).hexdigest()
+        return f"v0={digest}"
+
+    # ------------------------------------------------------------------ Web API
+
+    async def _handle_api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params, header_token = await self._read_params(request)
+        token = header_token or params.pop("token", None)
+        params.pop("token", None)
+        self.calls.append((method, params))
+        handler = self._api.get(method)
+        if handler is None:
+            return _answer({"ok": False, "error": "unknown_method"})
+        if not token:
+            return _answer({"ok": False, "error": "not_authed"})
+        if token != self.bot_token:
+            return _answer({"ok": False, "error": "invalid_auth"})
+        faults = self._faults.get(method)
+        fault = faults.pop(0) if faults else None
+        if fault is None and method == "chat.postMessage":
+            fault = self._rate_limit_fault(params)
+        if fault is not None and not fault.applied:
+            return _answer({"ok": False, "error": fault.error}, fault.status, fault.headers)
+        try:
+            result = handler(self, params)
+        except SlackError as err:
+            return _answer({"ok": False, "error": err.code, **err.extra})
+        if fault is not None:
+            return _answer({"ok": False, "error": fault.error}, fault.status, fault.headers)
+        return _answer({"ok": True, **result})
+
+    async def _read_params(self, request: web.Request) -> tuple[JSON, str | None]:
+        params: JSON = dict(request.query)
+        if request.method == "POST" and request.can_read_body:
+            if request.content_type == "application/json":
+                body = await request.json()
+                if isinstance(body, dict):
+                    params.update(body)
+            elif request.content_type in (
+                "application/x-www-form-urlencoded",
+                "multipart/form-data",
+            ):
+                form = await request.post()
+                params.update({k: v for k, v in form.items() if isinstance(v, str)})
+        for key in ("blocks", "metadata", "attachments", "view"):
+            value = params.get(key)
+            if isinstance(value, str) and value:
+                # Forms carry JSON-valued arguments as strings; an unparsable one stays a
+                # string so the method answers with its own format error.
+                with contextlib.suppress(ValueError):
+                    params[key] = json.loads(value)
+        auth = request.headers.get("Authorization", "")
+        header_token = auth[len("Bearer ") :].strip() if auth.startswith("Bearer ") else None
+        return params, header_token or None
+
+    def _rate_limit_fault(self, params: JSON) -> _Fault | None:
+        channel = self._resolve_channel_id(_opt_str(params.get("channel")))
+        pending = self._rate_limits.get(channel or "")
+        if not pending:
+            return None
+        retry_after = pending.pop(0)
+        return _Fault("ratelimited", 429, {"Retry-After": str(retry_after)}, False)
+
+    def _auth_test(self, p: JSON) -> JSON:
+        return {
+            "url": f"https://{self.team_domain}.slack.com/",
+            "team": "Fake Team",
+            "user": self.bot_name,
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+            "app_id": self.app_id,
+        }
+
+    def _chat_post_message(self, p: JSON) -> JSON:
+        channel = self._writable_channel(p)
+        text = _opt_str(p.get("text")) or ""
+        blocks = _check_blocks(p.get("blocks"))
+        if not text and not blocks and not p.get("attachments"):
+            raise SlackError("no_text")
+        if len(text) > MAX_TEXT:
+            raise SlackError("msg_too_long")
+        thread_ts = _opt_str(p.get("thread_ts")) or None
+        if thread_ts is not None:
+            target = self._messages[channel.id].get(thread_ts)
+            if target is None:
+                raise SlackError("thread_not_found")
+            thread_ts = target.thread_ts or target.ts  # a reply to a reply joins its thread
+        broadcast = thread_ts is not None and _truthy(p.get("reply_broadcast"))
+        msg = Message(
+            ts=self._next_ts(),
+            channel=channel.id,
+            user=self.bot_user_id,
+            bot_id=self.bot_id,
+            text=text,
+            blocks=blocks,
+            thread_ts=thread_ts,
+            username=_opt_str(p.get("username")),
+            icon_url=_opt_str(p.get("icon_url")),
+            metadata=_check_metadata(p.get("metadata")),
+            subtype="thread_broadcast" if broadcast else None,
+        )
+        self._store(msg)
+        view = self._view(msg)
+        self._echo({**view, **self._event_fields(msg.channel, msg.ts)})
+        return {"channel": channel.id, "ts": msg.ts, "message": view}
+
+    def _chat_update(self, p: JSON) -> JSON:
+        channel = self._known_channel_param(p)
+        if channel.archived:
+            raise SlackError("is_archived")
+        msg = self._message_param(channel.id, p.get("ts"))
+        if msg.user != self.bot_user_id or msg.bot_id != self.bot_id:
+            raise SlackError("cant_update_message")
+        if not any(key in p for key in ("text", "blocks", "attachments", "metadata")):
+            raise SlackError("no_text")
+        blocks = _check_blocks(p.get("blocks")) if "blocks" in p else msg.blocks
+        text = _opt_str(p.get("text")) if "text" in p else msg.text
+        if len(text or "") > MAX_TEXT:
+            raise SlackError("msg_too_long")
+        metadata = _check_metadata(p.get("metadata")) if p.get("metadata") else msg.metadata
+        previous = self._view(msg)
+        # Slack keeps what an update leaves out; `blocks=[]` removes the blocks.
+        msg.text = text or ""
+        msg.blocks = blocks or None
+        msg.metadata = metadata
+        msg.edited = True
+        msg.edited_ts = self._next_ts()
+        view = self._view(msg)
+        self._echo(self._changed_event(channel.id, view, previous, msg.edited_ts))
+        return {"channel": channel.id, "ts": msg.ts, "text": msg.text, "message": view}
+
+    def _chat_delete(self, p: JSON) -> JSON:
+        channel = self._known_channel_param(p)
+        msg = self._message_param(channel.id, p.get("ts"))
+        if msg.user != self.bot_user_id or msg.bot_id != self.bot_id:
+            raise SlackError("cant_delete_message")
+        previous = self._view(msg)
+        self._remove(msg)
+        self._echo(self._deleted_event(channel.id, msg.ts, previous))
+        return {"channel": channel.id, "ts": msg.ts}
+
+    def _chat_post_ephemeral(self, p: JSON) -> JSON:
+        channel = self._writable_channel(p)
+        user = _opt_str(p.get("user"))
+        if user is None or user not in self.users:
+            raise SlackError("user_not_in_channel")
+        text = _opt_str(p.get("text")) or ""
+        blocks = _check_blocks(p.get("blocks"))
+        if not text and not blocks and not p.get("attachments"):
+            raise SlackError("no_text")
+        if len(text) > MAX_TEXT:
+            raise SlackError("msg_too_long")
+        ts = self._next_ts()
+        thread_ts = _opt_str(p.get("thread_ts")) or None
+        self.ephemerals.append(Ephemeral(channel.id, user, text, blocks, thread_ts, ts))
+        return {"message_ts": ts}
+
+    def _chat_get_permalink(self, p: JSON) -> JSON:
+        channel = self._known_channel_param(p)
+        msg = self._message_param(channel.id, p.get("message_ts"))
+        link = (
+            f"https://{self.team_domain}.slack.com/archives/{channel.id}/p{msg.ts.replace('.', '')}"
+        )
+        if msg.is_reply:
+            link += f"?thread_ts={msg.thread_ts}&cid={channel.id}"
+        return {"channel": channel.id, "permalink": link}
+
+    def _users_info(self, p: JSON) -> JSON:
+        user = self.users.get(_opt_str(p.get("user")) or "")
+        if user is None:
+            raise SlackError("user_not_found")
+        return {"user": self._user_object(user)}
+
+    def _conversations_info(self, p: JSON) -> JSON:
+        channel = self._known_channel_param(p)
+        return {
+            "channel": {
+                "id": channel.id,
+                "name": channel.name,
+                "is_channel": True,
+                "is_group": False,
+                "is_im": False,
+                "is_private": False,
+                "is_archived": channel.archived,
+                "is_member": channel.member,
+                "is_general": False,
+                "created": 1_700_000_000,
+                "creator": "USLACKBOT",
+                "name_normalized": channel.name,
+                "is_shared": False,
+                "is_ext_shared": False,
+                "is_org_shared": False,
+            }
+        }
+
+    def _conversations_replies(self, p: JSON) -> JSON:
+        channel = self._readable_channel(p)
+        ts = _opt_str(p.get("ts"))
+        if not ts:
+            raise SlackError("invalid_arguments")
+        found = self._messages[channel.id].get(ts)
+        if found is None:
+            raise SlackError("thread_not_found")
+        root = found.thread_ts or found.ts
+        parent = self._messages[channel.id].get(root)
+        with_meta = _truthy(p.get("include_all_metadata"))
+        thread = ([parent] if parent else []) + self.thread(channel.id, root)
+        views = [self._view(m, metadata=with_meta) for m in thread]
+        page, has_more, cursor = _paginate(views, p)
+        return {
+            "messages": page,
+            "has_more": has_more,
+            "response_metadata": {"next_cursor": cursor},
+        }
+
+    def _conversations_history(self, p: JSON) -> JSON:
+        channel = self._readable_channel(p)
+        with_meta = _truthy(p.get("include_all_metadata"))
+        inclusive = _truthy(p.get("inclusive"))
+        oldest = _ts_key(_opt_str(p.get("oldest")) or "0")
+        latest_raw = _opt_str(p.get("latest"))
+        latest = _ts_key(latest_raw) if latest_raw else None
+
+        def in_range(m: Message) -> bool:
+            key = _ts_key(m.ts)
+            above = key >= oldest if inclusive else key > oldest
+            below = latest is None or (key <= latest if inclusive else key < latest)
+            return above and below
+
+        top = [
+            m
+            for m in reversed(self.messages(channel.id))
+            if (not m.is_reply or m.subtype == "thread_broadcast") and in_range(m)
+        ]
+        views = [self._view(m, metadata=with_meta) for m in top]
+        page, has_more, cursor = _paginate(views, p)
+        return {
+            "messages": page,
+            "has_more": has_more,
+            "pin_count": 0,
+            "channel_actions_ts": None,
+            "channel_actions_count": 0,
+            "response_metadata": {"next_cursor": cursor},
+        }
+
+    def _reactions_add(self, p: JSON) -> JSON:
+        msg, name = self._reaction_target(p)
+        users = msg.reactions.setdefault(name, [])
+        if self.bot_user_id in users:
+            raise SlackError("already_reacted")
+        users.append(self.bot_user_id)
+        return {}
+
+    def _reactions_remove(self, p: JSON) -> JSON:
+        msg, name = self._reaction_target(p)
+        users = msg.reactions.get(name, [])
+        if self.bot_user_id not in users:
+            raise SlackError("no_reaction")
+        users.remove(self.bot_user_id)
+        if not users:
+            del msg.reactions[name]
+        return {}
+
+    def _reaction_target(self, p: JSON) -> tuple[Message, str]:
+        channel = self._known_channel_param(p)
+        msg = self._message_param(channel.id, p.get("timestamp"))
+        name = _opt_str(p.get("name"))
+        if not name:
+            raise SlackError("invalid_name")
+        return msg, name.strip(":")
+
+    def _views_publish(self, p: JSON) -> JSON:
+        user = _opt_str(p.get("user_id"))
+        view = p.get("view")
+        if user is None or user not in self.users:
+            raise SlackError("user_not_found")
+        if not isinstance(view, dict) or view.get("type") != "home":
+            raise SlackError("invalid_arguments")
+        stored = {"id": f"V{next(self._ids):08d}", "team_id": self.team_id, **view}
+        self.home_views[user] = stored
+        return {"view": stored}
+
+    def _usergroups_users_list(self, p: JSON) -> JSON:
+        group = self.usergroups.get(_opt_str(p.get("usergroup")) or "")
+        if group is None:
+            raise SlackError("no_such_subteam")
+        return {"users": list(group)}
+
+    def _files_get_upload_url(self, p: JSON) -> JSON:
+        name = _opt_str(p.get("filename"))
+        length = _opt_str(p.get("length"))
+        if not name or not length or not length.isdigit():
+            raise SlackError("invalid_arguments")
+        file_id = f"F{next(self._ids):08d}"
+        self._uploads[file_id] = {"name": name, "length": int(length), "data": None}
+        return {"upload_url": f"{self.base_url}/upload/v1/{file_id}", "file_id": file_id}
+
+    def _files_complete_upload(self, p: JSON) -> JSON:
+        raw = p.get("files")
+        try:
+            items = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            raise SlackError("invalid_arguments") from None
+        if not isinstance(items, list) or not items:
+            raise SlackError("invalid_arguments")
+        channel_id = _opt_str(p.get("channel_id"))
+        channel = self._writable_channel({"channel": channel_id}) if channel_id else None
+        thread_ts = _opt_str(p.get("thread_ts")) or None
+        if channel is not None and thread_ts is not None:
+            if thread_ts not in self._messages[channel.id]:
+                raise SlackError("thread_not_found")
+            thread_ts = self._thread_root(channel.id, thread_ts)
+        objs: list[JSON] = []
+        for item in items:
+            file_id = str(item.get("id")) if isinstance(item, dict) else ""
+            upload = self._uploads.get(file_id)
+            if upload is None or upload["data"] is None:
+                raise SlackError("file_not_found")
+            spec = {"name": upload["name"], "content": upload["data"], "id": file_id}
+            if item.get("title"):
+                spec["title"] = item["title"]
+            objs.append(self._store_file(spec, self.bot_user_id))
+            del self._uploads[file_id]
+        if channel is not None:
+            msg = Message(
+                ts=self._next_ts(),
+                channel=channel.id,
+                user=self.bot_user_id,
+                bot_id=self.bot_id,
+                text=_opt_str(p.get("initial_comment")) or "",
+                thread_ts=thread_ts,
+                subtype="file_share",
+                files=objs,
+            )
+            self._store(msg)
+            self._echo({**self._view(msg), **self._event_fields(msg.channel, msg.ts)})
+        return {"files": [{"id": o["id"], "title": o["title"]} for o in objs]}
+
+    _api: ClassVar[dict[str, Callable[[FakeSlack, JSON], JSON]]] = {
+        "auth.test": _auth_test,
+        "chat.postMessage": _chat_post_message,
+        "chat.update": _chat_update,
+        "chat.delete": _chat_delete,
+        "chat.postEphemeral": _chat_post_ephemeral,
+        "chat.getPermalink": _chat_get_permalink,
+        "users.info": _users_info,
+        "conversations.info": _conversations_info,
+        "conversations.replies": _conversations_replies,
+        "conversations.history": _conversations_history,
+        "reactions.add": _reactions_add,
+        "reactions.remove": _reactions_remove,
+        "views.publish": _views_publish,
+        "usergroups.users.list": _usergroups_users_list,
+        "files.getUploadURLExternal": _files_get_upload_url,
+        "files.completeUploadExternal": _files_complete_upload,
+    }
+
+    # ------------------------------------------------------------------ other endpoints
+
+    async def _handle_upload(self, request: web.Request) -> web.Response:
+        upload = self._uploads.get(request.match_info["file_id"])
+        if upload is None:
+            return web.Response(status=404, text="not found", content_type="text/plain")
+        data = await request.read()
+        upload["data"] = data
+        return web.Response(text=f"OK - {len(data)}", content_type="text/plain")
+
+    async def _handle_file(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["key"].rpartition("-")[2]
+        stored = self._files.get(file_id)
+        if stored is None:
+            return web.Response(status=404, text="not found", content_type="text/plain")
+        if request.headers.get("Authorization") != f"Bearer {self.bot_token}":
+            # Slack answers a login page, not an error, to a request without the token.
+            page = (
+                "<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in</body></html>"
+            )
+            return web.Response(text=page, content_type="text/html")
+        mimetype = str(stored.obj.get("mimetype") or "application/octet-stream")
+        return web.Response(body=stored.content, content_type=mimetype)
+
+    async def _handle_response_url(self, request: web.Request) -> web.Response:
+        target = self._response_urls.get(request.match_info["rid"])
+        if target is None:
+            return web.json_response({"ok": False, "error": "expired_url"}, status=404)
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response({"ok": False, "error": "invalid_payload"}, status=400)
+        if not isinstance(body, dict):
+            return web.json_response({"ok": False, "error": "invalid_payload"}, status=400)
+        self.calls.append(("response_url", body))
+        text = _opt_str(body.get("text")) or ""
+        blocks = body.get("blocks") if isinstance(body.get("blocks"), list) else None
+        original = (
+            self._messages.get(target.channel, {}).get(target.message_ts)
+            if target.message_ts
+            else None
+        )
+        if _truthy(body.get("delete_original")) and original is not None:
+            previous = self._view(original)
+            self._remove(original)
+            self._echo(self._deleted_event(target.channel, original.ts, previous))
+        elif _truthy(body.get("replace_original")) and original is not None:
+            previous = self._view(original)
+            original.text, original.blocks = text, blocks
+            original.edited, original.edited_ts = True, self._next_ts()
+            view = self._view(original)
+            self._echo(self._changed_event(target.channel, view, previous, original.edited_ts))
+        elif body.get("response_type") == "in_channel":
+            thread_ts = _opt_str(body.get("thread_ts")) or target.thread_ts
+            msg = Message(
+                ts=self._next_ts(),
+                channel=target.channel,
+                user=self.bot_user_id,
+                bot_id=self.bot_id,
+                text=text,
+                blocks=blocks,
+                thread_ts=thread_ts,
+            )
+            self._store(msg)
+            self._echo({**self._view(msg), **self._event_fields(msg.channel, msg.ts)})
+        else:
+            thread_ts = _opt_str(body.get("thread_ts")) or target.thread_ts
+            self.ephemerals.append(
+                Ephemeral(target.channel, target.user, text, blocks, thread_ts, self._next_ts())
+            )
+        return web.json_response({"ok": True})
+
+    # ------------------------------------------------------------------ deliveries
+
+    async def _post(
+        self,
+        body: bytes,
+        content_type: str,
+        record: JSON,
+        *,
+        timestamp: int | None = None,
+        signature: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> int:
+        if self.events_url is None:
+            raise RuntimeError("FakeSlack.events_url is not set")
+        if self._session is None:
+            raise RuntimeError("FakeSlack is not started")
+        ts = timestamp if timestamp is not None else int(time.time())
+        sent = {
+            "Content-Type": content_type,
+            "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+            "X-Slack-Request-Timestamp": str(ts),
+            "X-Slack-Signature": signature if signature is not None else self.signature(ts, body),
+            **(headers or {}),
+        }
+        try:
+            async with self._session.post(self.events_url, data=body, headers=sent) as resp:
+                await resp.read()
+                status = resp.status
+        except (ClientError, TimeoutError) as exc:
+            log.warning("delivery to %s failed: %r", self.events_url, exc)
+            status = 0
+        self.delivered.append((status, record))
+        return status
+
+    def _echo(self, event: JSON) -> None:
+        # Slack sends the echo on its own, after answering the Web API call.
+        if self.echo_events:
+            self._echoes.put_nowait(event)
+
+    async def _deliver_echoes(self) -> None:
+        while True:
+            event = await self._echoes.get()
+            try:
+                if self.events_url is not None and self._bot_in(event.get("channel")):
+                    await self.send_event(event)
+            except Exception:  # a background task must not die on one bad delivery
+                log.exception("echo delivery failed")
+            finally:
+                self._echoes.task_done()
+
+    async def _deliver_message_event(self, msg: Message) -> None:
+        # Slack only sends message.channels events for channels the app is in.
+        if self.events_url is not None and self.channels[msg.channel].member:
+            await self.send_event({**self._view(msg), **self._event_fields(msg.channel, msg.ts)})
+
+    def _bot_in(self, channel: object) -> bool:
+        found = self.channels.get(channel) if isinstance(channel, str) else None
+        return found is None or found.member
+
+    def _envelope(self, event: JSON, event_id: str | None) -> JSON:
+        event = dict(event)
+        event.setdefault("event_ts", event.get("ts") or self._next_ts())
+        context = {"et": event.get("type"), "tid": self.team_id, "aid": self.app_id}
+        if isinstance(event.get("channel"), str):
+            context["cid"] = event["channel"]
+        encoded = base64.urlsafe_b64encode(json.dumps(context).encode()).decode().rstrip("=")
+        return {
+            "token": "legacy-verification-token",
+            "team_id": self.team_id,
+            "context_team_id": self.team_id,
+            "context_enterprise_id": None,
+            "api_app_id": self.app_id,
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{next(self._ids):08d}FAKE",
+            "event_time": int(time.time()),
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": self.team_id,
+                    "user_id": self.bot_user_id,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+            "is_ext_shared_channel": False,
+            "event_context": f"4-{encoded}",
+        }
+
+    def _event_fields(self, channel: str, ts: str) -> JSON:
+        return {"channel": channel, "event_ts": ts, "channel_type": "channel"}
+
+    def _changed_event(self, channel: str, message: JSON, previous: JSON, ts: str) -> JSON:
+        return {
+            "type": "message",
+            "subtype": "message_changed",
+            "message": message,
+            "previous_message": previous,
+            "channel": channel,
+            "hidden": True,
+            "ts": ts,
+            "event_ts": ts,
+            "channel_type": "channel",
+        }
+
+    def _deleted_event(self, channel: str, deleted_ts: str, previous: JSON) -> JSON:
+        ts = self._next_ts()
+        return {
+            "type": "message",
+            "subtype": "message_deleted",
+            "hidden": True,
+            "deleted_ts": deleted_ts,
+            "channel": channel,
+            "previous_message": previous,
+            "ts": ts,
+            "event_ts": ts,
+            "channel_type": "channel",
+        }
+
+    # ------------------------------------------------------------------ helpers
+
+    def _next_ts(self) -> str:
+        # Real-time microseconds, bumped when needed so every ts is unique and increasing.
+        self._last_us = max(int(time.time() * 1_000_000), self._last_us + 1)
+        return f"{self._last_us // 1_000_000}.{self._last_us % 1_000_000:06d}"
+
+    def _store(self, msg: Message) -> None:
+        self._messages.setdefault(msg.channel, {})[msg.ts] = msg
+
+    def _remove(self, msg: Message) -> None:
+        if not msg.is_reply and self.thread(msg.channel, msg.ts):
+            # A deleted parent with replies stays as a tombstone, as in Slack.
+            msg.text, msg.blocks, msg.files, msg.metadata = (
+                "This message was deleted.",
+                None,
+                None,
+                None,
+            )
+            msg.user, msg.bot_id, msg.subtype = "USLACKBOT", None, "tombstone"
+            return
+        del self._messages[msg.channel][msg.ts]
+
+    def _known_channel(self, channel: str) -> Channel:
+        if channel not in self.channels:
+            raise KeyError(f"unknown channel {channel}: call add_channel first")
+        return self.channels[channel]
+
+    def _thread_root(self, channel: str, ts: str) -> str:
+        target = self.message(channel, ts)
+        return target.thread_ts or target.ts
+
+    def _resolve_channel_id(self, raw: str | None) -> str | None:
+        if not raw:
+            return None
+        if raw in self.channels:
+            return raw
+        name = raw.removeprefix("#")
+        return next((c.id for c in self.channels.values() if c.name == name), None)
+
+    def _known_channel_param(self, p: JSON) -> Channel:
+        channel_id = self._resolve_channel_id(_opt_str(p.get("channel")))
+        if channel_id is None:
+            raise SlackError("channel_not_found")
+        return self.channels[channel_id]
+
+    def _writable_channel(self, p: JSON) -> Channel:
+        channel = self._known_channel_param(p)
+        if channel.archived:
+            raise SlackError("is_archived")
+        if not channel.member:
+            raise SlackError("not_in_channel")
+        return channel
+
+    def _readable_channel(self, p: JSON) -> Channel:
+        channel = self._known_channel_param(p)
+        if not channel.member:
+            raise SlackError("not_in_channel")
+        return channel
+
+    def _message_param(self, channel: str, ts: object) -> Message:
+        msg = self._messages[channel].get(ts) if isinstance(ts, str) else None
+        if msg is None:
+            raise SlackError("message_not_found")
+        return msg
+
+    def _bot_user(self, bot_id: str) -> User | None:
+        return next((u for u in self.users.values() if u.bot_id == bot_id), None)
+
+    def _bot_profile(self, bot_id: str) -> JSON:
+        user = self._bot_user(bot_id)
+        app_id = self.app_id if bot_id == self.bot_id else f"A{bot_id[1:]}"
+        return {
+            "id": bot_id,
+            "deleted": False,
+            "name": user.name if user else bot_id,
+            "updated": 1_700_000_000,
+            "app_id": app_id,
+            "icons": {
+                size: f"https://fake.slack-edge.com/bots/{bot_id}_{size[6:]}.png"
+                for size in ("image_36", "image_48", "image_72")
+            },
+            "team_id": self.team_id,
+        }
+
+    def _user_ref(self, user_id: str) -> JSON:
+        user = self.users.get(user_id)
+        name = user.name if user else user_id.lower()
+        return {"id": user_id, "username": name, "name": name, "team_id": self.team_id}
+
+    def _user_object(self, user: User) -> JSON:
+        real_name = user.real_name if user.real_name is not None else user.name
+        profile: JSON = {
+            "real_name": real_name,
+            "real_name_normalized": real_name,
+            "display_name": user.display_name,
+            "display_name_normalized": user.display_name,
+            "team": self.team_id,
+        }
+        if user.email is not None:
+            profile["email"] = user.email
+        for size in (24, 32, 48, 72, 192, 512):
+            profile[f"image_{size}"] = user.image or (
+                f"https://fake.slack-edge.com/avatars/{user.id}_{size}.png"
+            )
+        if user.image:
+            profile["image_original"] = user.image
+            profile["is_custom_image"] = True
+        if user.bot_id:
+            profile["bot_id"] = user.bot_id
+        obj: JSON = {
+            "id": user.id,
+            "team_id": self.team_id,
+            "name": user.name,
+            "deleted": False,
+            "real_name": real_name,
+            "tz": "Europe/Paris",
+            "tz_label": "Central European Time",
+            "tz_offset": 3600,
+            "profile": profile,
+            "is_admin": False,
+            "is_owner": False,
+            "is_bot": user.is_bot,
+            "is_app_user": False,
+            "updated": 1_700_000_000,
+        }
+        return obj
+
+    def _view(self, msg: Message, *, metadata: bool = True) -> JSON:
+        """The message as Slack shows it in API answers, events and payloads."""
+        view: JSON = {"type": "message"}
+        if msg.subtype:
+            view["subtype"] = msg.subtype
+        view["text"] = msg.text
+        if msg.user:
+            view["user"] = msg.user
+        if msg.bot_id:
+            view["bot_id"] = msg.bot_id
+            if msg.user:  # a modern bot; legacy bot_message has neither app_id nor profile
+                profile = self._bot_profile(msg.bot_id)
+                view["app_id"] = profile["app_id"]
+                view["bot_profile"] = profile
+        if msg.username:
+            view["username"] = msg.username
+        if msg.icon_url:
+            view["icons"] = {"image_48": msg.icon_url}
+        view["ts"] = msg.ts
+        if msg.user and not msg.bot_id and msg.subtype != "tombstone":
+            view["client_msg_id"] = str(uuid.uuid5(_NS, f"{msg.channel}/{msg.ts}"))
+        if msg.user and msg.subtype != "tombstone":
+            view["team"] = self.team_id
+        blocks = msg.blocks
+        if blocks is None and msg.text and msg.subtype not in ("tombstone", "bot_message"):
+            blocks = [_rich_text(msg.text)]  # Slack renders plain text as rich_text blocks
+        if blocks:
+            view["blocks"] = [
+                block if "block_id" in block else {**block, "block_id": _block_id(msg.ts, i)}
+                for i, block in enumerate(blocks)
+            ]
+        if msg.files:
+            view["files"] = copy.deepcopy(msg.files)
+            view["upload"] = False
+            view["display_as_bot"] = False
+        if msg.edited:
+            view["edited"] = {"user": msg.user or "", "ts": msg.edited_ts or msg.ts}
+        if msg.is_reply:
+            view["thread_ts"] = msg.thread_ts
+            parent = self._messages.get(msg.channel, {}).get(str(msg.thread_ts))
+            if parent is not None and parent.user:
+                view["parent_user_id"] = parent.user
+        else:
+            replies = self.thread(msg.channel, msg.ts)
+            if replies:
+                users = list(dict.fromkeys(r.user or r.bot_id or "" for r in replies))
+                view.update(
+                    thread_ts=msg.ts,
+                    reply_count=len(replies),
+                    reply_users_count=len(users),
+                    latest_reply=replies[-1].ts,
+                    reply_users=users,
+                    is_locked=False,
+                    subscribed=False,
+                )
+        if msg.reactions:
+            view["reactions"] = [
+                {"name": name, "users": list(users), "count": len(users)}
+                for name, users in msg.reactions.items()
+            ]
+        if metadata and msg.metadata:
+            view["metadata"] = copy.deepcopy(msg.metadata)
+        return view
+
+    def _store_file(self, spec: JSON, user: str) -> JSON:
+        spec = dict(spec)
+        content = spec.pop("content", b"")
+        data = content.encode() if isinstance(content, str) else bytes(content)
+        file_id = str(spec.pop("id", None) or f"F{next(self._ids):08d}")
+        name = str(spec.get("name") or "file")
+        mimetype = (
+            spec.get("mimetype") or mimetypes.guess_type(name)[0] or "application/octet-stream"
+        )
+        filetype = spec.get("filetype") or (
+            name.rpartition(".")[2].lower() if "." in name else "binary"
+        )
+        key = f"{self.team_id}-{file_id}"
+        now = int(time.time())
+        obj: JSON = {
+            "id": file_id,
+            "created": now,
+            "timestamp": now,
+            "name": name,
+            "title": spec.get("title") or name,
+            "mimetype": mimetype,
+            "filetype": filetype,
+            "pretty_type": filetype.upper(),
+            "user": user,
+            "user_team": self.team_id,
+            "editable": False,
+            "size": len(data),
+            "mode": "hosted",
+            "is_external": False,
+            "external_type": "",
+            "is_public": True,
+            "public_url_shared": False,
+            "display_as_bot": False,
+            "username": "",
+            "url_private": f"{self.base_url}/files-pri/{key}/{name}",
+            "url_private_download": f"{self.base_url}/files-pri/{key}/download/{name}",
+            "permalink": f"https://{self.team_domain}.slack.com/files/{user}/{file_id}/{name}",
+            "permalink_public": f"https://slack-files.com/{key}-fake",
+            "has_rich_preview": False,
+            "file_access": "visible",
+        }
+        obj.update(spec)
+        self._files[file_id] = _StoredFile(obj, data)
+        return obj
+
+    def _response_url(
+        self, channel: str, user: str, message_ts: str | None, thread_ts: str | None
+    ) -> str:
+        rid = f"{self.team_id}/{next(self._ids)}/{uuid.uuid4().hex[:24]}"
+        self._response_urls[rid.replace("/", "-")] = _ResponseUrl(
+            channel, user, message_ts, thread_ts
+        )
+        return f"{self.base_url}/response_url/{rid.replace('/', '-')}"
+
+    def _trigger_id(self) -> str:
+        return f"{next(self._ids)}.{int(time.time())}.{uuid.uuid4().hex}"
+
+
+async def wait_until(
+    predicate: Callable[[], bool],
+    timeout: float,
+    state: Callable[[], str] | None = None,
+) -> None:
+    """Poll ``predicate`` every 10 ms; AssertionError naming it if false after ``timeout``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        if predicate():
+            return
+        if loop.time() >= deadline:
+            what = getattr(predicate, "__qualname__", repr(predicate))
+            with contextlib.suppress(OSError, TypeError):
+                what = inspect.getsource(predicate).strip()
+            detail = f"; {state()}" if state is not None else ""
+            raise AssertionError(f"condition not met within {timeout} s: {what}{detail}")
+        await asyncio.sleep(0.01)
+
+
+def _answer(body: JSON, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    all_headers = {"X-OAuth-Scopes": SCOPES, "X-Accepted-OAuth-Scopes": "", **(headers or {})}
+    return web.json_response(body, status=status, headers=all_headers)
+
+
+def _parse_body(body: bytes) -> JSON:
+    """Best-effort reading of a raw delivery body, for the ``delivered`` record."""
+    text = body.decode(errors="replace")
+    parsed: object = None
+    with contextlib.suppress(ValueError):
+        parsed = json.loads(text)
+    if parsed is None:
+        with contextlib.suppress(ValueError, KeyError):
+            parsed = json.loads(parse_qs(text)["payload"][0])
+    return parsed if isinstance(parsed, dict) else {"raw": text}
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _truthy(value: object) -> bool:
+    return value is True or str(value).lower() in ("true", "1")
+
+
+def _ts_key(ts: str) -> tuple[int, int]:
+    seconds, _, fraction = ts.partition(".")
+    try:
+        return int(seconds or 0), int((fraction + "000000")[:6])
+    except ValueError:
+        return 0, 0
+
+
+def _plain(text: str) -> JSON:
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def _block_id(ts: str, index: int) -> str:
+    # Slack gives blocks without a block_id a short random one; derive it to stay stable.
+    digest = hashlib.sha1(f"{ts}/{index}".encode()).digest()
+    return base64.b32encode(digest).decode()[:5]
+
+
+def _rich_text(text: str) -> JSON:
+    elements: list[JSON] = []
+    pos = 0
+    for match in _MENTION.finditer(text):
+        if match.start() > pos:
+            elements.append({"type": "text", "text": html.unescape(text[pos : match.start()])})
+        target, _, label = match.group(1).partition("|")
+        if target.startswith("@"):
+            elements.append({"type": "user", "user_id": target[1:]})
+        elif target.startswith("#"):
+            elements.append({"type": "channel", "channel_id": target[1:]})
+        else:
+            link: JSON = {"type": "link", "url": target}
+            if label:
+                link["text"] = label
+            elements.append(link)
+        pos = match.end()
+    if pos < len(text):
+        elements.append({"type": "text", "text": html.unescape(text[pos:])})
+    return {
+        "type": "rich_text",
+        "elements": [{"type": "rich_text_section", "elements": elements}],
+    }
+
+
+def _find_element(blocks: list[JSON], action_id: str) -> tuple[JSON, JSON] | None:
+    for block in blocks:
+        candidates: list[Any] = []
+        if block.get("type") == "actions":
+            candidates = list(block.get("elements") or [])
+        elif block.get("type") == "section":
+            candidates = [block.get("accessory")]
+        elif block.get("type") == "input":
+            candidates = [block.get("element")]
+        for element in candidates:
+            if isinstance(element, dict) and element.get("action_id") == action_id:
+                return block, element
+    return None
+
+
+def _check_blocks(raw: object) -> list[JSON] | None:
+    """Validate blocks as Slack does (the limits a renderer is likely to hit)."""
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, list):
+        raise SlackError("invalid_blocks_format")
+    errors: list[str] = []
+    if len(raw) > MAX_BLOCKS:
+        errors.append(f"no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]")
+    block_ids: set[str] = set()
+    for i, block in enumerate(raw):
+        where = f"/blocks/{i}"
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            errors.append(f"missing required field: type [json-pointer:{where}]")
+            continue
+        block_id = block.get("block_id")
+        if block_id is not None:
+            if not isinstance(block_id, str) or len(block_id) > MAX_BLOCK_ID:
+                errors.append(f"invalid block_id [json-pointer:{where}/block_id]")
+            elif block_id in block_ids:
+                errors.append(f"duplicate block_id [json-pointer:{where}/block_id]")
+            else:
+                block_ids.add(block_id)
+        errors.extend(_check_block(block, where))
+    if errors:
+        raise SlackError(
+            "invalid_blocks",
+            errors=errors,
+            response_metadata={"messages": [f"[ERROR] {e}" for e in errors]},
+        )
+    return [dict(b) for b in raw]
+
+
+def _check_block(block: JSON, where: str) -> list[str]:
+    errors: list[str] = []
+    kind = block["type"]
+    text = block.get("text")
+    text_value = text.get("text") if isinstance(text, dict) else None
+    if kind == "section":
+        if text is None and not block.get("fields"):
+            errors.append(f"must provide either text or fields [json-pointer:{where}]")
+        if isinstance(text_value, str) and len(text_value) > MAX_SECTION_TEXT:
+            errors.append(
+                f"must be less than {MAX_SECTION_TEXT + 1} characters "
+                f"[json-pointer:{where}/text/text]"
+            )
+        if len(block.get("fields") or []) > 10:
+            errors.append(f"no more than 10 items allowed [json-pointer:{where}/fields]")
+    elif kind == "header":
+        if not isinstance(text, dict) or text.get("type") != "plain_text":
+            errors.append(f"must be a plain_text object [json-pointer:{where}/text]")
+        elif isinstance(text_value, str) and len(text_value) > MAX_HEADER_TEXT:
+            errors.append(
+                f"must be less than {MAX_HEADER_TEXT + 1} characters "
+                f"[json-pointer:{where}/text/text]"
+            )
+    elif kind == "actions":
+        elements = block.get("elements")
+        if not isinstance(elements, list) or not elements:
+            errors.append(f"must provide elements [json-pointer:{where}/elements]")
+            return errors
+        if len(elements) > 25:
+            errors.append(f"no more than 25 items allowed [json-pointer:{where}/elements]")
+        action_ids: set[str] = set()
+        for j, element in enumerate(elements):
+            errors.extend(_check_element(element, f"{where}/elements/{j}", action_ids))
+    elif kind == "context":
+        elements = block.get("elements")
+        if not isinstance(elements, list) or not elements or len(elements) > 10:
+            errors.append(f"must provide 1 to 10 elements [json-pointer:{where}/elements]")
+    return errors
+
+
+def _check_element(element: object, where: str, action_ids: set[str]) -> list[str]:
+    if not isinstance(element, dict) or not isinstance(element.get("type"), str):
+        return [f"missing required field: type [json-pointer:{where}]"]
+    errors: list[str] = []
+    action_id = element.get("action_id")
+    if isinstance(action_id, str):
+        if action_id in action_ids:
+            errors.append(f"duplicate action_id [json-pointer:{where}/action_id]")
+        action_ids.add(action_id)
+    if element["type"] == "button":
+        text = element.get("text")
+        if not isinstance(text, dict) or not isinstance(text.get("text"), str):
+            errors.append(f"missing required field: text [json-pointer:{where}]")
+        elif len(text["text"]) > MAX_BUTTON_TEXT:
+            limit = MAX_BUTTON_TEXT + 1
+            errors.append(f"must be less than {limit} characters [json-pointer:{where}/text/text]")
+        value = element.get("value")
+        if isinstance(value, str) and len(value) > MAX_BUTTON_VALUE:
+            errors.append(
+                f"must be less than {MAX_BUTTON_VALUE + 1} characters [json-pointer:{where}/value]"
+            )
+    return errors
+
+
+def _check_metadata(raw: object) -> JSON | None:
+    if raw is None or raw == "":
+        return None
+    if (
+        not isinstance(raw, dict)
+        or not isinstance(raw.get("event_type"), str)
+        or not isinstance(raw.get("event_payload"), dict)
+    ):
+        raise SlackError("invalid_metadata_format")
+    return {"event_type": raw["event_type"], "event_payload": copy.deepcopy(raw["event_payload"])}
+
+
+def _paginate(items: list[JSON], p: JSON) -> tuple[list[JSON], bool, str]:
+    """Cut one page out of ``items`` following Slack's cursor convention."""
+    try:
+        limit = int(p.get("limit") or DEFAULT_PAGE)
+    except (TypeError, ValueError):
+        raise SlackError("invalid_limit") from None
+    limit = max(1, min(limit, MAX_PAGE))
+    start = 0
+    cursor = _opt_str(p.get("cursor"))
+    if cursor:
+        try:
+            decoded = base64.b64decode(cursor + "==").decode()
+        except ValueError:
+            raise SlackError("invalid_cursor") from None
+        ts = decoded.removeprefix("next_ts:")
+        start = next((i for i, item in enumerate(items) if item["ts"] == ts), -1)
+        if not decoded.startswith("next_ts:") or start < 0:
+            raise SlackError("invalid_cursor")
+    page = items[start : start + limit]
+    has_more = start + limit < len(items)
+    next_cursor = ""
+    if has_more:
+        next_ts = items[start + limit]["ts"]
+        next_cursor = base64.b64encode(f"next_ts:{next_ts}".encode()).decode()
+    return page, has_more, next_cursor

@@ -1,0 +1,182 @@
+"""The stage for end-to-end tests: a fake Slack, a fake bot, and the real bridge between them,
+all over HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bridge.config import Settings, load_settings
+from bridge.server import Bridge
+from bridge.testing.fake_bot import FakeBot
+from bridge.testing.fake_slack import FakeSlack
+
+CHANNEL = "C0HANDOFF"
+ALICE = "U0ALICE"
+BOB = "U0BOB"
+API_TOKEN = "test-api-token"
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack() as fake:
+        fake.add_channel(CHANNEL, "handoffs")
+        fake.add_user(
+            ALICE,
+            "alice",
+            display_name="Alice",
+            real_name="Alice Agent",
+            email="alice@example.com",
+            image="https://img.example.com/alice.png",
+        )
+        fake.add_user(BOB, "bob", display_name="", real_name="Bob Builder")
+        yield fake
+
+
+@pytest.fixture
+async def bot() -> AsyncIterator[FakeBot]:
+    async with FakeBot() as fake:
+        yield fake
+
+
+def environ(slack: FakeSlack, bot: FakeBot | None, db: Path, **extra: str) -> dict[str, str]:
+    env = {
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_SIGNING_SECRET": slack.signing_secret,
+        "SLACK_API_URL": slack.api_url,
+        "BRIDGE_CHANNEL": CHANNEL,
+        "BRIDGE_API_TOKEN": API_TOKEN,
+        "BRIDGE_DATABASE_URL": f"sqlite:///{db}",
+        "BRIDGE_SLACK_RATE": "0",
+        "BRIDGE_RETRY_BASE": "0.05",
+        "BRIDGE_RETRY_MAX": "0.5",
+    }
+    if bot is not None:
+        env |= {"BRIDGE_WEBHOOK_URL": bot.url, "BRIDGE_WEBHOOK_SECRET": bot.secret}
+    return env | extra
+
+
+@dataclass
+class Api:
+    """The bot's side of the bridge: JSON calls with the bearer token."""
+
+    base: str
+    session: aiohttp.ClientSession
+    token: str = API_TOKEN
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> tuple[int, Any]:
+        hdrs = {"Authorization": f"Bearer {self.token}", **(headers or {})}
+        if raw is None and body is not None:
+            raw = json.dumps(body).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        async with self.session.request(method, self.base + path, data=raw, headers=hdrs) as resp:
+            text = await resp.text()
+            try:
+                return resp.status, json.loads(text) if text else None
+            except ValueError:
+                return resp.status, text
+
+    async def post(self, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
+        return await self.call("POST", path, body, **kw)
+
+    async def get(self, path: str, **kw: Any) -> tuple[int, Any]:
+        return await self.call("GET", path, **kw)
+
+    async def create_user(self, name: str = "Erin End-User", **kw: Any) -> str:
+        status, body = await self.post("/v1/users", {"name": name, **kw})
+        assert status == 201, body
+        return str(body["userId"])
+
+    async def start(self, user_id: str, history: list[Any] | None = None, **kw: Any) -> str:
+        body = {"userId": user_id, "messageHistory": history or [], **kw}
+        status, answer = await self.post("/v1/conversations", body)
+        assert status == 201, answer
+        return str(answer["conversationId"])
+
+    async def say(self, conversation_id: str, text: str, user_id: str | None = None) -> str:
+        body: dict[str, Any] = {"type": "text", "payload": {"text": text}}
+        if user_id:
+            body["userId"] = user_id
+        status, answer = await self.post(f"/v1/conversations/{conversation_id}/messages", body)
+        assert status == 202, answer
+        return str(answer["messageId"])
+
+    async def conversation(self, conversation_id: str) -> dict[str, Any]:
+        status, body = await self.get(f"/v1/conversations/{conversation_id}")
+        assert status == 200, body
+        return dict(body)
+
+
+@dataclass
+class Stage:
+    """Everything a story needs; `restart()` brings the bridge back on the same database."""
+
+    slack: FakeSlack
+    bot: FakeBot | None
+    settings: Settings
+    bridge: Bridge
+    api: Api
+
+    async def restart(self) -> None:
+        await self.bridge.stop()
+        self.bridge = Bridge(self.settings, port=0)
+        await self.bridge.start()
+        self.slack.events_url = self.bridge.url + "/slack/events"
+        self.api.base = self.bridge.url
+
+    async def parent_ts(self, conversation_id: str) -> str:
+        """Wait until the parent is posted; its ts."""
+        for _ in range(500):
+            body = await self.api.conversation(conversation_id)
+            if body["slack"]["threadTs"]:
+                return str(body["slack"]["threadTs"])
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"the parent of {conversation_id} was never posted")
+
+
+StageFactory = Callable[..., Coroutine[Any, Any, Stage]]
+
+
+@pytest.fixture
+async def make_stage(
+    slack: FakeSlack, bot: FakeBot, tmp_path: Path
+) -> AsyncIterator[StageFactory]:
+    """Build a stage with extra settings (`make_stage(BRIDGE_ASSIGN_TIMEOUT="1")`)."""
+    stages: list[Stage] = []
+    session = aiohttp.ClientSession()
+
+    async def make(*, webhook: bool = True, **extra: str) -> Stage:
+        env = environ(slack, bot if webhook else None, tmp_path / "bridge.db", **extra)
+        settings = load_settings(env, env_file=None)
+        bridge = Bridge(settings, port=0)
+        await bridge.start()
+        slack.events_url = bridge.url + "/slack/events"
+        stage = Stage(slack, bot if webhook else None, settings, bridge, Api(bridge.url, session))
+        stages.append(stage)
+        return stage
+
+    yield make
+    for stage in stages:
+        await stage.bridge.stop()
+    await session.close()
+
+
+@pytest.fixture
+async def stage(make_stage: StageFactory) -> Stage:
+    return await make_stage()
