@@ -7,6 +7,8 @@ a log line or an error.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -82,8 +84,16 @@ class Settings(BaseSettings):
     @field_validator("webhook_secret")
     @classmethod
     def _webhook_secret(cls, v: SecretStr | None) -> SecretStr | None:
-        if v is not None and not v.get_secret_value().startswith("whsec_"):
-            raise ValueError("must be a Standard Webhooks secret starting with whsec_")
+        if v is None:
+            return v
+        key = v.get_secret_value()
+        try:
+            # Standard Webhooks: whsec_ then base64, padding optional.
+            valid = key.startswith("whsec_") and len(base64.b64decode(key[6:] + "==")) >= 16
+        except binascii.Error:
+            valid = False
+        if not valid:
+            raise ValueError("must be a Standard Webhooks secret: whsec_ followed by base64")
         return v
 
     @field_validator("slack_api_url", "webhook_url", "public_url")

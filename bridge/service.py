@@ -389,7 +389,18 @@ class Service:
         log.info("handoff stopped (%s)", reason.value, extra={"conversation": conv.id})
 
     async def _ephemeral(self, tx: Tx, conv: Conversation, slack_user_id: str, why: str) -> None:
-        await tx.enqueue(SLACK, conv.id, "ephemeral", {"user": slack_user_id, "why": why})
+        """Tell one agent why nothing happened, with the state as it is now (it may change
+        before the notice goes out)."""
+        assignee = await tx.user(conv.agent_id) if conv.agent_id else None
+        state = {
+            "status": conv.status.value,
+            "assignee": assignee.slack_user_id if assignee else None,
+            "changedBy": conv.changed_by,
+            "stopReason": conv.stop_reason.value if conv.stop_reason else None,
+        }
+        await tx.enqueue(
+            SLACK, conv.id, "ephemeral", {"user": slack_user_id, "why": why, "state": state}
+        )
 
     async def _event(
         self, tx: Tx, conversation_id: str, type_: str, payload: dict[str, Any]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,6 +139,18 @@ class Stage:
         self.slack.events_url = self.bridge.url + "/slack/events"
         self.api.base = self.bridge.url
 
+    def buttons(self, ts: str) -> list[str]:
+        """The action ids of the buttons on a message, in order."""
+        return [
+            str(element["action_id"])
+            for block in self.slack.message(CHANNEL, ts).blocks or []
+            if block.get("type") == "actions"
+            for element in block["elements"]
+        ]
+
+    async def wait_buttons(self, ts: str, action_ids: list[str]) -> None:
+        await self.slack.wait_for(lambda: self.buttons(ts) == action_ids)
+
     async def parent_ts(self, conversation_id: str) -> str:
         """Wait until the parent is posted; its ts."""
         for _ in range(500):
@@ -154,9 +165,7 @@ StageFactory = Callable[..., Coroutine[Any, Any, Stage]]
 
 
 @pytest.fixture
-async def make_stage(
-    slack: FakeSlack, bot: FakeBot, tmp_path: Path
-) -> AsyncIterator[StageFactory]:
+async def make_stage(slack: FakeSlack, bot: FakeBot, tmp_path: Path) -> AsyncIterator[StageFactory]:
     """Build a stage with extra settings (`make_stage(BRIDGE_ASSIGN_TIMEOUT="1")`)."""
     stages: list[Stage] = []
     session = aiohttp.ClientSession()

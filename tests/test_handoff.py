@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.conftest import ALICE, BOB, CHANNEL, Stage
-
-
-def button_ids(blocks: list[dict[str, object]] | None) -> list[str]:
-    return [
-        str(e["action_id"])
-        for b in blocks or []
-        if b.get("type") == "actions"
-        for e in b["elements"]  # type: ignore[attr-defined]
-    ]
 
 
 async def test_agent_claims_by_replying_then_resolves(stage: Stage) -> None:
@@ -32,7 +25,7 @@ async def test_agent_claims_by_replying_then_resolves(stage: Stage) -> None:
     # The agents see the parent with a Claim button, and the transcript as the first reply.
     top = slack.message(CHANNEL, parent)
     assert "Refund request" in str(top.blocks) and "erin@example.com" in str(top.blocks)
-    assert button_ids(top.blocks) == ["claim"]
+    assert stage.buttons(parent) == ["claim"]
     await slack.wait_for(lambda: len(slack.thread(CHANNEL, parent)) == 1)
     assert "How can I help?" in str(slack.thread(CHANNEL, parent)[0].blocks)
 
@@ -56,7 +49,7 @@ async def test_agent_claims_by_replying_then_resolves(stage: Stage) -> None:
     assert message["type"] == "message"
     assert message["payload"]["payload"] == {"text": "Hi Erin, I'm on it & checking"}
     assert message["payload"]["userId"] == assigned["payload"]["userId"]
-    await slack.wait_for(lambda: button_ids(slack.message(CHANNEL, parent).blocks) == ["release", "resolve"])
+    await stage.wait_buttons(parent, ["release", "resolve"])
     assert (await api.conversation(conv))["status"] == "assigned"
 
     # Alice resolves: the bot hears it, and the parent has no buttons left.
@@ -64,7 +57,7 @@ async def test_agent_claims_by_replying_then_resolves(stage: Stage) -> None:
     await bot.wait_for(lambda: len(bot.events()) == 3)
     assert bot.events()[2]["type"] == "hitlStopped"
     assert bot.events()[2]["payload"] == {"conversationId": conv, "reason": "resolved"}
-    await slack.wait_for(lambda: button_ids(slack.message(CHANNEL, parent).blocks) == [])
+    await stage.wait_buttons(parent, [])
     body = await api.conversation(conv)
     assert body["status"] == "stopped" and body["stoppedAt"]
 
@@ -79,8 +72,6 @@ async def test_two_agents_claim_at_once_one_wins(stage: Stage) -> None:
     assert bot is not None
     conv = await api.start(await api.create_user())
     parent = await stage.parent_ts(conv)
-
-    import asyncio
 
     await asyncio.gather(
         slack.click(ALICE, CHANNEL, parent, "claim"), slack.click(BOB, CHANNEL, parent, "claim")
@@ -100,9 +91,9 @@ async def test_release_then_claim_again_fires_assigned_again(stage: Stage) -> No
     parent = await stage.parent_ts(conv)
     await slack.click(ALICE, CHANNEL, parent, "claim")
     await bot.wait_for(lambda: len(bot.events("hitlAssigned")) == 1)
-    await slack.wait_for(lambda: button_ids(slack.message(CHANNEL, parent).blocks) == ["release", "resolve"])
+    await stage.wait_buttons(parent, ["release", "resolve"])
     await slack.click(ALICE, CHANNEL, parent, "release")
-    await slack.wait_for(lambda: button_ids(slack.message(CHANNEL, parent).blocks) == ["claim"])
+    await stage.wait_buttons(parent, ["claim"])
     assert (await api.conversation(conv))["status"] == "waiting"
     await slack.click(BOB, CHANNEL, parent, "claim")
     await bot.wait_for(lambda: len(bot.events("hitlAssigned")) == 2)
@@ -132,7 +123,7 @@ async def test_bot_stop_is_not_echoed(stage: Stage) -> None:
     assert (status, body) == (200, {})
     status, _ = await api.post(f"/v1/conversations/{conv}/stop")
     assert status == 200
-    await slack.wait_for(lambda: button_ids(slack.message(CHANNEL, parent).blocks) == [])
+    await stage.wait_buttons(parent, [])
     assert "bot" in str(slack.message(CHANNEL, parent).blocks).lower()
     status, body = await api.post(
         f"/v1/conversations/{conv}/messages", {"type": "text", "payload": {"text": "late"}}

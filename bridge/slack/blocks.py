@@ -105,9 +105,10 @@ def _units(text: str) -> int:
 def _fit(text: str, limit: int) -> int:
     """The length of a prefix of ``text`` within ``limit`` UTF-16 units (all of it if it fits)."""
     size = min(len(text), limit)
-    excess = _units(text[:size]) - limit
-    # Dropping n characters drops at least n units, so one step is enough (if not maximal).
-    return size - excess if excess > 0 else size
+    while (excess := _units(text[:size]) - limit) > 0:
+        # A character is one or two units: drop the fewest characters that could be enough.
+        size -= (excess + 1) // 2
+    return size
 
 
 def _inside_token(text: str, index: int) -> int | None:
@@ -134,7 +135,7 @@ def _safe_cut(text: str, index: int) -> int:
 def _split_mrkdwn(text: str, limit: int) -> list[str]:
     """Split mrkdwn into pieces within ``limit``, preferably at line breaks, then spaces."""
     pieces: list[str] = []
-    while (hard := _fit(text, limit)) < len(text):
+    while (hard := max(_fit(text, limit), 1)) < len(text):
         cut = _safe_cut(text, hard) or hard  # a token longer than the limit: cut it anyway
         rest_at = cut
         for separator in ("\n", " "):

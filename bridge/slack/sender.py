@@ -128,7 +128,7 @@ class SlackSender:
     async def _ephemeral(self, row: OutboxRow, view: _View) -> None:
         conv = view.conv
         who = row.payload["user"]
-        rendered = blocks.notice(_notice(row.payload["why"], view, who))
+        rendered = blocks.notice(_notice(row.payload["why"], row.payload["state"], who))
         await self._call(
             "chat_postEphemeral",
             channel=conv.channel,
@@ -263,22 +263,22 @@ class SlackSender:
         return _View(conv, user, assignee)
 
 
-def _notice(why: str, view: _View, who: str) -> str:
+def _notice(why: str, state: dict[str, Any], who: str) -> str:
     """What an agent is told, ephemerally, when their action or reply changed nothing."""
-    conv, assignee = view.conv, view.assignee
     if why == "stopped":
         return ":no_entry: This conversation has ended, so your reply was *not* sent."
-    if conv.status is Status.ASSIGNED and assignee is not None:
-        if assignee.slack_user_id == who:
+    status, assignee = Status(state["status"]), state.get("assignee")
+    if status is Status.ASSIGNED and assignee:
+        if assignee == who:
             return "You already have this conversation."
-        return f":raising_hand: <@{assignee.slack_user_id}> has this conversation; nothing changed."
-    if conv.status is Status.WAITING:
+        return f":raising_hand: <@{assignee}> has this conversation; nothing changed."
+    if status is Status.WAITING:
         return (
             ":hourglass_flowing_sand: This conversation is waiting for an agent; nothing changed."
         )
     ended = {
-        StopReason.RESOLVED: f"it was resolved by <@{conv.changed_by}>",
-        StopReason.BOT: "the bot ended it",
-        StopReason.TIMEOUT: "nobody claimed it in time",
-    }.get(conv.stop_reason or StopReason.BOT, "it ended")
+        StopReason.RESOLVED.value: f"it was resolved by <@{state.get('changedBy')}>",
+        StopReason.BOT.value: "the bot ended it",
+        StopReason.TIMEOUT.value: "nobody claimed it in time",
+    }.get(state.get("stopReason") or "", "it ended")
     return f":no_entry: This conversation has ended ({ended}); nothing changed."

@@ -42,7 +42,7 @@ from urllib.parse import parse_qs, urlencode
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
-__all__ = ["Channel", "Ephemeral", "FakeSlack", "Message", "User"]
+__all__ = ["Channel", "Ephemeral", "FakeSlack", "Message", "SlackError", "User", "wait_until"]
 
 log = logging.getLogger(__name__)
 
@@ -382,7 +382,8 @@ class FakeSlack:
 
         ``files`` items are partial file objects: ``name`` and optionally ``title``,
         ``mimetype``, ``filetype`` and ``content`` (bytes, served at ``url_private``).
-        The message event is delivered (and awaited) if the bot is in the channel.
+        The message event is delivered (and awaited) when ``events_url`` is set and the bot
+        is in the channel; the message is stored either way.
         """
         self._known_channel(channel)
         if thread_ts is not None:
@@ -1140,12 +1141,8 @@ class FakeSlack:
     def _remove(self, msg: Message) -> None:
         if not msg.is_reply and self.thread(msg.channel, msg.ts):
             # A deleted parent with replies stays as a tombstone, as in Slack.
-            msg.text, msg.blocks, msg.files, msg.metadata = (
-                "This message was deleted.",
-                None,
-                None,
-                None,
-            )
+            msg.text = "This message was deleted."
+            msg.blocks = msg.files = msg.metadata = None
             msg.user, msg.bot_id, msg.subtype = "USLACKBOT", None, "tombstone"
             return
         del self._messages[msg.channel][msg.ts]

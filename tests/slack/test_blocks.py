@@ -3,7 +3,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -264,9 +264,7 @@ def test_message_text_simple() -> None:
 
 def test_message_links_bare_urls() -> None:
     rendered = message(text("see https://ok.example/a?b=1&c=2. thanks"), from_bot=False)
-    assert rendered.blocks[0]["text"]["text"] == (
-        "see <https://ok.example/a?b=1&amp;c=2>. thanks"
-    )
+    assert rendered.blocks[0]["text"]["text"] == ("see <https://ok.example/a?b=1&amp;c=2>. thanks")
 
 
 def test_message_from_bot_marker() -> None:
@@ -414,8 +412,8 @@ def test_message_bloc_of_50_short_items_keeps_one_block_each() -> None:
 # --- transcript ---------------------------------------------------------------------------
 
 
-def history(source: str, content: dict[str, Any]) -> HistoryItem:
-    return HistoryItem(source, content_from_json(content))  # type: ignore[arg-type]
+def history(source: Literal["user", "bot"], content: dict[str, Any]) -> HistoryItem:
+    return HistoryItem(source, content_from_json(content))
 
 
 def test_transcript_empty() -> None:

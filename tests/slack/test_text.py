@@ -78,7 +78,10 @@ def test_link_reads_back_as_plain() -> None:
         ("<!here|here>", "@here"),
         ("<!subteam^S123|@team> help", "@team help"),
         ("<!subteam^S123>", "@S123"),
-        ("<!date^1392734382^{date_num} {time_secs}|2014-02-18 6:39:42 AM>", "2014-02-18 6:39:42 AM"),
+        (
+            "<!date^1392734382^{date_num} {time_secs}|2014-02-18 6:39:42 AM>",
+            "2014-02-18 6:39:42 AM",
+        ),
         ("<https://example.com|Example>", "Example (https://example.com)"),
         ("<https://example.com|https://example.com>", "https://example.com"),
         ("<https://example.com>", "https://example.com"),

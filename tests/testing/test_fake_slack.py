@@ -657,3 +657,23 @@ async def test_bolt_accepts_the_deliveries(fake: FakeSlack) -> None:
         assert await fake.send_signed(b"{}", "application/json", signature="v0=bad") == 401
     finally:
         await runner.cleanup()
+
+
+async def test_smaller_methods(client: AsyncWebClient, fake: FakeSlack) -> None:
+    fake.add_usergroup("S0AGENTS", [AGENT])
+    assert (await client.usergroups_users_list(usergroup="S0AGENTS"))["users"] == [AGENT]
+    posted = await client.chat_postMessage(channel=CHANNEL, text="p")
+    await client.reactions_add(channel=CHANNEL, timestamp=posted["ts"], name="eyes")
+    assert fake.message(CHANNEL, posted["ts"]).reactions == {"eyes": ["UBRIDGE"]}
+    err = await slack_error(
+        client.reactions_add(channel=CHANNEL, timestamp=posted["ts"], name="eyes")
+    )
+    assert err.response["error"] == "already_reacted"
+    view = {"type": "home", "blocks": []}
+    await client.views_publish(user_id=AGENT, view=view)
+    assert fake.home_views[AGENT]["type"] == "home"
+    # A parent deleted under its replies stays as a tombstone.
+    await fake.user_says(AGENT, CHANNEL, "reply", thread_ts=posted["ts"])
+    await client.chat_delete(channel=CHANNEL, ts=posted["ts"])
+    assert fake.message(CHANNEL, posted["ts"]).subtype == "tombstone"
+    assert len(fake.thread(CHANNEL, posted["ts"])) == 1

@@ -1,0 +1,107 @@
+"""Settings: every variable read, every mistake named on a line of its own, no secret shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bridge.config import ConfigError, load_settings
+
+GOOD = {
+    "SLACK_BOT_TOKEN": "xoxb-secret-bot-token",
+    "SLACK_SIGNING_SECRET": "signing-secret-value",
+    "BRIDGE_CHANNEL": "C0HANDOFF",
+    "BRIDGE_API_TOKEN": "api-token-value",
+}
+
+
+def problems(env: dict[str, str]) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env, env_file=None)
+    return caught.value.problems
+
+
+def test_defaults() -> None:
+    s = load_settings(GOOD, env_file=None)
+    assert s.slack_api_url == "https://slack.com/api/"
+    assert (s.host, s.port, s.base_url) == ("127.0.0.1", 3000, "http://127.0.0.1:3000")
+    assert s.database_path == Path("bridge.db")
+    assert (s.slack_rate, s.slack_burst, s.max_body) == (1.0, 5, 1048576)
+    assert (s.assign_timeout, s.remind_after, s.queues, s.agent_usergroup) == (0, 0, {}, None)
+    assert not s.socket_mode and s.webhook_url is None
+
+
+def test_every_variable_is_read() -> None:
+    s = load_settings(
+        GOOD
+        | {
+            "SLACK_APP_TOKEN": "xapp-1-app",
+            "SLACK_API_URL": "http://127.0.0.1:9/api/",
+            "BRIDGE_WEBHOOK_URL": "https://bot.example.com/hook",
+            "BRIDGE_WEBHOOK_SECRET": "whsec_aGVsbG8gd29ybGQgaGVsbG8gd29ybGQ=",
+            "BRIDGE_DATABASE_URL": "sqlite:////var/lib/bridge.db",
+            "BRIDGE_HOST": "0.0.0.0",
+            "BRIDGE_PORT": "8080",
+            "BRIDGE_PUBLIC_URL": "https://bridge.example.com/",
+            "BRIDGE_SLACK_RATE": "0",
+            "BRIDGE_SLACK_BURST": "2",
+            "BRIDGE_MAX_BODY": "4096",
+            "BRIDGE_ASSIGN_TIMEOUT": "600",
+            "BRIDGE_REMIND_AFTER": "120",
+            "BRIDGE_QUEUES": "billing=C0BILLING, tech=C0TECH",
+            "BRIDGE_AGENT_USERGROUP": "S0AGENTS",
+        },
+        env_file=None,
+    )
+    assert s.socket_mode and s.database_path == Path("/var/lib/bridge.db")
+    assert s.base_url == "https://bridge.example.com" and s.port == 8080
+    assert s.queues == {"billing": "C0BILLING", "tech": "C0TECH"}
+    assert s.channel_for("tech") == "C0TECH" and s.channel_for("other") == "C0HANDOFF"
+    assert (s.assign_timeout, s.remind_after, s.agent_usergroup) == (600, 120, "S0AGENTS")
+
+
+def test_missing_and_malformed_each_get_a_line() -> None:
+    lines = problems(
+        {
+            "SLACK_BOT_TOKEN": "xoxp-user-token-oops",
+            "SLACK_APP_TOKEN": "bad-app-token",
+            "BRIDGE_WEBHOOK_SECRET": "plain-secret",
+            "BRIDGE_PORT": "70000",
+            "SLACK_API_URL": "ftp://slack",
+        }
+    )
+    named = sorted(line.split(":")[0] for line in lines)
+    assert named == sorted(
+        [
+            "SLACK_BOT_TOKEN",
+            "SLACK_APP_TOKEN",
+            "BRIDGE_WEBHOOK_SECRET",
+            "BRIDGE_PORT",
+            "SLACK_API_URL",
+            "BRIDGE_CHANNEL",
+            "BRIDGE_API_TOKEN",
+        ]
+    )
+    text = "\n".join(lines)
+    assert "xoxp-user-token-oops" not in text and "bad-app-token" not in text
+    assert "plain-secret" not in text
+
+
+def test_rules_between_variables() -> None:
+    assert problems(GOOD | {"BRIDGE_WEBHOOK_URL": "https://bot.example.com"}) == [
+        "BRIDGE_WEBHOOK_SECRET: required when BRIDGE_WEBHOOK_URL is set "
+        "(unsigned webhooks are refused)"
+    ]
+    no_secret = {k: v for k, v in GOOD.items() if k != "SLACK_SIGNING_SECRET"}
+    assert problems(no_secret)[0].startswith("SLACK_SIGNING_SECRET:")
+    assert load_settings(no_secret | {"SLACK_APP_TOKEN": "xapp-1"}, env_file=None).socket_mode
+
+
+def test_dotenv_is_read_and_the_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("BRIDGE_CHANNEL=C0FROMFILE\nBRIDGE_PORT=4000\n")
+    s = load_settings(GOOD | {"BRIDGE_PORT": "5000"}, env_file=env_file)
+    assert (s.channel, s.port) == ("C0HANDOFF", 5000)
+    without_channel = {k: v for k, v in GOOD.items() if k != "BRIDGE_CHANNEL"}
+    assert load_settings(without_channel, env_file=env_file).channel == "C0FROMFILE"
