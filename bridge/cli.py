@@ -24,8 +24,8 @@ def _setup_logging(level: str) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(_Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler], force=True)
-    # Bolt and slack_sdk log every request at DEBUG with payloads; keep them to warnings.
-    for noisy in ("slack_bolt", "slack_sdk", "aiohttp.access"):
+    # These log every request or query at DEBUG, payloads included: keep them to warnings.
+    for noisy in ("slack_bolt", "slack_sdk", "aiohttp.access", "aiosqlite"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 

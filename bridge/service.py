@@ -265,7 +265,9 @@ class Service:
             if conv.status is not needs or (action is Action.CLAIM and conv.agent_id == user.id):
                 await self._ephemeral(tx, conv, agent.slack_user_id, "stale")
                 self.outbox_pulse[SLACK].fire()
-                return Outcome(ignored=f"{action} does not fit a {conv.status} conversation")
+                return Outcome(
+                    ignored=f"{action} does not fit a conversation that is {conv.status}"
+                )
             if action is Action.CLAIM:
                 await self._claim(tx, conv, user)
             elif action is Action.RELEASE:

@@ -93,3 +93,20 @@ async def test_permanent_slack_refusal_does_not_block_the_rest(make_stage: Stage
     await api.say(conv, "accepted", user_id=user)
     await slack.wait_for(lambda: len(slack.thread(CHANNEL, parent)) == 1, timeout=10)
     assert slack.thread(CHANNEL, parent)[0].text == "accepted"
+
+
+async def test_an_image_slack_cannot_fetch_is_shown_as_a_link(stage: Stage) -> None:
+    slack, api = stage.slack, stage.api
+    user = await api.create_user()
+    conv = await api.start(user)
+    parent = await stage.parent_ts(conv)
+    slack.fail("chat.postMessage", "invalid_blocks")
+    image = {"imageUrl": "https://img.example.com/gone.png", "title": "screenshot"}
+    status, _ = await api.post(
+        f"/v1/conversations/{conv}/messages", {"type": "image", "payload": image, "userId": user}
+    )
+    assert status == 202
+    await slack.wait_for(lambda: len(slack.thread(CHANNEL, parent)) == 1, timeout=10)
+    blocks = slack.thread(CHANNEL, parent)[0].blocks or []
+    assert all(b["type"] != "image" for b in blocks)
+    assert "<https://img.example.com/gone.png|screenshot>" in str(blocks)

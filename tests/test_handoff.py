@@ -130,3 +130,29 @@ async def test_bot_stop_is_not_echoed(stage: Stage) -> None:
     )
     assert status == 409 and body["error"]["code"] == "conversation_stopped"
     assert bot.events() == []
+
+
+async def test_long_history_and_long_messages_fit_slack(stage: Stage) -> None:
+    slack, api = stage.slack, stage.api
+    user = await api.create_user("Erin")
+    history = [
+        {
+            "source": {"type": "user", "userId": user} if n % 2 else {"type": "bot"},
+            "type": "text",
+            "payload": {"text": f"line {n} " + "blah " * 60},
+        }
+        for n in range(700)
+    ]
+    conv = await api.start(user, history=history)
+    parent = await stage.parent_ts(conv)
+    await api.say(conv, "x" * 39000, user_id=user)
+    await slack.wait_for(
+        lambda: any(m.username == "Erin" for m in slack.thread(CHANNEL, parent)), timeout=10
+    )
+    replies = slack.thread(CHANNEL, parent)
+    transcript = [m for m in replies if m.username is None]
+    assert len(transcript) > 1  # split across several posts, each within Block Kit's limits
+    shown = "".join(str(m.blocks) for m in transcript)
+    assert all(f"line {n} " in shown for n in range(700))
+    assert replies[-1].username == "Erin"
+    assert sum(len(b["text"]["text"]) for b in replies[-1].blocks or [] if "text" in b) >= 39000

@@ -16,7 +16,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bridge.model import Conversation, Status, StopReason, User
+from bridge.model import BlocMessage, Content, Conversation, ImageMessage, Status, StopReason, User
 from bridge.outbox import Fail, Retry
 from bridge.service import Service, parent_key
 from bridge.slack import blocks
@@ -54,6 +54,14 @@ PERMANENT = frozenset(
 )
 # Errors after which the post may or may not have happened.
 UNSURE = frozenset({"internal_error", "fatal_error", "request_timeout", "service_unavailable"})
+
+
+class Refused(Fail):
+    """Slack refused a call for good; `error` is its error code."""
+
+    def __init__(self, method: str, error: str) -> None:
+        super().__init__(f"{method}: {error}")
+        self.error = error
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,9 +129,16 @@ class SlackSender:
         if message is None:
             raise Fail(f"message {row.payload['messageId']} is gone")
         from_bot = message.author_id is None
-        rendered = blocks.message(message.content, from_bot=from_bot)
         user = None if from_bot else view.user
-        await self._reply(row, view.conv, message.id, rendered, as_user=user)
+        try:
+            rendered = blocks.message(message.content, from_bot=from_bot)
+            await self._reply(row, view.conv, message.id, rendered, as_user=user)
+        except Refused as exc:
+            if exc.error != "invalid_blocks" or not _has_image(message.content):
+                raise
+            # Slack refuses an image block whose picture it cannot fetch: show links instead.
+            rendered = blocks.message(message.content, from_bot=from_bot, images=False)
+            await self._reply(row, view.conv, message.id, rendered, as_user=user)
 
     async def _ephemeral(self, row: OutboxRow, view: _View) -> None:
         conv = view.conv
@@ -248,7 +263,7 @@ class SlackSender:
                 self._pacer.pause(channel, after)
                 raise Retry(f"{method}: rate limited", after=after, maybe_sent=False) from None
             if error in PERMANENT:
-                raise Fail(f"{method}: {error}") from None
+                raise Refused(method, error) from None
             unsure = error in UNSURE or exc.response.status_code >= 500
             raise Retry(f"{method}: {error}", maybe_sent=unsure) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -261,6 +276,11 @@ class SlackSender:
         user = await self._service.user(conv.user_id)
         assignee = await self._service.user(conv.agent_id) if conv.agent_id else None
         return _View(conv, user, assignee)
+
+
+def _has_image(content: Content) -> bool:
+    items = content.payload.items if isinstance(content, BlocMessage) else [content]
+    return any(isinstance(item, ImageMessage) for item in items)
 
 
 def _notice(why: str, state: dict[str, Any], who: str) -> str:

@@ -7,7 +7,11 @@ Two halves, like the real thing:
   shapes, errors are HTTP 200 ``{"ok": false, "error": ...}``, rate limits are HTTP 429 with
   ``Retry-After``;
 - deliveries to the app at ``events_url``: Events API envelopes, ``block_actions`` payloads
-  and slash commands, signed with the signing secret exactly as Slack signs them.
+  and slash commands, signed with the signing secret exactly as Slack signs them;
+- or, in Socket Mode, the same deliveries over a WebSocket: the app calls
+  ``apps.connections.open`` with its app-level token (``app_token``), connects to the
+  ``ws://`` URL it gets, and acknowledges each envelope by its ``envelope_id``. While a socket
+  is connected every delivery goes over it instead of ``events_url``.
 
 Helpers act as the people in the workspace (``user_says``, ``click``...), state is kept for
 assertions (``calls``, ``messages``, ``ephemerals``, ``delivered``), and ``fail`` /
@@ -40,7 +44,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Self
 from urllib.parse import parse_qs, urlencode
 
-from aiohttp import ClientError, ClientSession, ClientTimeout, web
+from aiohttp import ClientError, ClientSession, ClientTimeout, WSCloseCode, WSMsgType, web
 
 __all__ = ["Channel", "Ephemeral", "FakeSlack", "Message", "SlackError", "User", "wait_until"]
 
@@ -65,6 +69,7 @@ SCOPES = (
     "users:read.email,files:read,files:write,reactions:write,commands"
 )
 
+_SOCKET_DEBUG: JSON = {"host": "applink-fake-1"}
 _NS = uuid.UUID("6f1c1a52-58a4-4d57-9a57-1b1d2f0c5e11")  # for stable client_msg_ids
 _MENTION = re.compile(r"<(@[UW][A-Z0-9]+|#[CG][A-Z0-9]+(?:\|[^>]*)?|https?://[^>|]+(?:\|[^>]*)?)>")
 
@@ -145,6 +150,14 @@ class _StoredFile:
     content: bytes
 
 
+@dataclass(eq=False)
+class _Socket:
+    """One Socket Mode connection; envelopes sent over it wait for their ack here."""
+
+    ws: web.WebSocketResponse
+    pending: dict[str, asyncio.Future[JSON | None]] = field(default_factory=dict)
+
+
 @dataclass
 class _ResponseUrl:
     channel: str
@@ -169,6 +182,7 @@ class FakeSlack:
         self,
         *,
         bot_token: str = "xoxb-fake-bot-token",
+        app_token: str = "xapp-1-A0FAKE-fake-app-token",
         signing_secret: str = "fake-signing-secret",
         team_id: str = "T0FAKE",
         app_id: str = "A0FAKE",
@@ -177,6 +191,7 @@ class FakeSlack:
         echo_events: bool = True,
     ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token  # the app-level token Socket Mode connects with
         self.signing_secret = signing_secret
         self.team_id = team_id
         self.team_domain = "fake"
@@ -192,6 +207,7 @@ class FakeSlack:
         self.calls: list[tuple[str, JSON]] = []
         self.ephemerals: list[Ephemeral] = []
         self.delivered: list[tuple[int, JSON]] = []
+        self.socket_acks: list[JSON] = []  # every Socket Mode ack frame the app sent, in order
         self.home_views: dict[str, JSON] = {}  # user id -> last view published
         self.channels: dict[str, Channel] = {}
         self.users: dict[str, User] = {}
@@ -211,6 +227,9 @@ class FakeSlack:
         self._echoes: asyncio.Queue[JSON] = asyncio.Queue()
         self._echo_task: asyncio.Task[None] | None = None
         self._port = 0
+        self._tickets: set[str] = set()  # socket ids issued by apps.connections.open
+        self._sockets: list[_Socket] = []  # open Socket Mode connections, oldest first
+        self._socket_mode = False  # an app has connected over Socket Mode since start
 
         self.add_user(bot_user_id, self.bot_name, is_bot=True, bot_id=bot_id)
 
@@ -224,6 +243,7 @@ class FakeSlack:
         app.router.add_get("/files-pri/{key}/{name}", self._handle_file)
         app.router.add_get("/files-pri/{key}/download/{name}", self._handle_file)
         app.router.add_post("/response_url/{rid}", self._handle_response_url)
+        app.router.add_get("/socket/{ticket}", self._handle_socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -239,6 +259,8 @@ class FakeSlack:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._echo_task
             self._echo_task = None
+        for sock in list(self._sockets):
+            await sock.ws.close(code=WSCloseCode.GOING_AWAY)
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -382,8 +404,8 @@ class FakeSlack:
 
         ``files`` items are partial file objects: ``name`` and optionally ``title``,
         ``mimetype``, ``filetype`` and ``content`` (bytes, served at ``url_private``).
-        The message event is delivered (and awaited) when ``events_url`` is set and the bot
-        is in the channel; the message is stored either way.
+        The message event is delivered (and awaited) when ``events_url`` is set or an app uses
+        Socket Mode, and the bot is in the channel; the message is stored either way.
         """
         self._known_channel(channel)
         if thread_ts is not None:
@@ -510,7 +532,9 @@ class FakeSlack:
             "actions": [action],
         }
         body = urlencode({"payload": json.dumps(payload)}).encode()
-        return await self._post(body, "application/x-www-form-urlencoded", payload)
+        return await self._deliver(
+            "interactive", payload, body, "application/x-www-form-urlencoded"
+        )
 
     async def slash_command(self, user: str, channel: str, command: str, text: str = "") -> int:
         """A person runs a slash command in a channel; returns the bridge's HTTP status."""
@@ -530,7 +554,9 @@ class FakeSlack:
             "trigger_id": self._trigger_id(),
         }
         body = urlencode(form).encode()
-        return await self._post(body, "application/x-www-form-urlencoded", dict(form))
+        return await self._deliver(
+            "slash_commands", dict(form), body, "application/x-www-form-urlencoded"
+        )
 
     # ------------------------------------------------------------------ acting as Slack's delivery
 
@@ -542,18 +568,25 @@ class FakeSlack:
         retry_num: int | None = None,
         retry_reason: str = "http_timeout",
     ) -> int:
-        """POST ``event`` in a signed ``event_callback`` envelope; returns the HTTP status.
+        """Deliver ``event`` in an ``event_callback`` envelope; returns the HTTP status.
 
-        Send the same ``event_id`` again (with ``retry_num``) to play one of Slack's retries.
-        A connection failure is recorded and returned as status 0.
+        POSTed signed to ``events_url``, or in Socket Mode sent as an ``events_api`` envelope
+        (200 once acked). Send the same ``event_id`` again (with ``retry_num``) to play one of
+        Slack's retries: ``X-Slack-Retry-Num`` / ``-Reason`` headers over HTTP, the envelope's
+        ``retry_attempt`` / ``retry_reason`` over a socket. A connection failure or a missing
+        ack is recorded and returned as status 0.
         """
         envelope = self._envelope(event, event_id)
         headers: dict[str, str] = {}
+        retry = (0, "")
         if retry_num is not None:
             headers["X-Slack-Retry-Num"] = str(retry_num)
             headers["X-Slack-Retry-Reason"] = retry_reason
+            retry = (retry_num, retry_reason)
         body = json.dumps(envelope).encode()
-        return await self._post(body, "application/json", envelope, headers=headers)
+        return await self._deliver(
+            "events_api", envelope, body, "application/json", headers=headers, retry=retry
+        )
 
     async def send_signed(
         self,
@@ -564,7 +597,10 @@ class FakeSlack:
         signature: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> int:
-        """POST raw ``body`` signed (or with the given ``signature``); returns the status."""
+        """POST raw ``body`` signed (or with the given ``signature``); returns the status.
+
+        Always over HTTP to ``events_url``, even while a Socket Mode client is connected.
+        """
         return await self._post(
             body,
             content_type,
@@ -580,6 +616,46 @@ class FakeSlack:
         digest = hmac.new(self.signing_secret.encode(), base, hashlib.sha256).hexdigest()
         return f"v0={digest}"
 
+    # ------------------------------------------------------------------ Socket Mode
+
+    @property
+    def socket_connected(self) -> bool:
+        """True while a Socket Mode client is connected (deliveries then go over it)."""
+        return self._open_socket() is not None
+
+    async def wait_socket(self, timeout: float = 5.0) -> None:
+        """Wait until a Socket Mode client is connected (AssertionError after ``timeout``)."""
+
+        def state() -> str:
+            opened = len(self.calls_of("apps.connections.open"))
+            return f"apps.connections.open called {opened} times; {len(self._sockets)} sockets"
+
+        await wait_until(lambda: self.socket_connected, timeout, state)
+
+    async def socket_disconnect(
+        self, reason: str = "refresh_requested", *, grace: float = 1.0
+    ) -> None:
+        """Ask every connected client to reconnect, then close its connection, as Slack does.
+
+        Sends ``{"type": "disconnect", "reason": reason, ...}``; a client that reconnects at
+        once (slack_sdk's does) closes the old connection itself, else the fake closes it after
+        ``grace`` seconds (``grace=0``: at once). Returns when the old connections are closed;
+        ``wait_socket`` then waits for the new one. Slack's reasons: ``warning``,
+        ``refresh_requested``, ``link_disabled``.
+        """
+        socks = [s for s in self._sockets if not s.ws.closed]
+        frame: JSON = {"type": "disconnect", "reason": reason, "debug_info": _SOCKET_DEBUG}
+        for sock in socks:
+            with contextlib.suppress(ConnectionError):
+                await sock.ws.send_json(frame)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while any(s in self._sockets for s in socks) and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        for sock in socks:
+            if sock in self._sockets:
+                await sock.ws.close()
+
     # ------------------------------------------------------------------ Web API
 
     async def _handle_api(self, request: web.Request) -> web.Response:
@@ -593,7 +669,8 @@ class FakeSlack:
             return _answer({"ok": False, "error": "unknown_method"})
         if not token:
             return _answer({"ok": False, "error": "not_authed"})
-        if token != self.bot_token:
+        expected = self.app_token if method in self._app_token_methods else self.bot_token
+        if token != expected:
             return _answer({"ok": False, "error": "invalid_auth"})
         faults = self._faults.get(method)
         fault = faults.pop(0) if faults else None
@@ -652,6 +729,11 @@ class FakeSlack:
             "is_enterprise_install": False,
             "app_id": self.app_id,
         }
+
+    def _apps_connections_open(self, p: JSON) -> JSON:
+        ticket = uuid.uuid4().hex
+        self._tickets.add(ticket)
+        return {"url": f"ws://127.0.0.1:{self._port}/socket/{ticket}"}
 
     def _chat_post_message(self, p: JSON) -> JSON:
         channel = self._writable_channel(p)
@@ -918,7 +1000,11 @@ class FakeSlack:
             self._echo({**self._view(msg), **self._event_fields(msg.channel, msg.ts)})
         return {"files": [{"id": o["id"], "title": o["title"]} for o in objs]}
 
+    # Methods called with the app-level token (``xapp-``) instead of the bot token.
+    _app_token_methods: ClassVar[frozenset[str]] = frozenset({"apps.connections.open"})
+
     _api: ClassVar[dict[str, Callable[[FakeSlack, JSON], JSON]]] = {
+        "apps.connections.open": _apps_connections_open,
         "auth.test": _auth_test,
         "chat.postMessage": _chat_post_message,
         "chat.update": _chat_update,
@@ -1009,7 +1095,116 @@ class FakeSlack:
             )
         return web.json_response({"ok": True})
 
+    async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["ticket"] not in self._tickets:
+            return web.Response(status=401, text="invalid ticket", content_type="text/plain")
+        # autoping: pings are answered with pongs; timeout bounds the closing handshake.
+        ws = web.WebSocketResponse(timeout=2.0)
+        await ws.prepare(request)
+        sock = _Socket(ws)
+        hello: JSON = {
+            "type": "hello",
+            "num_connections": sum(1 for s in self._sockets if not s.ws.closed) + 1,
+            "debug_info": {
+                **_SOCKET_DEBUG,
+                "build_number": 1,
+                "approximate_connection_time": 18060,
+            },
+            "connection_info": {"app_id": self.app_id},
+        }
+        try:
+            await ws.send_json(hello)
+        except ConnectionError:
+            return ws
+        self._sockets.append(sock)
+        self._socket_mode = True
+        try:
+            async for msg in ws:
+                if msg.type is WSMsgType.TEXT:
+                    self._on_socket_frame(sock, str(msg.data))
+        finally:
+            self._sockets.remove(sock)
+            for ack in sock.pending.values():
+                if not ack.done():
+                    ack.set_result(None)  # closed before the ack: the delivery failed
+        return ws
+
+    def _on_socket_frame(self, sock: _Socket, data: str) -> None:
+        frame: object = None
+        with contextlib.suppress(ValueError):
+            frame = json.loads(data)
+        if not isinstance(frame, dict) or not isinstance(frame.get("envelope_id"), str):
+            log.warning("ignoring a Socket Mode frame that is not an ack: %r", data[:200])
+            return
+        self.socket_acks.append(frame)
+        ack = sock.pending.get(frame["envelope_id"])
+        if ack is not None and not ack.done():
+            ack.set_result(frame)
+
     # ------------------------------------------------------------------ deliveries
+
+    async def _deliver(
+        self,
+        kind: str,
+        payload: JSON,
+        body: bytes,
+        content_type: str,
+        *,
+        headers: dict[str, str] | None = None,
+        retry: tuple[int, str] = (0, ""),
+    ) -> int:
+        """Over the socket while one is connected, else POSTed to ``events_url``."""
+        sock = self._open_socket()
+        if sock is None and self.events_url is None and self._socket_mode:
+            # Between two connections (a reconnect): Slack holds the delivery for the app.
+            sock = await self._wait_open_socket(self.delivery_timeout)
+            if sock is None:
+                log.warning("no Socket Mode connection for a %s delivery", kind)
+                self.delivered.append((0, payload))
+                return 0
+        if sock is None:
+            return await self._post(body, content_type, payload, headers=headers)
+        return await self._send_envelope(sock, kind, payload, retry)
+
+    async def _send_envelope(
+        self, sock: _Socket, kind: str, payload: JSON, retry: tuple[int, str]
+    ) -> int:
+        envelope_id = str(uuid.uuid4())
+        frame: JSON = {
+            "envelope_id": envelope_id,
+            "payload": payload,
+            "type": kind,
+            "accepts_response_payload": _accepts_response_payload(kind, payload),
+        }
+        if kind == "events_api":
+            frame["retry_attempt"], frame["retry_reason"] = retry
+        ack: asyncio.Future[JSON | None] = asyncio.get_running_loop().create_future()
+        sock.pending[envelope_id] = ack
+        try:
+            await sock.ws.send_json(frame)
+            acked = await asyncio.wait_for(ack, self.delivery_timeout)
+            status = 200 if acked is not None else 0
+        except (ConnectionError, TimeoutError) as exc:
+            log.warning("Socket Mode delivery of %s failed: %r", envelope_id, exc)
+            status = 0
+        finally:
+            sock.pending.pop(envelope_id, None)
+        self.delivered.append((status, payload))
+        return status
+
+    def _open_socket(self) -> _Socket | None:
+        # Slack picks one of the app's connections; the newest is as good as any.
+        return next((s for s in reversed(self._sockets) if not s.ws.closed), None)
+
+    async def _wait_open_socket(self, timeout: float) -> _Socket | None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (sock := self._open_socket()) is None and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        return sock
+
+    def _delivers(self) -> bool:
+        return self.events_url is not None or self._socket_mode
 
     async def _post(
         self,
@@ -1022,7 +1217,7 @@ class FakeSlack:
         headers: dict[str, str] | None = None,
     ) -> int:
         if self.events_url is None:
-            raise RuntimeError("FakeSlack.events_url is not set")
+            raise RuntimeError("FakeSlack.events_url is not set and no Socket Mode app connected")
         if self._session is None:
             raise RuntimeError("FakeSlack is not started")
         ts = timestamp if timestamp is not None else int(time.time())
@@ -1052,7 +1247,7 @@ class FakeSlack:
         while True:
             event = await self._echoes.get()
             try:
-                if self.events_url is not None and self._bot_in(event.get("channel")):
+                if self._delivers() and self._bot_in(event.get("channel")):
                     await self.send_event(event)
             except Exception:  # a background task must not die on one bad delivery
                 log.exception("echo delivery failed")
@@ -1061,7 +1256,7 @@ class FakeSlack:
 
     async def _deliver_message_event(self, msg: Message) -> None:
         # Slack only sends message.channels events for channels the app is in.
-        if self.events_url is not None and self.channels[msg.channel].member:
+        if self._delivers() and self.channels[msg.channel].member:
             await self.send_event({**self._view(msg), **self._event_fields(msg.channel, msg.ts)})
 
     def _bot_in(self, channel: object) -> bool:
@@ -1392,6 +1587,13 @@ async def wait_until(
             detail = f"; {state()}" if state is not None else ""
             raise AssertionError(f"condition not met within {timeout} s: {what}{detail}")
         await asyncio.sleep(0.01)
+
+
+def _accepts_response_payload(kind: str, payload: JSON) -> bool:
+    # Slack accepts a response in the ack where HTTP mode would read the response body.
+    if kind == "slash_commands":
+        return True
+    return kind == "interactive" and payload.get("type") in ("view_submission", "block_suggestion")
 
 
 def _answer(body: JSON, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
