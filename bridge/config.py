@@ -18,8 +18,8 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -38,17 +38,25 @@ class Settings(BaseSettings):
     """Every variable of the DESIGN table, plus a few tuning knobs (documented in README)."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        env_ignore_empty=True,  # `NAME=` in .env means unset, as in .env.example
     )
 
     slack_bot_token: SecretStr = Field(validation_alias="SLACK_BOT_TOKEN")
-    slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias="SLACK_SIGNING_SECRET", validate_default=True
+    )
     slack_api_url: str = Field("https://slack.com/api/", validation_alias="SLACK_API_URL")
     channel: str = Field(validation_alias="BRIDGE_CHANNEL")
     api_token: SecretStr = Field(validation_alias="BRIDGE_API_TOKEN")
     webhook_url: str | None = Field(None, validation_alias="BRIDGE_WEBHOOK_URL")
-    webhook_secret: SecretStr | None = Field(None, validation_alias="BRIDGE_WEBHOOK_SECRET")
+    webhook_secret: SecretStr | None = Field(
+        None, validation_alias="BRIDGE_WEBHOOK_SECRET", validate_default=True
+    )
     database_url: str = Field("sqlite:///bridge.db", validation_alias="BRIDGE_DATABASE_URL")
     host: str = Field("127.0.0.1", validation_alias="BRIDGE_HOST")
     port: int = Field(3000, validation_alias="BRIDGE_PORT")
@@ -74,6 +82,22 @@ class Settings(BaseSettings):
             raise ValueError("must be a bot token starting with xoxb-")
         return v
 
+    @field_validator("api_token")
+    @classmethod
+    def _not_blank(cls, v: SecretStr) -> SecretStr:
+        if not v.get_secret_value().strip():
+            raise ValueError("must not be blank")
+        return v
+
+    @field_validator("slack_signing_secret")
+    @classmethod
+    def _signing_secret(cls, v: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if v is None and info.data.get("slack_app_token") is None:
+            raise ValueError("required in HTTP mode (without SLACK_APP_TOKEN)")
+        if v is not None and not v.get_secret_value().strip():
+            raise ValueError("must not be blank")
+        return v
+
     @field_validator("slack_app_token")
     @classmethod
     def _app_token(cls, v: SecretStr | None) -> SecretStr | None:
@@ -83,8 +107,12 @@ class Settings(BaseSettings):
 
     @field_validator("webhook_secret")
     @classmethod
-    def _webhook_secret(cls, v: SecretStr | None) -> SecretStr | None:
+    def _webhook_secret(cls, v: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         if v is None:
+            if info.data.get("webhook_url"):
+                raise ValueError(
+                    "required when BRIDGE_WEBHOOK_URL is set (unsigned webhooks are refused)"
+                )
             return v
         key = v.get_secret_value()
         try:
@@ -144,19 +172,6 @@ class Settings(BaseSettings):
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return v.upper()
 
-    @model_validator(mode="after")
-    def _together(self) -> Settings:
-        if self.webhook_url and self.webhook_secret is None:
-            raise ValueError(
-                "BRIDGE_WEBHOOK_SECRET: required when BRIDGE_WEBHOOK_URL is set "
-                "(unsigned webhooks are refused)"
-            )
-        if self.slack_app_token is None and self.slack_signing_secret is None:
-            raise ValueError(
-                "SLACK_SIGNING_SECRET: required in HTTP mode (without SLACK_APP_TOKEN)"
-            )
-        return self
-
     @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
@@ -194,18 +209,18 @@ def _from_mapping(environ: Mapping[str, str], env_file: str | Path | None) -> Se
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     values.update(environ)
     names = {f.validation_alias for f in Settings.model_fields.values()}
-    return Settings.model_validate({k: v for k, v in values.items() if k in names})
+    return Settings.model_validate({k: v for k, v in values.items() if k in names and v != ""})
 
 
 def _problems(exc: ValidationError) -> list[str]:
     lines = []
     for err in exc.errors(include_input=False, include_url=False):
         name = str(err["loc"][0]) if err["loc"] else ""
+        field = Settings.model_fields.get(name)
+        if field is not None and isinstance(field.validation_alias, str):
+            name = field.validation_alias  # a default that failed is reported by field name
         message = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "missing":
             message = "required but not set"
-        if not name and ":" in message:
-            lines.append(message)  # the cross-field checks name their variable themselves
-        else:
-            lines.append(f"{name}: {message}")
+        lines.append(f"{name}: {message}")
     return lines

@@ -65,6 +65,7 @@ def test_missing_and_malformed_each_get_a_line() -> None:
     lines = problems(
         {
             "SLACK_BOT_TOKEN": "xoxp-user-token-oops",
+            "SLACK_SIGNING_SECRET": "signing-secret-value",
             "SLACK_APP_TOKEN": "bad-app-token",
             "BRIDGE_WEBHOOK_SECRET": "plain-secret",
             "BRIDGE_PORT": "70000",
@@ -105,3 +106,19 @@ def test_dotenv_is_read_and_the_environment_wins(tmp_path: Path) -> None:
     assert (s.channel, s.port) == ("C0HANDOFF", 5000)
     without_channel = {k: v for k, v in GOOD.items() if k != "BRIDGE_CHANNEL"}
     assert load_settings(without_channel, env_file=env_file).channel == "C0FROMFILE"
+
+
+def test_empty_values_count_as_unset(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("SLACK_BOT_TOKEN=\nBRIDGE_API_TOKEN=\nSLACK_APP_TOKEN=\n")
+    lines = problems_from_file(env_file)
+    assert "BRIDGE_API_TOKEN: required but not set" in lines
+    assert "SLACK_BOT_TOKEN: required but not set" in lines
+    assert not any(line.startswith("SLACK_APP_TOKEN") for line in lines)
+    assert problems(GOOD | {"BRIDGE_API_TOKEN": "   "}) == ["BRIDGE_API_TOKEN: must not be blank"]
+
+
+def problems_from_file(env_file: Path) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({}, env_file=env_file)
+    return caught.value.problems
