@@ -1,0 +1,26 @@
+"""Socket Mode: the same handoff, with Slack's traffic over a WebSocket instead of HTTP."""
+
+from __future__ import annotations
+
+from bridge.testing.fake_slack import FakeSlack
+from tests.conftest import ALICE, CHANNEL, StageFactory
+
+
+async def test_handoff_over_socket_mode(make_stage: StageFactory, slack: FakeSlack) -> None:
+    stage = await make_stage(SLACK_APP_TOKEN=slack.app_token)
+    bot, api = stage.bot, stage.api
+    assert bot is not None
+    slack.delivery_timeout = 3
+    await slack.wait_socket()
+    conv = await api.start(await api.create_user())
+    parent = await stage.parent_ts(conv)
+    await slack.user_says(ALICE, CHANNEL, "hello over the socket", thread_ts=parent)
+    await bot.wait_for(lambda: len(bot.events()) == 2)
+    assert await slack.click(ALICE, CHANNEL, parent, "resolve") == 200
+    await bot.wait_for(lambda: len(bot.events()) == 3)
+    assert [e["type"] for e in bot.events()] == ["hitlAssigned", "message", "hitlStopped"]
+    await slack.flush()
+    assert all(status == 200 for status, _ in slack.delivered)
+    # No HTTP endpoint for Slack in Socket Mode.
+    status, _ = await api.call("POST", "/slack/events", raw=b"{}")
+    assert status == 404
