@@ -38,6 +38,11 @@ class Fail(Exception):
 
 
 class Sender(Protocol):
+    def hold(self, row: OutboxRow) -> float:
+        """Seconds this row must wait before it may go (0 = now). A row held back is
+        deferred without counting as an attempt, and its worker moves on."""
+        ...
+
     async def send(self, row: OutboxRow) -> None:
         """Deliver one row, or raise `Retry` / `Fail`. `row.maybe_sent` is True when an
         earlier attempt may have reached the party (a crash, a timeout)."""
@@ -105,6 +110,11 @@ class Drainer:
 
     async def _deliver(self, row: OutboxRow) -> None:
         try:
+            wait = self._sender.hold(row)
+            if wait > 0:
+                async with self._store.transaction() as tx:
+                    await tx.defer(row.id, time.time() + wait)
+                return
             async with self._store.transaction() as tx:
                 await tx.begin_attempt(row.id)
             await self._sender.send(row)

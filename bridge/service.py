@@ -166,9 +166,9 @@ class Service:
         async with self.store.transaction() as tx:
             await self._end_user(tx, user_id)
             await tx.insert_conversation(conv, history, session)
-            await tx.enqueue(SLACK, conv.id, "post_parent", {})
+            await self._to_slack(tx, conv, "post_parent")
             if history:
-                await tx.enqueue(SLACK, conv.id, "transcript", {})
+                await self._to_slack(tx, conv, "transcript")
             await self._remember(tx, idem, conv.id)
         self.outbox_pulse[SLACK].fire()
         log.info("handoff started", extra={"conversation": conv.id})
@@ -190,7 +190,7 @@ class Service:
             if conv.status is Status.STOPPED:
                 raise Stopped()
             await tx.insert_message(message_id, conv.id, user_id, content, self._clock())
-            await tx.enqueue(SLACK, conv.id, "message", {"messageId": message_id})
+            await self._to_slack(tx, conv, "message", messageId=message_id)
             await self._remember(tx, idem, message_id)
         self.outbox_pulse[SLACK].fire()
         return message_id
@@ -279,7 +279,7 @@ class Service:
                     waiting_since=self._clock(),
                 )
                 await tx.update_conversation(released)
-                await tx.enqueue(SLACK, conv.id, "update_parent", {})
+                await self._to_slack(tx, conv, "update_parent")
             else:
                 await self._stop(tx, conv, StopReason.RESOLVED, by=agent.slack_user_id)
         self._fire(bot=action is not Action.RELEASE)
@@ -368,7 +368,7 @@ class Service:
             conv, status=Status.ASSIGNED, agent_id=agent.id, changed_by=agent.slack_user_id
         )
         await tx.update_conversation(claimed)
-        await tx.enqueue(SLACK, conv.id, "update_parent", {})
+        await self._to_slack(tx, conv, "update_parent")
         await self._event(
             tx,
             conv.id,
@@ -383,7 +383,7 @@ class Service:
             conv, status=Status.STOPPED, stop_reason=reason, changed_by=by, stopped_at=now
         )
         await tx.update_conversation(stopped)
-        await tx.enqueue(SLACK, conv.id, "update_parent", {})
+        await self._to_slack(tx, conv, "update_parent")
         if reason is not StopReason.BOT:
             await self._event(
                 tx, conv.id, "hitlStopped", {"conversationId": conv.id, "reason": reason.value}
@@ -400,9 +400,12 @@ class Service:
             "changedBy": conv.changed_by,
             "stopReason": conv.stop_reason.value if conv.stop_reason else None,
         }
-        await tx.enqueue(
-            SLACK, conv.id, "ephemeral", {"user": slack_user_id, "why": why, "state": state}
-        )
+        await self._to_slack(tx, conv, "ephemeral", user=slack_user_id, why=why, state=state)
+
+    @staticmethod
+    async def _to_slack(tx: Tx, conv: Conversation, kind: str, **payload: Any) -> None:
+        """Queue something for the conversation's thread; the channel rides along for pacing."""
+        await tx.enqueue(SLACK, conv.id, kind, {"channel": conv.channel, **payload})
 
     async def _event(
         self, tx: Tx, conversation_id: str, type_: str, payload: dict[str, Any]

@@ -23,6 +23,9 @@ class WebhookSender:
         self._signer = Webhook(secret)
         self._session = session
 
+    def hold(self, row: OutboxRow) -> float:
+        return 0.0
+
     async def send(self, row: OutboxRow) -> None:
         event = row.payload
         body = json.dumps(event, separators=(",", ":"), ensure_ascii=False)

@@ -1,57 +1,57 @@
-"""Per-channel pacing of posts: a token bucket, and Slack's `Retry-After` pauses."""
+"""Per-channel pacing of posts, and Slack's `Retry-After` pauses.
+
+Each channel keeps a theoretical arrival time (the GCRA form of a token bucket): a post may go
+once the channel's schedule allows it, with up to `burst` posts at once after a quiet spell.
+`reserve()` books the next slot and says how long to wait for it, so a caller can step aside
+(the outbox defers the row) instead of holding a worker while it waits.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass
-class _Bucket:
-    tokens: float
-    at: float
+class _Channel:
+    tat: float  # when the bucket would be full again (theoretical arrival time)
     paused_until: float = 0.0
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class Pacer:
     """`rate` posts per second per channel with bursts up to `burst`; rate 0 = no pacing,
-    only pauses. Waiters of one channel go in turn, each reserving its token before it
-    sleeps, so a backlog drains at exactly the rate."""
+    only pauses."""
 
     def __init__(
         self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self._rate = rate
-        self._burst = float(burst)
+        self._interval = 1.0 / rate if rate > 0 else 0.0
+        self._tolerance = (burst - 1) * self._interval
         self._clock = clock
-        self._buckets: dict[str, _Bucket] = {}
+        self._channels: dict[str, _Channel] = {}
 
-    def _bucket(self, channel: str) -> _Bucket:
-        bucket = self._buckets.get(channel)
-        if bucket is None:
-            bucket = self._buckets[channel] = _Bucket(self._burst, self._clock())
-        return bucket
+    def _channel(self, channel: str) -> _Channel:
+        state = self._channels.get(channel)
+        if state is None:
+            state = self._channels[channel] = _Channel(tat=self._clock())
+        return state
 
-    async def acquire(self, channel: str) -> None:
-        bucket = self._bucket(channel)
-        async with bucket.lock:
-            while (wait := bucket.paused_until - self._clock()) > 0:
-                await asyncio.sleep(wait)
-            if self._rate <= 0:
-                return
-            now = self._clock()
-            bucket.tokens = min(self._burst, bucket.tokens + (now - bucket.at) * self._rate)
-            bucket.at = now
-            bucket.tokens -= 1
-            if bucket.tokens < 0:
-                await asyncio.sleep(-bucket.tokens / self._rate)
+    def reserve(self, channel: str) -> float:
+        """Book a post in `channel`: seconds until its slot (0 = now)."""
+        state, now = self._channel(channel), self._clock()
+        tat = max(state.tat, now, state.paused_until)
+        slot = max(tat - self._tolerance, now, state.paused_until)
+        state.tat = tat + self._interval
+        return slot - now
+
+    def paused(self, channel: str) -> float:
+        """Seconds left of a `Retry-After` pause (0 = not paused)."""
+        state = self._channels.get(channel)
+        return max(0.0, state.paused_until - self._clock()) if state else 0.0
 
     def pause(self, channel: str, seconds: float) -> None:
         """Slack said 429: nothing more to this channel for `seconds`, and no burst after."""
-        bucket = self._bucket(channel)
-        bucket.paused_until = max(bucket.paused_until, self._clock() + seconds)
-        bucket.tokens = 0.0
-        bucket.at = bucket.paused_until
+        state, now = self._channel(channel), self._clock()
+        state.paused_until = max(state.paused_until, now + seconds)
+        state.tat = max(state.tat, state.paused_until + self._tolerance)

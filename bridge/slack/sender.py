@@ -8,6 +8,7 @@ that key before anything is posted again, so nothing appears twice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,8 @@ PERMANENT = frozenset(
         "channel_is_archived",
     }
 )
+# Kinds that post (and so are paced); the others edit or whisper.
+POSTS = frozenset({"post_parent", "transcript", "message"})
 # Errors after which the post may or may not have happened.
 UNSURE = frozenset({"internal_error", "fatal_error", "request_timeout", "service_unavailable"})
 
@@ -76,6 +79,24 @@ class SlackSender:
         self._service = service
         self._client = client
         self._pacer = pacer
+        self._booked: set[int] = set()  # rows whose pacing slot is booked
+
+    def hold(self, row: OutboxRow) -> float:
+        """Pace posts per channel: book the row a slot, and let it wait for it outside the
+        worker. Other calls only wait out a `Retry-After` pause."""
+        channel = row.payload.get("channel")
+        if channel is None:
+            return 0.0
+        if row.kind not in POSTS:
+            return self._pacer.paused(channel)
+        if row.id in self._booked:
+            self._booked.discard(row.id)
+            if not self._pacer.paused(channel):
+                return 0.0  # its slot has come
+        wait = self._pacer.reserve(channel)
+        if wait > 0:
+            self._booked.add(row.id)
+        return wait
 
     async def send(self, row: OutboxRow) -> None:
         view = await self._view(row.conversation_id)
@@ -122,6 +143,8 @@ class SlackSender:
     async def _transcript(self, row: OutboxRow, view: _View) -> None:
         history = await self._service.history(view.conv.id)
         for part, rendered in enumerate(blocks.transcript(history, view.user)):
+            if part:  # the row's booking covered the first part only
+                await asyncio.sleep(self._pacer.reserve(view.conv.channel))
             await self._reply(row, view.conv, f"transcript:{view.conv.id}:{part}", rendered)
 
     async def _message(self, row: OutboxRow, view: _View) -> None:
@@ -181,7 +204,6 @@ class SlackSender:
         thread_ts: str | None = None,
         as_user: User | None = None,
     ) -> str:
-        await self._pacer.acquire(channel)
         extra: dict[str, Any] = {}
         if as_user is not None:
             extra["username"] = as_user.name[:80]

@@ -385,6 +385,9 @@ class Tx:
             "UPDATE outbox SET attempts = attempts + 1, maybe_sent = 1 WHERE id = ?", row_id
         )
 
+    async def defer(self, row_id: int, at: float) -> None:
+        await self._run("UPDATE outbox SET next_at = ? WHERE id = ?", at, row_id)
+
     async def delivered(self, row_id: int) -> None:
         await self._run("DELETE FROM outbox WHERE id = ?", row_id)
 

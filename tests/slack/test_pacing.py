@@ -1,0 +1,90 @@
+"""Pacing posts per channel: the schedule itself, and a backlog that does not hold others up."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bridge.slack.pacing import Pacer
+from tests.conftest import CHANNEL, StageFactory
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_burst_then_the_rate() -> None:
+    clock = Clock()
+    pacer = Pacer(rate=2, burst=3, clock=clock)
+    assert [pacer.reserve("C1") for _ in range(5)] == [0, 0, 0, 0.5, 1.0]
+    assert pacer.reserve("C2") == 0  # another channel has its own bucket
+    clock.now += 10  # a quiet spell refills the burst
+    assert [pacer.reserve("C1") for _ in range(4)] == [0, 0, 0, 0.5]
+
+
+def test_retry_after_pauses_one_channel_and_empties_its_bucket() -> None:
+    clock = Clock()
+    pacer = Pacer(rate=1, burst=5, clock=clock)
+    pacer.pause("C1", 30)
+    assert pacer.paused("C1") == 30 and pacer.paused("C2") == 0
+    assert pacer.reserve("C1") == 30
+    assert pacer.reserve("C1") == 31  # no burst after a pause
+    assert pacer.reserve("C2") == 0
+
+
+def test_rate_zero_only_waits_out_pauses() -> None:
+    clock = Clock()
+    pacer = Pacer(rate=0, burst=5, clock=clock)
+    assert all(pacer.reserve("C1") == 0 for _ in range(100))
+    pacer.pause("C1", 2)
+    assert pacer.reserve("C1") == pytest.approx(2)
+
+
+async def test_a_backlog_in_one_channel_does_not_delay_another(make_stage: StageFactory) -> None:
+    stage = await make_stage(
+        BRIDGE_SLACK_RATE="10", BRIDGE_SLACK_BURST="1", BRIDGE_QUEUES="other=C0OTHER"
+    )
+    slack, api = stage.slack, stage.api
+    slack.add_channel("C0OTHER", "other")
+    user = await api.create_user()
+    busy = [await api.start(user) for _ in range(3)]
+    for conv in busy:
+        await stage.parent_ts(conv)
+
+    def backlog() -> int:
+        return len([m for m in slack.messages(CHANNEL) if m.text.startswith("backlog")])
+
+    started = time.monotonic()
+    for conv in busy:
+        for n in range(4):
+            await api.say(conv, f"backlog {n}", user_id=user)
+    quiet = await api.start(user, hitlSession={"queue": "other"})
+    await stage.parent_ts(quiet)
+    quiet_after = time.monotonic() - started
+    await slack.wait_for(lambda: backlog() == 12, timeout=15)
+    drained_after = time.monotonic() - started
+    # 12 posts at 10 a second take over a second; the other channel did not wait for them.
+    assert drained_after >= 1.0
+    assert quiet_after < drained_after / 2
+
+
+async def test_retry_after_holds_back_only_that_channel(make_stage: StageFactory) -> None:
+    stage = await make_stage(BRIDGE_QUEUES="other=C0OTHER")
+    slack, api = stage.slack, stage.api
+    slack.add_channel("C0OTHER", "other")
+    user = await api.create_user()
+    limited = await api.start(user)
+    parent = await stage.parent_ts(limited)
+    slack.rate_limit(CHANNEL, retry_after=2)
+    started = time.monotonic()
+    await api.say(limited, "after the pause", user_id=user)
+    other = await api.start(user, hitlSession={"queue": "other"})
+    await stage.parent_ts(other)
+    assert time.monotonic() - started < 1.0
+    await slack.wait_for(lambda: len(slack.thread(CHANNEL, parent)) == 1, timeout=10)
+    assert time.monotonic() - started >= 1.9
