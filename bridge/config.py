@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     # Tuning knobs beyond the DESIGN table.
     retry_base: float = Field(1.0, gt=0, validation_alias="BRIDGE_RETRY_BASE")
     retry_max: float = Field(300.0, gt=0, validation_alias="BRIDGE_RETRY_MAX")
+    delivery_max_age: float = Field(259200, ge=0, validation_alias="BRIDGE_DELIVERY_MAX_AGE")
+    delivery_max_attempts: int = Field(0, ge=0, validation_alias="BRIDGE_DELIVERY_MAX_ATTEMPTS")
     log_level: str = Field("INFO", validation_alias="BRIDGE_LOG_LEVEL")
 
     @field_validator("slack_bot_token")

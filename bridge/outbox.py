@@ -3,7 +3,8 @@
 Generic: it knows no party. Each target (Slack, the bot) gets one `Drainer` with that wing's
 `Sender`. Rows of one conversation go out one at a time, oldest first; different
 conversations go out concurrently. Failures are retried with capped exponential backoff
-and jitter; a `Fail` ends a row for good (kept as `failed`, logged).
+and jitter, within bounds of attempts and age; a `Fail`, or running out of retries, ends a
+row for good (a dead letter: kept as `failed`, logged, and handed back to the sender).
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ class Sender(Protocol):
         earlier attempt may have reached the party (a crash, a timeout)."""
         ...
 
+    async def failed(self, row: OutboxRow, reason: Fail) -> None:
+        """The row was given up on (refused, or out of retries): tell whom it concerns."""
+        ...
+
 
 def backoff(attempts: int, base: float, cap: float) -> float:
     """Capped exponential backoff with jitter: in [d/2, d], d = min(cap, base * 2^(n-1))."""
@@ -65,14 +70,20 @@ class Drainer:
         *,
         retry_base: float,
         retry_max: float,
+        max_attempts: int = 0,
+        max_age: float = 0,
         concurrency: int = 32,
     ) -> None:
+        """`max_attempts` and `max_age` (seconds since the row was written) bound the
+        retries, 0 meaning no bound; past them the row is dead-lettered."""
         self._store = store
         self._target = target
         self._sender = sender
         self._pulse = pulse
         self._retry_base = retry_base
         self._retry_max = retry_max
+        self._max_attempts = max_attempts
+        self._max_age = max_age
         self._concurrency = concurrency
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
@@ -122,15 +133,7 @@ class Drainer:
             after = exc.after if exc.after is not None else self._backoff(row)
             await self._retry(row, str(exc), after, exc.maybe_sent)
         except Fail as exc:
-            log.error(
-                "%s delivery of %s failed for good: %s",
-                self._target,
-                row.kind,
-                exc,
-                extra={"conversation": row.conversation_id},
-            )
-            async with self._store.transaction() as tx:
-                await tx.failed(row.id, str(exc))
+            await self._fail(row, exc)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -151,7 +154,28 @@ class Drainer:
     def _backoff(self, row: OutboxRow) -> float:
         return backoff(row.attempts + 1, self._retry_base, self._retry_max)
 
+    async def _fail(self, row: OutboxRow, exc: Fail) -> None:
+        """Dead-letter the row: kept as `failed`, logged, and the sender may tell someone."""
+        log.error(
+            "%s delivery of %s failed for good: %s",
+            self._target,
+            row.kind,
+            exc,
+            extra={"conversation": row.conversation_id},
+        )
+        async with self._store.transaction() as tx:
+            await tx.failed(row.id, str(exc))
+        await self._sender.failed(row, exc)
+
     async def _retry(self, row: OutboxRow, reason: str, after: float, maybe_sent: bool) -> None:
+        attempts, age = row.attempts + 1, time.time() - row.created_at
+        if (self._max_attempts and attempts >= self._max_attempts) or (
+            self._max_age and age + after > self._max_age
+        ):
+            await self._fail(
+                row, Fail(f"gave up after {attempts} attempts in {age:.0f}s; last: {reason}")
+            )
+            return
         log.warning(
             "%s delivery of %s will be retried in %.1fs: %s",
             self._target,

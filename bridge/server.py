@@ -85,6 +85,8 @@ class Bridge:
                 service.outbox_pulse[target],
                 retry_base=s.retry_base,
                 retry_max=s.retry_max,
+                max_attempts=s.delivery_max_attempts,
+                max_age=s.delivery_max_age,
             )
             for target, sender in senders.items()
         ]

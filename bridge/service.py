@@ -31,7 +31,7 @@ from bridge.model import (
     utcnow,
 )
 from bridge.pulse import Pulse
-from bridge.store import Event, Store, StoredMessage, Tx
+from bridge.store import DeadLetter, Event, Store, StoredMessage, Tx
 
 log = logging.getLogger(__name__)
 
@@ -295,6 +295,19 @@ class Service:
         if expired:
             self._fire(bot=True)
         return len(expired)
+
+    async def delivery_failed(self, conversation_id: str, what: str, reason: str) -> None:
+        """Something for the thread was given up on: the agents get a notice there."""
+        async with self.store.transaction() as tx:
+            conv = await self._conversation(tx, conversation_id)
+            await self._to_slack(
+                tx, conv, "failure_notice", what=what, reason=reason, key=new_id("notice")
+            )
+        self.outbox_pulse[SLACK].fire()
+
+    async def dead_letters(self, conversation_id: str) -> list[DeadLetter]:
+        async with self.store.transaction() as tx:
+            return await tx.dead_letters(conversation_id)
 
     async def prune(self) -> None:
         """Forget old Slack event ids, idempotency keys and events (see `Tx.prune`)."""

@@ -91,8 +91,9 @@ async def test_permanent_slack_refusal_does_not_block_the_rest(make_stage: Stage
     slack.fail("chat.postMessage", "invalid_blocks")
     await api.say(conv, "refused", user_id=user)
     await api.say(conv, "accepted", user_id=user)
-    await slack.wait_for(lambda: len(slack.thread(CHANNEL, parent)) == 1, timeout=10)
-    assert slack.thread(CHANNEL, parent)[0].text == "accepted"
+    await slack.wait_for(lambda: len(slack.thread(CHANNEL, parent)) == 2, timeout=10)
+    accepted, notice = slack.thread(CHANNEL, parent)
+    assert accepted.text == "accepted" and "invalid_blocks" in notice.text
 
 
 async def test_an_image_slack_cannot_fetch_is_shown_as_a_link(stage: Stage) -> None:
@@ -110,3 +111,48 @@ async def test_an_image_slack_cannot_fetch_is_shown_as_a_link(stage: Stage) -> N
     blocks = slack.thread(CHANNEL, parent)[0].blocks or []
     assert all(b["type"] != "image" for b in blocks)
     assert "<https://img.example.com/gone.png|screenshot>" in str(blocks)
+
+
+async def test_events_the_bot_never_takes_become_dead_letters(make_stage: StageFactory) -> None:
+    stage = await make_stage(BRIDGE_DELIVERY_MAX_ATTEMPTS="3")
+    slack, bot, api = stage.slack, stage.bot, stage.api
+    assert bot is not None
+    conv = await api.start(await api.create_user())
+    parent = await stage.parent_ts(conv)
+    bot.down = True
+    await slack.user_says(ALICE, CHANNEL, "you will not get this", thread_ts=parent)
+
+    async def dead() -> list[dict[str, object]]:
+        return list((await api.conversation(conv))["deadLetters"])
+
+    for _ in range(200):
+        if len(await dead()) == 2:
+            break
+        await asyncio.sleep(0.05)
+    letters = await dead()
+    assert [d["kind"] for d in letters] == ["hitlAssigned", "message"]
+    assert all(d["target"] == "bot" and d["attempts"] == 3 for d in letters)
+    assert "503" in str(letters[0]["error"])
+    _, page = await api.get("/v1/events")
+    assert [e["id"] for e in page["events"]] == [d["id"] for d in letters]  # still readable
+
+    bot.down = False
+    await slack.click(ALICE, CHANNEL, parent, "resolve")
+    await bot.wait_for(lambda: len(bot.events()) == 1)
+    assert bot.events()[0]["type"] == "hitlStopped"
+
+
+async def test_a_message_slack_refuses_is_flagged_in_the_thread(stage: Stage) -> None:
+    slack, api = stage.slack, stage.api
+    user = await api.create_user()
+    conv = await api.start(user)
+    parent = await stage.parent_ts(conv)
+    slack.fail("chat.postMessage", "msg_too_long")
+    message_id = await api.say(conv, "too long, says Slack", user_id=user)
+    await slack.wait_for(lambda: len(slack.thread(CHANNEL, parent)) == 1, timeout=10)
+    notice = slack.thread(CHANNEL, parent)[0]
+    assert ":warning:" in notice.text and "msg_too_long" in notice.text
+    letters = (await api.conversation(conv))["deadLetters"]
+    assert [(d["target"], d["kind"], d["id"]) for d in letters] == [
+        ("slack", "message", message_id)
+    ]

@@ -13,6 +13,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -20,7 +21,8 @@ from pydantic import BaseModel
 
 from bridge.bot import wire
 from bridge.model import Conversation, User, iso
-from bridge.service import Idem, Invalid, KeyTaken, NotFound, Service, Stopped
+from bridge.service import BOT, Idem, Invalid, KeyTaken, NotFound, Service, Stopped
+from bridge.store import DeadLetter
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +135,8 @@ class BotApi:
 
     async def get_conversation(self, request: web.Request) -> web.Response:
         conv = await self._conversation(request)
-        return web.json_response(_conversation_json(conv))
+        dead = await self._service.dead_letters(conv.id)
+        return web.json_response(_conversation_json(conv, dead))
 
     async def send_message(self, request: web.Request) -> web.Response:
         body = await self._body(request)
@@ -303,7 +306,7 @@ def _user_json(user: User) -> dict[str, Any]:
     ).model_dump()
 
 
-def _conversation_json(conv: Conversation) -> dict[str, Any]:
+def _conversation_json(conv: Conversation, dead: list[DeadLetter]) -> dict[str, Any]:
     return wire.ConversationOut(
         conversationId=conv.id,
         userId=conv.user_id,
@@ -315,4 +318,15 @@ def _conversation_json(conv: Conversation) -> dict[str, Any]:
         ),
         createdAt=iso(conv.created_at),
         stoppedAt=iso(conv.stopped_at) if conv.stopped_at else None,
+        deadLetters=[
+            wire.DeadLetterOut(
+                target="bot" if d.target == BOT else "slack",
+                kind=d.payload.get("type", d.kind) if d.target == BOT else d.kind,
+                id=d.payload.get("id") if d.target == BOT else d.payload.get("messageId"),
+                attempts=d.attempts,
+                error=d.error,
+                since=iso(datetime.fromtimestamp(d.created_at, UTC)),
+            )
+            for d in dead
+        ],
     ).model_dump()

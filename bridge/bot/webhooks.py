@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import aiohttp
 from standardwebhooks.webhooks import Webhook
 
-from bridge.outbox import Retry
+from bridge.outbox import Fail, Retry
 from bridge.store import OutboxRow
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,9 @@ class WebhookSender:
 
     def hold(self, row: OutboxRow) -> float:
         return 0.0
+
+    async def failed(self, row: OutboxRow, reason: Fail) -> None:
+        """Nobody else to tell: the dead letter shows in the logs and on the conversation."""
 
     async def send(self, row: OutboxRow) -> None:
         event = row.payload

@@ -97,6 +97,17 @@ class SlackRef(BaseModel):
     permalink: str | None
 
 
+class DeadLetterOut(BaseModel):
+    """Something the bridge gave up delivering: to the bot (`event`) or to Slack."""
+
+    target: Literal["bot", "slack"]
+    kind: str
+    id: str | None
+    attempts: int
+    error: str
+    since: str
+
+
 class ConversationOut(BaseModel):
     conversationId: str
     userId: str
@@ -106,6 +117,7 @@ class ConversationOut(BaseModel):
     slack: SlackRef
     createdAt: str
     stoppedAt: str | None
+    deadLetters: list[DeadLetterOut]
 
 
 # --- parsing ------------------------------------------------------------------------------

@@ -54,7 +54,18 @@ PERMANENT = frozenset(
     }
 )
 # Kinds that post (and so are paced); the others edit or whisper.
-POSTS = frozenset({"post_parent", "transcript", "message"})
+POSTS = frozenset({"post_parent", "transcript", "message", "failure_notice"})
+# Refusals that mean the thread cannot be posted in at all.
+UNREACHABLE = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "channel_is_archived",
+        "thread_not_found",
+        "message_not_found",
+    }
+)
 # Errors after which the post may or may not have happened.
 UNSURE = frozenset({"internal_error", "fatal_error", "request_timeout", "service_unavailable"})
 
@@ -80,6 +91,15 @@ class SlackSender:
         self._client = client
         self._pacer = pacer
         self._booked: set[int] = set()  # rows whose pacing slot is booked
+
+    async def failed(self, row: OutboxRow, reason: Fail) -> None:
+        """Slack would not show something meant for the agents: say so in the thread, unless
+        the thread itself is out of reach."""
+        if row.kind not in ("message", "transcript"):
+            return
+        if isinstance(reason, Refused) and reason.error in UNREACHABLE:
+            return
+        await self._service.delivery_failed(row.conversation_id, row.kind, str(reason))
 
     def hold(self, row: OutboxRow) -> float:
         """Pace posts per channel: book the row a slot, and let it wait for it outside the
@@ -110,6 +130,14 @@ class SlackSender:
             await self._message(row, view)
         elif row.kind == "ephemeral":
             await self._ephemeral(row, view)
+        elif row.kind == "failure_notice":
+            what = (
+                "the conversation so far"
+                if row.payload["what"] == "transcript"
+                else ("a message for this thread")
+            )
+            text = f":warning: Slack would not show {what} ({row.payload['reason']})."
+            await self._reply(row, view.conv, row.payload["key"], blocks.notice(text))
         else:
             raise Fail(f"unknown outbox kind {row.kind!r}")
 

@@ -50,6 +50,18 @@ class OutboxRow:
 
 
 @dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An outbox row given up on."""
+
+    target: str
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    error: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class StoredMessage:
     id: str
     conversation_id: str
@@ -404,6 +416,23 @@ class Tx:
         await self._run(
             "UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ?", error, row_id
         )
+
+    async def dead_letters(self, conversation_id: str) -> list[DeadLetter]:
+        rows = await self._all(
+            "SELECT * FROM outbox WHERE conversation_id = ? AND state = 'failed' ORDER BY id",
+            conversation_id,
+        )
+        return [
+            DeadLetter(
+                r["target"],
+                r["kind"],
+                json.loads(r["payload"]),
+                r["attempts"],
+                r["last_error"] or "",
+                r["created_at"],
+            )
+            for r in rows
+        ]
 
     async def prune(self, now: float) -> None:
         """Forget what the contract lets go: event ids after a day, keys after 24 h, events
