@@ -15,6 +15,7 @@ import random
 import time
 from typing import Protocol
 
+from bridge.metrics import Metrics
 from bridge.pulse import Pulse
 from bridge.store import OutboxRow, Store
 
@@ -70,6 +71,7 @@ class Drainer:
         *,
         retry_base: float,
         retry_max: float,
+        metrics: Metrics,
         max_attempts: int = 0,
         max_age: float = 0,
         concurrency: int = 32,
@@ -82,6 +84,7 @@ class Drainer:
         self._pulse = pulse
         self._retry_base = retry_base
         self._retry_max = retry_max
+        self._metrics = metrics
         self._max_attempts = max_attempts
         self._max_age = max_age
         self._concurrency = concurrency
@@ -125,6 +128,7 @@ class Drainer:
             if wait > 0:
                 async with self._store.transaction() as tx:
                     await tx.defer(row.id, time.time() + wait)
+                self._count("deferred")
                 return
             async with self._store.transaction() as tx:
                 await tx.begin_attempt(row.id)
@@ -147,6 +151,8 @@ class Drainer:
         else:
             async with self._store.transaction() as tx:
                 await tx.delivered(row.id)
+            self._count("delivered")
+            self._metrics.latency.labels(self._target).observe(time.time() - row.created_at)
         finally:
             self._inflight.pop(row.conversation_id, None)
             self._pulse.fire()
@@ -165,6 +171,7 @@ class Drainer:
         )
         async with self._store.transaction() as tx:
             await tx.failed(row.id, str(exc))
+        self._count("failed")
         await self._sender.failed(row, exc)
 
     async def _retry(self, row: OutboxRow, reason: str, after: float, maybe_sent: bool) -> None:
@@ -186,3 +193,7 @@ class Drainer:
         )
         async with self._store.transaction() as tx:
             await tx.retry_at(row.id, time.time() + after, reason, maybe_sent)
+        self._count("retried")
+
+    def _count(self, outcome: str) -> None:
+        self._metrics.deliveries.labels(self._target, outcome).inc()

@@ -61,7 +61,9 @@ class Bridge:
         api = BotApi(service, s.api_token.get_secret_value(), s.max_body, self._closing)
 
         app = web.Application(middlewares=[api.middleware])
-        app.add_routes([web.get("/healthz", self._health), *api.routes()])
+        app.add_routes(
+            [web.get("/healthz", self._health), web.get("/metrics", self._metrics), *api.routes()]
+        )
         if not s.socket_mode:
             app.add_routes([events_route(bolt)])
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
@@ -87,6 +89,7 @@ class Bridge:
                 retry_max=s.retry_max,
                 max_attempts=s.delivery_max_attempts,
                 max_age=s.delivery_max_age,
+                metrics=service.metrics,
             )
             for target, sender in senders.items()
         ]
@@ -128,6 +131,10 @@ class Bridge:
         if self._ready and not self._closing.is_set():
             return web.json_response({"status": "ok"})
         return web.json_response({"status": "unavailable"}, status=503)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        await self.service.refresh_metrics()
+        return web.Response(body=self.service.metrics.render(), content_type="text/plain")
 
     def _spawn(self, run: Callable[[], Awaitable[None]], name: str) -> asyncio.Task[None]:
         async def guarded() -> None:

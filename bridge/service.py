@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bridge.metrics import Metrics
 from bridge.model import (
     TRANSITIONS,
     Action,
@@ -84,9 +85,11 @@ class Service:
         *,
         channel_for: Callable[[str | None], str],
         webhooks: bool,
+        metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
+        self.metrics = metrics or Metrics()
         self._channel_for = channel_for
         self._webhooks = webhooks
         self._clock = clock
@@ -235,8 +238,9 @@ class Service:
             claimed = conv.status is Status.WAITING
             if claimed:
                 conv = await self._claim(tx, conv, user)
-            message_id = new_id("msg")
-            await tx.insert_message(message_id, conv.id, user.id, content, self._clock())
+            message_id, now = new_id("msg"), self._clock()
+            await tx.insert_message(message_id, conv.id, user.id, content, now)
+            first = await tx.first_reply(conv.id, now)
             await tx.record_slack(message_id, conv.id, channel, ts)
             await self._event(
                 tx,
@@ -252,6 +256,8 @@ class Service:
                 },
             )
         self._fire(bot=True)
+        if first:
+            self.metrics.first_reply.observe((now - conv.created_at).total_seconds())
         return Outcome(relayed=True, claimed=claimed)
 
     async def act(self, action: Action, conversation_id: str, agent: AgentProfile) -> Outcome:
@@ -308,6 +314,21 @@ class Service:
     async def dead_letters(self, conversation_id: str) -> list[DeadLetter]:
         async with self.store.transaction() as tx:
             return await tx.dead_letters(conversation_id)
+
+    async def refresh_metrics(self) -> None:
+        """Bring the gauges read from the database up to date (before a scrape)."""
+        m = self.metrics
+        async with self.store.transaction() as tx:
+            stats = await tx.outbox_stats()
+            counts = await tx.conversation_counts()
+        now = time.time()
+        for target in (SLACK, BOT):
+            depth, oldest = stats.get((target, "pending"), (0, now))
+            m.outbox_depth.labels(target).set(depth)
+            m.outbox_oldest.labels(target).set(now - oldest)
+            m.dead_letters.labels(target).set(stats.get((target, "failed"), (0, now))[0])
+        for status in Status:
+            m.conversations.labels(status.value).set(counts.get(status.value, 0))
 
     async def prune(self) -> None:
         """Forget old Slack event ids, idempotency keys and events (see `Tx.prune`)."""

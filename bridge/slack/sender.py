@@ -311,6 +311,7 @@ class SlackSender:
             if exc.response.status_code == 429:
                 after = float(exc.response.headers.get("Retry-After", "1") or 1)
                 self._pacer.pause(channel, after)
+                self._service.metrics.ratelimited.labels(channel).inc()
                 raise Retry(f"{method}: rate limited", after=after, maybe_sent=False) from None
             if error in PERMANENT:
                 raise Refused(method, error) from None

@@ -36,6 +36,7 @@ MIGRATIONS: list[str] = [
         created_at    TEXT NOT NULL,
         waiting_since TEXT,
         stopped_at    TEXT,
+        first_reply_at TEXT,
         UNIQUE (channel, thread_ts)
     );
     CREATE INDEX conversations_waiting ON conversations (status, waiting_since);

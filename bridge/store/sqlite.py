@@ -231,6 +231,19 @@ class Tx:
         )
         return _dt(row["w"]) if row else None
 
+    async def first_reply(self, conversation_id: str, at: datetime) -> bool:
+        """Note the first agent reply; False when there was one already."""
+        changed = await self._run(
+            "UPDATE conversations SET first_reply_at = ? WHERE id = ? AND first_reply_at IS NULL",
+            iso(at),
+            conversation_id,
+        )
+        return changed == 1
+
+    async def conversation_counts(self) -> dict[str, int]:
+        rows = await self._all("SELECT status, COUNT(*) AS n FROM conversations GROUP BY status")
+        return {r["status"]: r["n"] for r in rows}
+
     # messages and their Slack twins
 
     async def insert_message(
@@ -379,6 +392,14 @@ class Tx:
             )
             for r in rows
         ]
+
+    async def outbox_stats(self) -> dict[tuple[str, str], tuple[int, float]]:
+        """(target, state) -> (rows, oldest created_at), for those present."""
+        rows = await self._all(
+            "SELECT target, state, COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox"
+            " GROUP BY target, state"
+        )
+        return {(r["target"], r["state"]): (r["n"], r["oldest"]) for r in rows}
 
     async def next_due_at(self, target: str, busy: Sequence[str]) -> float | None:
         """When the next head of a conversation not in `busy` falls due."""
