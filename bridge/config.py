@@ -70,6 +70,7 @@ class Settings(BaseSettings):
         default_factory=dict, validation_alias="BRIDGE_QUEUES"
     )
     agent_usergroup: str | None = Field(None, validation_alias="BRIDGE_AGENT_USERGROUP")
+    slack_combine: bool = Field(True, validation_alias="BRIDGE_SLACK_COMBINE")
     # Tuning knobs beyond the DESIGN table.
     retry_base: float = Field(1.0, gt=0, validation_alias="BRIDGE_RETRY_BASE")
     retry_max: float = Field(300.0, gt=0, validation_alias="BRIDGE_RETRY_MAX")

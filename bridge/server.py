@@ -74,7 +74,9 @@ class Bridge:
         self.url = f"http://{s.host}:{sockets[0][1]}" if sockets else s.base_url
 
         senders: dict[str, Sender] = {
-            SLACK: SlackSender(service, client, Pacer(s.slack_rate, s.slack_burst))
+            SLACK: SlackSender(
+                service, client, Pacer(s.slack_rate, s.slack_burst), combine=s.slack_combine
+            )
         }
         if s.webhook_url and s.webhook_secret:
             secret = s.webhook_secret.get_secret_value()

@@ -32,7 +32,7 @@ from bridge.model import (
     utcnow,
 )
 from bridge.pulse import Pulse
-from bridge.store import DeadLetter, Event, Store, StoredMessage, Tx
+from bridge.store import DeadLetter, Event, OutboxRow, Store, StoredMessage, Tx
 
 log = logging.getLogger(__name__)
 
@@ -341,13 +341,32 @@ class Service:
 
     # --- what the Slack sender reports back ---------------------------------------------
 
-    async def posted(
-        self, key: str, conversation_id: str, channel: str, ts: str, permalink: str | None = None
-    ) -> None:
-        """A post reached Slack as `ts`; the parent's ts becomes the conversation's thread."""
+    async def queued_messages(self, row: OutboxRow, limit: int) -> list[StoredMessage]:
+        """The messages queued right behind `row` for the thread, up to the first row that
+        is not a message."""
         async with self.store.transaction() as tx:
-            await tx.record_slack(key, conversation_id, channel, ts)
-            if key == parent_key(conversation_id):
+            found = []
+            for later in await tx.queued_after(row, limit):
+                message = await tx.message(later.payload.get("messageId", ""))
+                if later.kind != "message" or message is None:
+                    break
+                found.append(message)
+            return found
+
+    async def posted(
+        self,
+        keys: Sequence[str],
+        conversation_id: str,
+        channel: str,
+        ts: str,
+        permalink: str | None = None,
+    ) -> None:
+        """A post carrying `keys` reached Slack as `ts`; the parent's ts becomes the
+        conversation's thread."""
+        async with self.store.transaction() as tx:
+            for part, key in enumerate(keys):
+                await tx.record_slack(key, conversation_id, channel, ts, part)
+            if keys[0] == parent_key(conversation_id):
                 conv = await self._conversation(tx, conversation_id)
                 await tx.update_conversation(
                     dataclasses.replace(conv, thread_ts=ts, permalink=permalink)

@@ -22,7 +22,7 @@ from bridge.outbox import Fail, Retry
 from bridge.service import Service, parent_key
 from bridge.slack import blocks
 from bridge.slack.pacing import Pacer
-from bridge.store import OutboxRow
+from bridge.store import OutboxRow, StoredMessage
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,8 @@ PERMANENT = frozenset(
         "channel_is_archived",
     }
 )
+# At most this many queued messages are looked at for one combined post.
+COMBINE_MAX = 20
 # Kinds that post (and so are paced); the others edit or whisper.
 POSTS = frozenset({"post_parent", "transcript", "message", "failure_notice"})
 # Refusals that mean the thread cannot be posted in at all.
@@ -86,11 +88,17 @@ class _View:
 
 
 class SlackSender:
-    def __init__(self, service: Service, client: AsyncWebClient, pacer: Pacer) -> None:
+    def __init__(
+        self, service: Service, client: AsyncWebClient, pacer: Pacer, *, combine: bool = True
+    ) -> None:
+        """`combine`: end-user messages queued behind the rate limit go out as one post."""
         self._service = service
         self._client = client
         self._pacer = pacer
+        self._combine = combine
         self._booked: set[int] = set()  # rows whose pacing slot is booked
+        self._waited: set[int] = set()  # rows that waited for their slot: a backlog
+        self._absorbed: set[str] = set()  # messages already posted combined with an earlier
 
     async def failed(self, row: OutboxRow, reason: Fail) -> None:
         """Slack would not show something meant for the agents: say so in the thread, unless
@@ -107,11 +115,12 @@ class SlackSender:
         channel = row.payload.get("channel")
         if channel is None:
             return 0.0
-        if row.kind not in POSTS:
+        if row.kind not in POSTS or row.payload.get("messageId") in self._absorbed:
             return self._pacer.paused(channel)
         if row.id in self._booked:
             self._booked.discard(row.id)
             if not self._pacer.paused(channel):
+                self._waited.add(row.id)
                 return 0.0  # its slot has come
         wait = self._pacer.reserve(channel)
         if wait > 0:
@@ -127,17 +136,20 @@ class SlackSender:
         elif row.kind == "transcript":
             await self._transcript(row, view)
         elif row.kind == "message":
-            await self._message(row, view)
+            waited = row.id in self._waited
+            self._waited.discard(row.id)
+            try:
+                await self._message(row, view, waited)
+            except Retry as exc:
+                if exc.after is not None:  # rate limited: it waits behind the limit
+                    self._waited.add(row.id)
+                raise
         elif row.kind == "ephemeral":
             await self._ephemeral(row, view)
         elif row.kind == "failure_notice":
-            what = (
-                "the conversation so far"
-                if row.payload["what"] == "transcript"
-                else ("a message for this thread")
-            )
-            text = f":warning: Slack would not show {what} ({row.payload['reason']})."
-            await self._reply(row, view.conv, row.payload["key"], blocks.notice(text))
+            what = "the conversation so far" if row.payload["what"] == "transcript" else "a message"
+            text = f":warning: Slack would not show {what} here ({row.payload['reason']})."
+            await self._reply(row, view.conv, [row.payload["key"]], blocks.notice(text))
         else:
             raise Fail(f"unknown outbox kind {row.kind!r}")
 
@@ -149,11 +161,10 @@ class SlackSender:
         key = parent_key(conv.id)
         if await self._service.slack_ts(key) is not None:
             return
-        ts = await self._find(row, key, conv.channel, None, conv.created_at.timestamp())
-        if ts is None:
-            ts = await self._post(conv.channel, rendered, key)
+        found = await self._find(row, key, conv.channel, None, conv.created_at.timestamp())
+        ts = found[0] if found else await self._post(conv.channel, rendered, [key])
         permalink = await self._permalink(conv.channel, ts)
-        await self._service.posted(key, conv.id, conv.channel, ts, permalink)
+        await self._service.posted([key], conv.id, conv.channel, ts, permalink)
 
     async def _update_parent(self, view: _View) -> None:
         conv = view.conv
@@ -173,23 +184,41 @@ class SlackSender:
         for part, rendered in enumerate(blocks.transcript(history, view.user)):
             if part:  # the row's booking covered the first part only
                 await asyncio.sleep(self._pacer.reserve(view.conv.channel))
-            await self._reply(row, view.conv, f"transcript:{view.conv.id}:{part}", rendered)
+            await self._reply(row, view.conv, [f"transcript:{view.conv.id}:{part}"], rendered)
 
-    async def _message(self, row: OutboxRow, view: _View) -> None:
+    async def _message(self, row: OutboxRow, view: _View, waited: bool) -> None:
         message = await self._service.message(row.payload["messageId"])
         if message is None:
             raise Fail(f"message {row.payload['messageId']} is gone")
         from_bot = message.author_id is None
         user = None if from_bot else view.user
+        self._absorbed.discard(message.id)
+        batch = [message]
+        if waited and self._combine and not from_bot:
+            batch += await self._queued_behind(row, message)
         try:
-            rendered = blocks.message(message.content, from_bot=from_bot)
-            await self._reply(row, view.conv, message.id, rendered, as_user=user)
+            await self._reply(row, view.conv, [m.id for m in batch], _render(batch), as_user=user)
+            self._absorbed.update(m.id for m in batch[1:])
         except Refused as exc:
             if exc.error != "invalid_blocks" or not _has_image(message.content):
                 raise
             # Slack refuses an image block whose picture it cannot fetch: show links instead.
             rendered = blocks.message(message.content, from_bot=from_bot, images=False)
-            await self._reply(row, view.conv, message.id, rendered, as_user=user)
+            await self._reply(row, view.conv, [message.id], rendered, as_user=user)
+
+    async def _queued_behind(self, row: OutboxRow, first: StoredMessage) -> list[StoredMessage]:
+        """The same end user's text messages queued right behind `first`, as many as fit one
+        post: sent together, the thread catches up sooner."""
+        batch: list[StoredMessage] = []
+        size = len(blocks.message(first.content, from_bot=False).blocks)
+        for later in await self._service.queued_messages(row, COMBINE_MAX):
+            if later.author_id != first.author_id or later.content.type != "text":
+                break
+            size += 1 + len(blocks.message(later.content, from_bot=False).blocks)
+            if size > blocks.MAX_BLOCKS:
+                break
+            batch.append(later)
+        return batch
 
     async def _ephemeral(self, row: OutboxRow, view: _View) -> None:
         conv = view.conv
@@ -210,25 +239,27 @@ class SlackSender:
         self,
         row: OutboxRow,
         conv: Conversation,
-        key: str,
+        keys: list[str],
         rendered: blocks.Rendered,
         as_user: User | None = None,
     ) -> None:
-        """Post one thread reply named `key`, unless it is already there."""
+        """Post one thread reply carrying `keys`, unless it is already there."""
         if conv.thread_ts is None:
             raise Fail("the conversation has no Slack thread (its parent could not be posted)")
-        if await self._service.slack_ts(key) is not None:
+        if await self._service.slack_ts(keys[0]) is not None:
             return
-        ts = await self._find(row, key, conv.channel, conv.thread_ts, None)
-        if ts is None:
-            ts = await self._post(conv.channel, rendered, key, conv.thread_ts, as_user)
-        await self._service.posted(key, conv.id, conv.channel, ts)
+        found = await self._find(row, keys[0], conv.channel, conv.thread_ts, None)
+        if found is not None:
+            ts, keys = found  # what that earlier attempt posted, which may be less
+        else:
+            ts = await self._post(conv.channel, rendered, keys, conv.thread_ts, as_user)
+        await self._service.posted(keys, conv.id, conv.channel, ts)
 
     async def _post(
         self,
         channel: str,
         rendered: blocks.Rendered,
-        key: str,
+        keys: list[str],
         thread_ts: str | None = None,
         as_user: User | None = None,
     ) -> str:
@@ -243,7 +274,7 @@ class SlackSender:
             thread_ts=thread_ts,
             text=rendered.text,
             blocks=rendered.blocks,
-            metadata={"event_type": METADATA_TYPE, "event_payload": {"key": key}},
+            metadata={"event_type": METADATA_TYPE, "event_payload": {"keys": " ".join(keys)}},
             unfurl_links=False,
             unfurl_media=False,
             **extra,
@@ -257,8 +288,9 @@ class SlackSender:
         channel: str,
         thread_ts: str | None,
         oldest: float | None,
-    ) -> str | None:
-        """After an attempt that may have reached Slack, look for the post by its key."""
+    ) -> tuple[str, list[str]] | None:
+        """After an attempt that may have reached Slack, look for the post carrying `key`:
+        its ts and all the keys it carries."""
         if not row.maybe_sent:
             return None
         cursor: str | None = None
@@ -283,11 +315,10 @@ class SlackSender:
                 )
             for message in resp.get("messages") or []:
                 meta = message.get("metadata") or {}
-                if meta.get("event_type") == METADATA_TYPE and (
-                    (meta.get("event_payload") or {}).get("key") == key
-                ):
+                carried = str((meta.get("event_payload") or {}).get("keys", "")).split()
+                if meta.get("event_type") == METADATA_TYPE and key in carried:
                     log.info("found %s already in Slack; not posting it again", key)
-                    return str(message["ts"])
+                    return str(message["ts"]), carried
             cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
                 return None
@@ -327,6 +358,19 @@ class SlackSender:
         user = await self._service.user(conv.user_id)
         assignee = await self._service.user(conv.agent_id) if conv.agent_id else None
         return _View(conv, user, assignee)
+
+
+def _render(batch: list[StoredMessage]) -> blocks.Rendered:
+    """One message, or several combined in order with a divider between them."""
+    first = blocks.message(batch[0].content, from_bot=batch[0].author_id is None)
+    if len(batch) == 1:
+        return first
+    parts = [first] + [blocks.message(m.content, from_bot=False) for m in batch[1:]]
+    joined: list[dict[str, Any]] = []
+    for part in parts:
+        joined += ([{"type": "divider"}] if joined else []) + part.blocks
+    text = "\n".join(p.text for p in parts)
+    return blocks.Rendered(text=text[: blocks.MAX_FALLBACK_TEXT], blocks=joined)
 
 
 def _has_image(content: Content) -> bool:

@@ -52,12 +52,15 @@ MIGRATIONS: list[str] = [
     CREATE INDEX messages_conversation ON messages (conversation_id);
 
     -- Slack message ts <-> what the bridge calls it (a message id, or 'parent:<conv>', ...).
+    -- One post may carry several end-user messages (combined behind a rate limit): `part`
+    -- numbers them, so the map stays one-to-one.
     CREATE TABLE slack_messages (
         key             TEXT PRIMARY KEY,
         conversation_id TEXT NOT NULL REFERENCES conversations (id),
         channel         TEXT NOT NULL,
         ts              TEXT NOT NULL,
-        UNIQUE (channel, ts)
+        part            INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (channel, ts, part)
     );
 
     CREATE TABLE slack_events (

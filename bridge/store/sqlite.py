@@ -109,6 +109,19 @@ def _user(row: sqlite3.Row) -> User:
     )
 
 
+def _outbox_row(row: sqlite3.Row) -> OutboxRow:
+    return OutboxRow(
+        id=row["id"],
+        target=row["target"],
+        conversation_id=row["conversation_id"],
+        kind=row["kind"],
+        payload=json.loads(row["payload"]),
+        attempts=row["attempts"],
+        maybe_sent=bool(row["maybe_sent"]),
+        created_at=row["created_at"],
+    )
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -285,13 +298,17 @@ class Tx:
         )
         return str(row["key"]) if row else None
 
-    async def record_slack(self, key: str, conversation_id: str, channel: str, ts: str) -> None:
+    async def record_slack(
+        self, key: str, conversation_id: str, channel: str, ts: str, part: int = 0
+    ) -> None:
         await self._run(
-            "INSERT INTO slack_messages (key, conversation_id, channel, ts) VALUES (?, ?, ?, ?)",
+            "INSERT INTO slack_messages (key, conversation_id, channel, ts, part)"
+            " VALUES (?, ?, ?, ?, ?)",
             key,
             conversation_id,
             channel,
             ts,
+            part,
         )
 
     async def first_seen(self, event_id: str) -> bool:
@@ -379,19 +396,7 @@ class Tx:
             *busy,
             limit,
         )
-        return [
-            OutboxRow(
-                id=r["id"],
-                target=r["target"],
-                conversation_id=r["conversation_id"],
-                kind=r["kind"],
-                payload=json.loads(r["payload"]),
-                attempts=r["attempts"],
-                maybe_sent=bool(r["maybe_sent"]),
-                created_at=r["created_at"],
-            )
-            for r in rows
-        ]
+        return [_outbox_row(r) for r in rows]
 
     async def outbox_stats(self) -> dict[tuple[str, str], tuple[int, float]]:
         """(target, state) -> (rows, oldest created_at), for those present."""
@@ -400,6 +405,18 @@ class Tx:
             " GROUP BY target, state"
         )
         return {(r["target"], r["state"]): (r["n"], r["oldest"]) for r in rows}
+
+    async def queued_after(self, row: OutboxRow, limit: int) -> list[OutboxRow]:
+        """The rows queued behind `row` in its conversation, oldest first."""
+        rows = await self._all(
+            "SELECT * FROM outbox WHERE target = ? AND conversation_id = ? AND state = 'pending'"
+            " AND id > ? ORDER BY id LIMIT ?",
+            row.target,
+            row.conversation_id,
+            row.id,
+            limit,
+        )
+        return [_outbox_row(r) for r in rows]
 
     async def next_due_at(self, target: str, busy: Sequence[str]) -> float | None:
         """When the next head of a conversation not in `busy` falls due."""

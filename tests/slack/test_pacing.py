@@ -47,7 +47,10 @@ def test_rate_zero_only_waits_out_pauses() -> None:
 
 async def test_a_backlog_in_one_channel_does_not_delay_another(make_stage: StageFactory) -> None:
     stage = await make_stage(
-        BRIDGE_SLACK_RATE="10", BRIDGE_SLACK_BURST="1", BRIDGE_QUEUES="other=C0OTHER"
+        BRIDGE_SLACK_RATE="10",
+        BRIDGE_SLACK_BURST="1",
+        BRIDGE_SLACK_COMBINE="false",
+        BRIDGE_QUEUES="other=C0OTHER",
     )
     slack, api = stage.slack, stage.api
     slack.add_channel("C0OTHER", "other")
@@ -88,3 +91,37 @@ async def test_retry_after_holds_back_only_that_channel(make_stage: StageFactory
     assert time.monotonic() - started < 1.0
     await slack.wait_for(lambda: len(slack.thread(CHANNEL, parent)) == 1, timeout=10)
     assert time.monotonic() - started >= 1.9
+
+
+async def test_messages_queued_behind_the_limit_go_out_combined(make_stage: StageFactory) -> None:
+    stage = await make_stage(BRIDGE_SLACK_RATE="2", BRIDGE_SLACK_BURST="1")
+    slack, api = stage.slack, stage.api
+    user = await api.create_user()
+    conv = await api.start(user)
+    parent = await stage.parent_ts(conv)
+    for n in range(8):
+        await api.say(conv, f"part {n}", user_id=user)
+    await slack.wait_for(
+        lambda: "part 7" in " ".join(m.text for m in slack.thread(CHANNEL, parent)), timeout=10
+    )
+    posts = slack.thread(CHANNEL, parent)
+    assert len(posts) < 8  # the backlog caught up in fewer posts
+    text = "\n".join(m.text for m in posts)
+    assert [line for line in text.splitlines()] == [f"part {n}" for n in range(8)]
+    assert all(m.username for m in posts)
+    combined = next(m for m in posts if "\n" in m.text)
+    assert any(b["type"] == "divider" for b in combined.blocks or [])
+
+
+async def test_combining_can_be_turned_off(make_stage: StageFactory) -> None:
+    stage = await make_stage(
+        BRIDGE_SLACK_RATE="10", BRIDGE_SLACK_BURST="1", BRIDGE_SLACK_COMBINE="false"
+    )
+    slack, api = stage.slack, stage.api
+    user = await api.create_user()
+    conv = await api.start(user)
+    parent = await stage.parent_ts(conv)
+    for n in range(5):
+        await api.say(conv, f"part {n}", user_id=user)
+    await slack.wait_for(lambda: len(slack.thread(CHANNEL, parent)) == 5, timeout=10)
+    assert [m.text for m in slack.thread(CHANNEL, parent)] == [f"part {n}" for n in range(5)]
