@@ -114,6 +114,7 @@ class Bridge:
         period); whatever is left stays queued in the database."""
         self._ready = False
         self._closing.set()
+        self.service.events_pulse.fire()  # long-polls answer now rather than at their timeout
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
         if self._runner is not None:

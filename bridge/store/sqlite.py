@@ -500,7 +500,11 @@ class Store:
         ):
             await db.execute(pragma)
         store = cls(db)
-        await store._migrate()
+        try:
+            await store._migrate()
+        except BaseException:
+            await db.close()
+            raise
         return store
 
     async def _migrate(self) -> None:

@@ -368,6 +368,13 @@ class FakeSlack:
         fault = _Fault(error, status, dict(headers or {}), applied)
         self._faults.setdefault(method, []).extend(copy.deepcopy(fault) for _ in range(times))
 
+    def heal(self, method: str | None = None) -> None:
+        """Drop the faults still queued for ``method`` (all methods when None)."""
+        if method is None:
+            self._faults.clear()
+        else:
+            self._faults.pop(method, None)
+
     def rate_limit(self, channel: str, retry_after: int) -> None:
         """Answer the next ``chat.postMessage`` to ``channel`` with 429 ``ratelimited``."""
         self._rate_limits.setdefault(channel, []).append(retry_after)
