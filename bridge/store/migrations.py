@@ -104,5 +104,16 @@ MIGRATIONS: list[str] = [
         created_at      REAL NOT NULL
     );
     CREATE INDEX outbox_pending ON outbox (target, state, conversation_id, id);
+
+    -- The oldest pending row of each conversation, per target: the only row of it that may
+    -- go out now. Kept up to date with the outbox, so finding work never scans a backlog.
+    CREATE TABLE outbox_heads (
+        target          TEXT NOT NULL,
+        conversation_id TEXT NOT NULL,
+        row_id          INTEGER NOT NULL UNIQUE REFERENCES outbox (id),
+        next_at         REAL NOT NULL,
+        PRIMARY KEY (target, conversation_id)
+    );
+    CREATE INDEX outbox_heads_due ON outbox_heads (target, next_at);
     """,
 ]

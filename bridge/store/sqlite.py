@@ -366,31 +366,35 @@ class Tx:
         self, target: str, conversation_id: str, kind: str, payload: dict[str, Any]
     ) -> None:
         now = time.time()
-        await self._run(
+        async with self._db.execute(
             "INSERT INTO outbox (target, conversation_id, kind, payload, next_at, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
+            (target, conversation_id, kind, _json(payload), now, now),
+        ) as cur:
+            row_id = cur.lastrowid
+        # The first row of an idle conversation becomes its head; otherwise it waits behind.
+        await self._run(
+            "INSERT OR IGNORE INTO outbox_heads (target, conversation_id, row_id, next_at)"
+            " VALUES (?, ?, ?, ?)",
             target,
             conversation_id,
-            kind,
-            _json(payload),
-            now,
+            row_id,
             now,
         )
 
     async def due(
         self, target: str, now: float, limit: int, busy: Sequence[str]
     ) -> list[OutboxRow]:
-        """The oldest pending row of each conversation, when due, oldest first.
+        """The head of each conversation, when due, soonest first.
 
         Only a conversation's head may go out: that is what keeps each conversation in order.
         `busy` conversations already have their head in flight.
         """
         marks = ",".join("?" * len(busy))
         rows = await self._all(
-            "SELECT o.* FROM outbox o JOIN (SELECT MIN(id) AS id FROM outbox"
-            " WHERE target = ? AND state = 'pending' GROUP BY conversation_id) h ON o.id = h.id"
-            f" WHERE o.next_at <= ? AND o.conversation_id NOT IN ({marks})"
-            " ORDER BY o.id LIMIT ?",
+            "SELECT o.* FROM outbox_heads h JOIN outbox o ON o.id = h.row_id"
+            f" WHERE h.target = ? AND h.next_at <= ? AND h.conversation_id NOT IN ({marks})"
+            " ORDER BY h.next_at LIMIT ?",
             target,
             now,
             *busy,
@@ -422,9 +426,8 @@ class Tx:
         """When the next head of a conversation not in `busy` falls due."""
         marks = ",".join("?" * len(busy))
         row = await self._one(
-            "SELECT MIN(o.next_at) AS t FROM outbox o JOIN (SELECT MIN(id) AS id FROM outbox"
-            " WHERE target = ? AND state = 'pending' GROUP BY conversation_id) h ON o.id = h.id"
-            f" WHERE o.conversation_id NOT IN ({marks})",
+            "SELECT MIN(next_at) AS t FROM outbox_heads"
+            f" WHERE target = ? AND conversation_id NOT IN ({marks})",
             target,
             *busy,
         )
@@ -437,9 +440,7 @@ class Tx:
 
     async def defer(self, row_id: int, at: float) -> None:
         await self._run("UPDATE outbox SET next_at = ? WHERE id = ?", at, row_id)
-
-    async def delivered(self, row_id: int) -> None:
-        await self._run("DELETE FROM outbox WHERE id = ?", row_id)
+        await self._run("UPDATE outbox_heads SET next_at = ? WHERE row_id = ?", at, row_id)
 
     async def retry_at(self, row_id: int, at: float, error: str, maybe_sent: bool) -> None:
         await self._run(
@@ -449,10 +450,34 @@ class Tx:
             int(maybe_sent),
             row_id,
         )
+        await self._run("UPDATE outbox_heads SET next_at = ? WHERE row_id = ?", at, row_id)
+
+    async def delivered(self, row_id: int) -> None:
+        await self._advance(row_id)
+        await self._run("DELETE FROM outbox WHERE id = ?", row_id)
 
     async def failed(self, row_id: int, error: str) -> None:
+        await self._advance(row_id)
         await self._run(
             "UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ?", error, row_id
+        )
+
+    async def _advance(self, row_id: int) -> None:
+        """The head `row_id` is done: the next pending row of its conversation takes over."""
+        head = await self._one(
+            "SELECT target, conversation_id FROM outbox_heads WHERE row_id = ?", row_id
+        )
+        if head is None:
+            return
+        await self._run("DELETE FROM outbox_heads WHERE row_id = ?", row_id)
+        await self._run(
+            "INSERT INTO outbox_heads (target, conversation_id, row_id, next_at)"
+            " SELECT target, conversation_id, id, next_at FROM outbox"
+            " WHERE target = ? AND conversation_id = ? AND state = 'pending' AND id > ?"
+            " ORDER BY id LIMIT 1",
+            head["target"],
+            head["conversation_id"],
+            row_id,
         )
 
     async def dead_letters(self, conversation_id: str) -> list[DeadLetter]:
