@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     @field_validator("api_token")
     @classmethod
     def _not_blank(cls, v: SecretStr) -> SecretStr:
-        if not v.get_secret_value().strip():
+        if not _split(v):
             raise ValueError("must not be blank")
         return v
 
@@ -117,14 +117,17 @@ class Settings(BaseSettings):
                     "required when BRIDGE_WEBHOOK_URL is set (unsigned webhooks are refused)"
                 )
             return v
-        key = v.get_secret_value()
-        try:
-            # Standard Webhooks: whsec_ then base64, padding optional.
-            valid = key.startswith("whsec_") and len(base64.b64decode(key[6:] + "==")) >= 16
-        except binascii.Error:
-            valid = False
-        if not valid:
-            raise ValueError("must be a Standard Webhooks secret: whsec_ followed by base64")
+        for key in _split(v):
+            try:
+                # Standard Webhooks: whsec_ then base64, padding optional.
+                valid = key.startswith("whsec_") and len(base64.b64decode(key[6:] + "==")) >= 16
+            except binascii.Error:
+                valid = False
+            if not valid:
+                raise ValueError(
+                    "must be a Standard Webhooks secret (whsec_ followed by base64), "
+                    "or several separated by commas"
+                )
         return v
 
     @field_validator("slack_api_url", "webhook_url", "public_url")
@@ -176,6 +179,16 @@ class Settings(BaseSettings):
         return v.upper()
 
     @property
+    def api_tokens(self) -> list[str]:
+        """Every accepted bearer token: a comma-separated list lets tokens rotate."""
+        return _split(self.api_token)
+
+    @property
+    def webhook_secrets(self) -> list[str]:
+        """Webhook signing keys: every one signs each delivery, so keys rotate too."""
+        return _split(self.webhook_secret) if self.webhook_secret else []
+
+    @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
 
@@ -190,6 +203,10 @@ class Settings(BaseSettings):
 
     def channel_for(self, queue: str | None) -> str:
         return self.queues.get(queue or "", self.channel)
+
+
+def _split(secret: SecretStr) -> list[str]:
+    return [part.strip() for part in secret.get_secret_value().split(",") if part.strip()]
 
 
 def load_settings(

@@ -58,7 +58,7 @@ class Bridge:
         directory = Directory(client)
         signing = s.slack_signing_secret.get_secret_value() if s.slack_signing_secret else None
         bolt = build_app(service, client, directory, None if s.socket_mode else signing)
-        api = BotApi(service, s.api_token.get_secret_value(), s.max_body, self._closing)
+        api = BotApi(service, s.api_tokens, s.max_body, self._closing)
 
         app = web.Application(middlewares=[api.middleware])
         app.add_routes(
@@ -78,9 +78,8 @@ class Bridge:
                 service, client, Pacer(s.slack_rate, s.slack_burst), combine=s.slack_combine
             )
         }
-        if s.webhook_url and s.webhook_secret:
-            secret = s.webhook_secret.get_secret_value()
-            senders[BOT] = WebhookSender(s.webhook_url, secret, self._session)
+        if s.webhook_url:
+            senders[BOT] = WebhookSender(s.webhook_url, s.webhook_secrets, self._session)
         self._drainers = [
             Drainer(
                 store,

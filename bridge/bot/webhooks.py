@@ -18,9 +18,11 @@ log = logging.getLogger(__name__)
 class WebhookSender:
     """The outbox sender for target `bot`: one POST per event, any 2xx is success."""
 
-    def __init__(self, url: str, secret: str, session: aiohttp.ClientSession) -> None:
+    def __init__(self, url: str, secrets: list[str], session: aiohttp.ClientSession) -> None:
+        """Each of `secrets` signs every delivery (space-separated signatures, as Standard
+        Webhooks allows), so the bot can move to a new key without a gap."""
         self._url = url
-        self._signer = Webhook(secret)
+        self._signers = [Webhook(secret) for secret in secrets]
         self._session = session
 
     def hold(self, row: OutboxRow) -> float:
@@ -37,7 +39,7 @@ class WebhookSender:
             "content-type": "application/json",
             "webhook-id": event["id"],
             "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": self._signer.sign(event["id"], now, body),
+            "webhook-signature": " ".join(s.sign(event["id"], now, body) for s in self._signers),
         }
         try:
             async with self._session.post(
