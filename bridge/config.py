@@ -12,7 +12,7 @@ import binascii
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     Field,
@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     )
     agent_usergroup: str | None = Field(None, validation_alias="BRIDGE_AGENT_USERGROUP")
     slack_combine: bool = Field(True, validation_alias="BRIDGE_SLACK_COMBINE")
+    close_by: Literal["anyone", "assignee"] = Field("anyone", validation_alias="BRIDGE_CLOSE_BY")
     # Tuning knobs beyond the DESIGN table.
     retry_base: float = Field(1.0, gt=0, validation_alias="BRIDGE_RETRY_BASE")
     retry_max: float = Field(300.0, gt=0, validation_alias="BRIDGE_RETRY_MAX")

@@ -49,13 +49,18 @@ class Bridge:
     async def start(self) -> None:
         s = self.settings
         self._store = store = await Store.open(s.database_path)
-        service = Service(store, channel_for=s.channel_for, webhooks=s.webhook_url is not None)
+        service = Service(
+            store,
+            channel_for=s.channel_for,
+            webhooks=s.webhook_url is not None,
+            assignee_closes=s.close_by == "assignee",
+        )
         self.service = service
         self._session = aiohttp.ClientSession()
         client = AsyncWebClient(
             token=s.slack_bot_token.get_secret_value(), base_url=s.slack_api_url
         )
-        directory = Directory(client)
+        directory = Directory(client, agent_usergroup=s.agent_usergroup)
         signing = s.slack_signing_secret.get_secret_value() if s.slack_signing_secret else None
         bolt = build_app(service, client, directory, None if s.socket_mode else signing)
         api = BotApi(service, s.api_tokens, s.max_body, self._closing)

@@ -85,6 +85,7 @@ class Service:
         *,
         channel_for: Callable[[str | None], str],
         webhooks: bool,
+        assignee_closes: bool = False,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -92,6 +93,7 @@ class Service:
         self.metrics = metrics or Metrics()
         self._channel_for = channel_for
         self._webhooks = webhooks
+        self._assignee_closes = assignee_closes  # else any agent may release or resolve
         self._clock = clock
         self.outbox_pulse = {SLACK: Pulse(), BOT: Pulse()}
         self.events_pulse = Pulse()
@@ -218,8 +220,10 @@ class Service:
         ts: str,
         agent: AgentProfile,
         content: Content,
+        allowed: bool = True,
     ) -> Outcome:
-        """A human replied in a handoff thread. `content` is already plain text for the bot."""
+        """A human replied in a handoff thread. `content` is already plain text for the bot;
+        `allowed` is False when the human is not one of the agents."""
         text = content.payload.text if content.type == "text" else ""
         async with self.store.transaction() as tx:
             if event_id is not None and not await tx.first_seen(event_id):
@@ -231,6 +235,9 @@ class Service:
                 return Outcome(ignored="message already relayed")
             if is_internal(text):
                 return Outcome(ignored="internal note")
+            if not allowed:
+                await self._ephemeral(tx, conv, agent.slack_user_id, "not_allowed")
+                return Outcome(ignored="not an agent")
             if conv.status is Status.STOPPED:
                 await self._ephemeral(tx, conv, agent.slack_user_id, "stopped")
                 return Outcome(ignored="conversation stopped")
@@ -260,14 +267,29 @@ class Service:
             self.metrics.first_reply.observe((now - conv.created_at).total_seconds())
         return Outcome(relayed=True, claimed=claimed)
 
-    async def act(self, action: Action, conversation_id: str, agent: AgentProfile) -> Outcome:
+    async def act(
+        self, action: Action, conversation_id: str, agent: AgentProfile, allowed: bool = True
+    ) -> Outcome:
         """An agent pressed Claim, Release or Resolve."""
         needs, _ = TRANSITIONS[action]
         async with self.store.transaction() as tx:
             conv = await tx.conversation(conversation_id)
             if conv is None:
                 return Outcome(ignored="unknown conversation")
+            if not allowed:
+                await self._ephemeral(tx, conv, agent.slack_user_id, "not_allowed")
+                self.outbox_pulse[SLACK].fire()
+                return Outcome(ignored="not an agent")
             user = await self._agent(tx, agent)
+            if (
+                self._assignee_closes
+                and action is not Action.CLAIM
+                and conv.status is Status.ASSIGNED
+                and conv.agent_id != user.id
+            ):
+                await self._ephemeral(tx, conv, agent.slack_user_id, "assignee_only")
+                self.outbox_pulse[SLACK].fire()
+                return Outcome(ignored="only the assignee may release or resolve")
             if conv.status is not needs or (action is Action.CLAIM and conv.agent_id == user.id):
                 await self._ephemeral(tx, conv, agent.slack_user_id, "stale")
                 self.outbox_pulse[SLACK].fire()

@@ -46,6 +46,7 @@ def test_manifest_scopes_exactly(manifest: dict[str, Any]) -> None:
             "groups:history",
             "users:read",
             "users:read.email",
+            "usergroups:read",
         ]
     }
 

@@ -7,11 +7,13 @@ ack means the work is committed (Bolt's default acks first and loses the event o
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from slack_bolt import BoltResponse
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.model import Action, TextMessage, TextPayload
@@ -41,41 +43,68 @@ def build_app(
         process_before_response=True,
     )
 
+    @app.middleware
+    async def only_our_app(
+        body: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
+        """Acknowledge but ignore requests meant for another workspace or app (the same
+        signing secret can serve an app installed elsewhere)."""
+        team, app_id = await directory.identity()
+        their_team = context.team_id
+        their_app = body.get("api_app_id")
+        if context.enterprise_id and context.is_enterprise_install:
+            their_team = team  # an org-wide install spans the org's workspaces
+        if (their_team and team and their_team != team) or (
+            their_app and app_id and their_app != app_id
+        ):
+            log.warning("ignoring a request for team %s / app %s", their_team, their_app)
+            return BoltResponse(status=200, body="")
+        await next()
+        return None
+
     @app.event("message")
     async def on_message(event: dict[str, Any], body: dict[str, Any]) -> None:
         # Bolt already dropped the bridge's own messages (IgnoringSelfEvents).
-        thread_ts = event.get("thread_ts")
+        thread_ts, ts = event.get("thread_ts"), event.get("ts")
+        channel, user = event.get("channel"), event.get("user")
         if (
             event.get("subtype") not in HUMAN_SUBTYPES
             or event.get("bot_id")
-            or not event.get("user")
-            or not thread_ts
-            or thread_ts == event.get("ts")
+            or not all(isinstance(v, str) and v for v in (thread_ts, ts, channel, user))
+            or thread_ts == ts
         ):
             return  # edits, deletions, other bots, top-level chatter: not agent replies
-        raw = event.get("text") or ""
+        raw = event.get("text")
+        raw = raw if isinstance(raw, str) else ""
         names = await directory.names(mentioned_users(raw))
         text = to_plain(raw, names).strip()
         if not text:
             log.info("ignoring a reply with no text (files are not relayed yet)")
             return
+        event_id = body.get("event_id")
         outcome = await service.agent_reply(
-            event_id=body.get("event_id"),
-            channel=event["channel"],
-            thread_ts=thread_ts,
-            ts=event["ts"],
-            agent=await directory.profile(event["user"]),
+            event_id=event_id if isinstance(event_id, str) else None,
+            channel=str(channel),
+            thread_ts=str(thread_ts),
+            ts=str(ts),
+            agent=await directory.profile(str(user)),
             content=TextMessage(type="text", payload=TextPayload(text=text[:40000])),
+            allowed=await directory.is_agent(str(user)),
         )
         if outcome.ignored:
             log.debug("reply not relayed: %s", outcome.ignored)
 
     async def on_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
+        user = (body.get("user") or {}).get("id")
+        value = action.get("value")
+        if not isinstance(user, str) or not isinstance(value, str):
+            return
         outcome = await service.act(
             Action(action["action_id"]),
-            str(action.get("value") or ""),
-            await directory.profile(body["user"]["id"]),
+            value,
+            await directory.profile(user),
+            allowed=await directory.is_agent(user),
         )
         if outcome.ignored:
             log.info("button changed nothing: %s", outcome.ignored)

@@ -18,10 +18,38 @@ _IMAGES = ("image_original", "image_1024", "image_512", "image_192", "image_72",
 
 
 class Directory:
-    def __init__(self, client: AsyncWebClient, ttl: float = 600.0) -> None:
+    def __init__(
+        self, client: AsyncWebClient, ttl: float = 600.0, agent_usergroup: str | None = None
+    ) -> None:
+        """`agent_usergroup`: when set, only its members count as agents."""
         self._client = client
         self._ttl = ttl
         self._cache: dict[str, tuple[float, AgentProfile]] = {}
+        self._usergroup = agent_usergroup
+        self._members: tuple[float, frozenset[str]] = (0.0, frozenset())
+        self._identity: tuple[str | None, str | None] | None = None
+
+    async def identity(self) -> tuple[str | None, str | None]:
+        """The installed workspace (team id) and app id, from `auth.test`."""
+        if self._identity is None:
+            resp = await self._client.auth_test()
+            self._identity = (resp.get("team_id"), resp.get("app_id"))
+        return self._identity
+
+    async def is_agent(self, user_id: str) -> bool:
+        """Every member of the channel is an agent, unless a user group says who is. Its
+        members are cached for a minute; if Slack cannot tell, the last known list holds."""
+        if self._usergroup is None:
+            return True
+        expires, members = self._members
+        if expires <= time.monotonic():
+            try:
+                resp = await self._client.usergroups_users_list(usergroup=self._usergroup)
+                members = frozenset(resp.get("users") or [])
+                self._members = (time.monotonic() + 60, members)
+            except Exception as exc:
+                log.warning("usergroups.users.list failed (%s); keeping the last list", exc)
+        return user_id in members
 
     async def profile(self, user_id: str) -> AgentProfile:
         """The user's name, picture and email. If Slack cannot tell right now, the id stands

@@ -382,6 +382,10 @@ def _notice(why: str, state: dict[str, Any], who: str) -> str:
     """What an agent is told, ephemerally, when their action or reply changed nothing."""
     if why == "stopped":
         return ":no_entry: This conversation has ended, so your reply was *not* sent."
+    if why == "not_allowed":
+        return ":no_entry: Only the handoff agents may answer here; nothing was sent or changed."
+    if why == "assignee_only" and state.get("assignee"):
+        return f":no_entry: Only <@{state['assignee']}>, who has it, may release or resolve it."
     status, assignee = Status(state["status"]), state.get("assignee")
     if status is Status.ASSIGNED and assignee:
         if assignee == who:
