@@ -5,28 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import sys
 
+from bridge import logs
 from bridge.config import ConfigError, load_settings
-
-
-class _Formatter(logging.Formatter):
-    """Plain lines, with the conversation id when a record carries one."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        conversation = getattr(record, "conversation", None)
-        return f"{line} conversation={conversation}" if conversation else line
-
-
-def _setup_logging(level: str) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(_Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
-    # These log every request or query at DEBUG, payloads included: keep them to warnings.
-    for noisy in ("slack_bolt", "slack_sdk", "aiohttp.access", "aiosqlite"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         print("settings are valid")
         return 0
 
-    _setup_logging(settings.log_level)
+    logs.setup(settings.log_level, settings.log_format)
     from bridge.server import serve
 
     with contextlib.suppress(KeyboardInterrupt):

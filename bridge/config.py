@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     delivery_max_age: float = Field(259200, ge=0, validation_alias="BRIDGE_DELIVERY_MAX_AGE")
     delivery_max_attempts: int = Field(0, ge=0, validation_alias="BRIDGE_DELIVERY_MAX_ATTEMPTS")
     log_level: str = Field("INFO", validation_alias="BRIDGE_LOG_LEVEL")
+    log_format: Literal["text", "json"] = Field("text", validation_alias="BRIDGE_LOG_FORMAT")
 
     @field_validator("slack_bot_token")
     @classmethod

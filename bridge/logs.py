@@ -1,0 +1,49 @@
+"""Logging: plain lines or JSON, each carrying the conversation id when there is one.
+
+What may appear where: ids, statuses and Slack's error codes at INFO; message text only at
+DEBUG; secrets never (settings hold them as `SecretStr`, and the libraries that log request
+payloads are kept at WARNING).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import IO, Any
+
+# Libraries that log every request or query, payloads included, at DEBUG.
+NOISY = ("slack_bolt", "slack_sdk", "aiohttp.access", "aiosqlite")
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        conversation = getattr(record, "conversation", None)
+        return f"{line} conversation={conversation}" if conversation else line
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        conversation = getattr(record, "conversation", None)
+        if conversation:
+            entry["conversation"] = conversation
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup(level: str, fmt: str = "text", stream: IO[str] | None = None) -> None:
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    for name in NOISY:
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
