@@ -34,6 +34,7 @@ import inspect
 import itertools
 import json
 import logging
+import math
 import mimetypes
 import re
 import time
@@ -219,6 +220,9 @@ class FakeSlack:
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._faults: dict[str, list[_Fault]] = {}
         self._rate_limits: dict[str, list[int]] = {}
+        self.post_limit: tuple[float, int] | None = None  # see limit_posts()
+        self.ratelimited = 0
+        self._post_buckets: dict[str, tuple[float, float]] = {}
         self._last_us = 0
         self._ids = itertools.count(1)
 
@@ -374,6 +378,11 @@ class FakeSlack:
             self._faults.clear()
         else:
             self._faults.pop(method, None)
+
+    def limit_posts(self, rate: float, burst: int = 1) -> None:
+        """Enforce Slack's pacing from now on: more than ``rate`` posts a second per channel
+        (after a ``burst``) get 429 ``ratelimited``; ``ratelimited`` counts them."""
+        self.post_limit = (rate, burst)
 
     def rate_limit(self, channel: str, retry_after: int) -> None:
         """Answer the next ``chat.postMessage`` to ``channel`` with 429 ``ratelimited``."""
@@ -718,12 +727,25 @@ class FakeSlack:
         return params, header_token or None
 
     def _rate_limit_fault(self, params: JSON) -> _Fault | None:
-        channel = self._resolve_channel_id(_opt_str(params.get("channel")))
-        pending = self._rate_limits.get(channel or "")
-        if not pending:
+        channel = self._resolve_channel_id(_opt_str(params.get("channel"))) or ""
+        pending = self._rate_limits.get(channel)
+        if pending:
+            retry_after = pending.pop(0)
+            return _Fault("ratelimited", 429, {"Retry-After": str(retry_after)}, False)
+        if self.post_limit is None:
             return None
-        retry_after = pending.pop(0)
-        return _Fault("ratelimited", 429, {"Retry-After": str(retry_after)}, False)
+        # Slack's own pacing of chat.postMessage: a token bucket per channel.
+        rate, burst = self.post_limit
+        now = time.monotonic()
+        tokens, at = self._post_buckets.get(channel, (float(burst), now))
+        tokens = min(float(burst), tokens + (now - at) * rate)
+        if tokens < 1:
+            self._post_buckets[channel] = (tokens, now)
+            self.ratelimited += 1
+            retry_after = max(1, math.ceil((1 - tokens) / rate))
+            return _Fault("ratelimited", 429, {"Retry-After": str(retry_after)}, False)
+        self._post_buckets[channel] = (tokens - 1, now)
+        return None
 
     def _auth_test(self, p: JSON) -> JSON:
         return {

@@ -125,3 +125,34 @@ async def test_combining_can_be_turned_off(make_stage: StageFactory) -> None:
         await api.say(conv, f"part {n}", user_id=user)
     await slack.wait_for(lambda: len(slack.thread(CHANNEL, parent)) == 5, timeout=10)
     assert [m.text for m in slack.thread(CHANNEL, parent)] == [f"part {n}" for n in range(5)]
+
+
+async def test_paced_posts_stay_within_slacks_limit(make_stage: StageFactory) -> None:
+    stage = await make_stage(
+        BRIDGE_SLACK_RATE="5", BRIDGE_SLACK_BURST="1", BRIDGE_SLACK_COMBINE="false"
+    )
+    slack, api = stage.slack, stage.api
+    user = await api.create_user()
+    conv = await api.start(user)
+    parent = await stage.parent_ts(conv)
+    slack.limit_posts(rate=5, burst=2)  # Slack tolerates short bursts; jitter stays inside
+    started = time.monotonic()
+    for n in range(8):
+        await api.say(conv, f"paced {n}", user_id=user)
+    await slack.wait_for(lambda: len(slack.thread(CHANNEL, parent)) == 8, timeout=10)
+    assert slack.ratelimited == 0  # respected, not fought
+    assert 1.2 <= time.monotonic() - started < 3
+
+
+async def test_without_pacing_slack_429s_are_waited_out(make_stage: StageFactory) -> None:
+    stage = await make_stage(BRIDGE_SLACK_RATE="0", BRIDGE_SLACK_COMBINE="false")
+    slack, api = stage.slack, stage.api
+    user = await api.create_user()
+    conv = await api.start(user)
+    parent = await stage.parent_ts(conv)
+    slack.limit_posts(rate=4, burst=2)
+    for n in range(5):
+        await api.say(conv, f"unpaced {n}", user_id=user)
+    await slack.wait_for(lambda: len(slack.thread(CHANNEL, parent)) == 5, timeout=15)
+    assert slack.ratelimited >= 1
+    assert [m.text for m in slack.thread(CHANNEL, parent)] == [f"unpaced {n}" for n in range(5)]
