@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     agent_usergroup: str | None = Field(None, validation_alias="BRIDGE_AGENT_USERGROUP")
     slack_combine: bool = Field(True, validation_alias="BRIDGE_SLACK_COMBINE")
     close_by: Literal["anyone", "assignee"] = Field("anyone", validation_alias="BRIDGE_CLOSE_BY")
+    botpress_webhook_url: str | None = Field(None, validation_alias="BOTPRESS_WEBHOOK_URL")
+    botpress_path_token: SecretStr | None = Field(None, validation_alias="BOTPRESS_PATH_TOKEN")
     # Tuning knobs beyond the DESIGN table.
     retry_base: float = Field(1.0, gt=0, validation_alias="BRIDGE_RETRY_BASE")
     retry_max: float = Field(300.0, gt=0, validation_alias="BRIDGE_RETRY_MAX")
@@ -85,6 +87,13 @@ class Settings(BaseSettings):
     def _bot_token(cls, v: SecretStr) -> SecretStr:
         if not v.get_secret_value().startswith("xoxb-"):
             raise ValueError("must be a bot token starting with xoxb-")
+        return v
+
+    @field_validator("botpress_path_token")
+    @classmethod
+    def _path_token(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z0-9_-]{16,200}", v.get_secret_value()):
+            raise ValueError("must be 16-200 letters, digits, '-' or '_' (it is part of a URL)")
         return v
 
     @field_validator("api_token")
@@ -132,7 +141,7 @@ class Settings(BaseSettings):
                 )
         return v
 
-    @field_validator("slack_api_url", "webhook_url", "public_url")
+    @field_validator("slack_api_url", "webhook_url", "public_url", "botpress_webhook_url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
         if v is not None and not _URL.match(v):
@@ -189,6 +198,12 @@ class Settings(BaseSettings):
     def webhook_secrets(self) -> list[str]:
         """Webhook signing keys: every one signs each delivery, so keys rotate too."""
         return _split(self.webhook_secret) if self.webhook_secret else []
+
+    @property
+    def botpress_prefix(self) -> str:
+        """Where the hitl-api routes live: a path token, when set, keeps strangers out."""
+        token = self.botpress_path_token.get_secret_value() if self.botpress_path_token else ""
+        return f"/botpress/{token}" if token else "/botpress"
 
     @property
     def socket_mode(self) -> bool:

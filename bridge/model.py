@@ -175,10 +175,17 @@ class User:
     slack_user_id: str | None = None
 
 
+class Origin(StrEnum):
+    """Which bot-side protocol opened a conversation, and so hears its events."""
+
+    NATIVE = "native"  # the /v1 API (events on the webhook and GET /v1/events)
+    BOTPRESS = "botpress"  # Botpress's hitl-api integration (events to its webhook too)
+
+
 @dataclass(frozen=True, slots=True)
 class Conversation:
     id: str
-    user_id: str
+    user_id: str | None  # None until a Botpress hitl-api conversation names its end user
     status: Status
     channel: str
     thread_ts: str | None  # the parent message's ts once posted
@@ -191,6 +198,7 @@ class Conversation:
     created_at: datetime
     waiting_since: datetime | None
     stopped_at: datetime | None
+    origin: Origin = Origin.NATIVE
 
 
 @dataclass(frozen=True, slots=True)

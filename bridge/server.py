@@ -15,10 +15,11 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.bot.api import BotApi
+from bridge.bot.botpress import BotpressApi, BotpressSender
 from bridge.bot.webhooks import WebhookSender
 from bridge.config import Settings
 from bridge.outbox import Drainer, Sender
-from bridge.service import BOT, SLACK, Service
+from bridge.service import BOT, BOTPRESS, SLACK, Service
 from bridge.slack.app import build_app, events_route
 from bridge.slack.directory import Directory
 from bridge.slack.pacing import Pacer
@@ -53,6 +54,7 @@ class Bridge:
             store,
             channel_for=s.channel_for,
             webhooks=s.webhook_url is not None,
+            botpress=s.botpress_webhook_url is not None,
             assignee_closes=s.close_by == "assignee",
         )
         self.service = service
@@ -71,6 +73,13 @@ class Bridge:
         )
         if not s.socket_mode:
             app.add_routes([events_route(bolt)])
+        if s.botpress_webhook_url:
+            app.add_routes(BotpressApi(service, s.botpress_prefix).routes())
+            if s.botpress_path_token is None:
+                log.warning(
+                    "BOTPRESS_PATH_TOKEN is not set: anyone who finds /botpress can open "
+                    "handoffs; set it and use {BRIDGE_PUBLIC_URL}/botpress/<token> in Botpress"
+                )
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
         await self._runner.setup()
         site = web.TCPSite(self._runner, s.host, self._port)
@@ -85,6 +94,8 @@ class Bridge:
         }
         if s.webhook_url:
             senders[BOT] = WebhookSender(s.webhook_url, s.webhook_secrets, self._session)
+        if s.botpress_webhook_url:
+            senders[BOTPRESS] = BotpressSender(s.botpress_webhook_url, self._session)
         self._drainers = [
             Drainer(
                 store,

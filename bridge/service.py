@@ -22,6 +22,7 @@ from bridge.model import (
     Content,
     Conversation,
     HistoryItem,
+    Origin,
     Role,
     Status,
     StopReason,
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 SLACK = "slack"
 BOT = "bot"
+BOTPRESS = "botpress"
 
 
 class NotFound(Exception):
@@ -85,6 +87,7 @@ class Service:
         *,
         channel_for: Callable[[str | None], str],
         webhooks: bool,
+        botpress: bool = False,
         assignee_closes: bool = False,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utcnow,
@@ -93,9 +96,10 @@ class Service:
         self.metrics = metrics or Metrics()
         self._channel_for = channel_for
         self._webhooks = webhooks
+        self._botpress = botpress
         self._assignee_closes = assignee_closes  # else any agent may release or resolve
         self._clock = clock
-        self.outbox_pulse = {SLACK: Pulse(), BOT: Pulse()}
+        self.outbox_pulse = {SLACK: Pulse(), BOT: Pulse(), BOTPRESS: Pulse()}
         self.events_pulse = Pulse()
 
     # --- reads ------------------------------------------------------------------------
@@ -142,14 +146,17 @@ class Service:
 
     async def start_hitl(
         self,
-        user_id: str,
+        user_id: str | None,
         *,
         title: str | None,
         description: str | None,
         history: Sequence[HistoryItem],
         session: dict[str, Any] | None,
+        origin: Origin = Origin.NATIVE,
         idem: Idem | None = None,
     ) -> str:
+        """Open a handoff. `user_id` is None only when the protocol does not say who the end
+        user is yet (Botpress hitl-api): the first message from them names them."""
         now = self._clock()
         queue = session.get("queue") if session else None
         conv = Conversation(
@@ -167,9 +174,11 @@ class Service:
             created_at=now,
             waiting_since=now,
             stopped_at=None,
+            origin=origin,
         )
         async with self.store.transaction() as tx:
-            await self._end_user(tx, user_id)
+            if user_id is not None:
+                await self._end_user(tx, user_id)
             await tx.insert_conversation(conv, history, session)
             await self._to_slack(tx, conv, "post_parent")
             if history:
@@ -190,6 +199,11 @@ class Service:
         message_id = new_id("msg")
         async with self.store.transaction() as tx:
             conv = await self._conversation(tx, conversation_id)
+            if user_id is not None and conv.user_id is None:
+                await self._end_user(tx, user_id)  # now we know who it is: show them
+                conv = dataclasses.replace(conv, user_id=user_id)
+                await tx.update_conversation(conv)
+                await self._to_slack(tx, conv, "update_parent")
             if user_id is not None and user_id != conv.user_id:
                 raise Invalid("userId", "is not this conversation's end user")
             if conv.status is Status.STOPPED:
@@ -251,7 +265,7 @@ class Service:
             await tx.record_slack(message_id, conv.id, channel, ts)
             await self._event(
                 tx,
-                conv.id,
+                conv,
                 "message",
                 {
                     "conversationId": conv.id,
@@ -400,6 +414,7 @@ class Service:
         self.outbox_pulse[SLACK].fire()
         if bot:
             self.outbox_pulse[BOT].fire()
+            self.outbox_pulse[BOTPRESS].fire()
             self.events_pulse.fire()
 
     async def _conversation(self, tx: Tx, conversation_id: str) -> Conversation:
@@ -446,7 +461,7 @@ class Service:
         await self._to_slack(tx, conv, "update_parent")
         await self._event(
             tx,
-            conv.id,
+            conv,
             "hitlAssigned",
             {"conversationId": conv.id, "userId": agent.id, "agent": _agent_json(agent)},
         )
@@ -461,7 +476,7 @@ class Service:
         await self._to_slack(tx, conv, "update_parent")
         if reason is not StopReason.BOT:
             await self._event(
-                tx, conv.id, "hitlStopped", {"conversationId": conv.id, "reason": reason.value}
+                tx, conv, "hitlStopped", {"conversationId": conv.id, "reason": reason.value}
             )
         log.info("handoff stopped (%s)", reason.value, extra={"conversation": conv.id})
 
@@ -482,15 +497,16 @@ class Service:
         """Queue something for the conversation's thread; the channel rides along for pacing."""
         await tx.enqueue(SLACK, conv.id, kind, {"channel": conv.channel, **payload})
 
-    async def _event(
-        self, tx: Tx, conversation_id: str, type_: str, payload: dict[str, Any]
-    ) -> None:
-        """An event for the bot: kept for `GET /v1/events`, queued for the webhook if any."""
+    async def _event(self, tx: Tx, conv: Conversation, type_: str, payload: dict[str, Any]) -> None:
+        """An event for the bot: kept for `GET /v1/events`, queued for the webhook if any,
+        and for Botpress when the conversation came from there."""
         event_id = new_id("evt")
         body = {"id": event_id, "type": type_, "createdAt": iso(self._clock()), "payload": payload}
-        await tx.append_event(event_id, conversation_id, body)
+        await tx.append_event(event_id, conv.id, body)
         if self._webhooks:
-            await tx.enqueue(BOT, conversation_id, "event", body)
+            await tx.enqueue(BOT, conv.id, "event", body)
+        if self._botpress and conv.origin is Origin.BOTPRESS:
+            await tx.enqueue(BOTPRESS, conv.id, "event", body)
 
     @staticmethod
     async def _remember(tx: Tx, idem: Idem | None, result: Any) -> None:

@@ -210,7 +210,7 @@ class BotApi:
             return {}
         try:
             return json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
             raise ApiError(400, "bad_json", "the body is not valid JSON") from None
 
     @staticmethod

@@ -27,6 +27,30 @@ def _no_controls(value: str) -> str:
     return value
 
 
+MAX_DEPTH = 32
+
+
+def _storable(value: dict[str, Any]) -> dict[str, Any]:
+    """Free-form JSON kept as it is: only text that UTF-8 can store, and not absurdly deep
+    (either would otherwise fail when the row is written, as a 500)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError(f"must not be nested more than {MAX_DEPTH} levels deep")
+        if isinstance(node, dict):
+            stack.extend((key, depth) for key in node)
+            stack.extend((item, depth + 1) for item in node.values())
+        elif isinstance(node, list):
+            stack.extend((item, depth + 1) for item in node)
+        elif isinstance(node, str):
+            try:
+                node.encode()
+            except UnicodeEncodeError:
+                raise ValueError("must not contain unpaired surrogates (\\ud800-\\udfff)") from None
+    return value
+
+
 def _email(value: str) -> str:
     if not re.fullmatch(r"[^@\s]+@[^@\s]+", value):
         raise ValueError("must be an email address")
@@ -67,7 +91,7 @@ class StartHitl(_Body):
     title: Annotated[str, Field(max_length=500), AfterValidator(_no_controls)] | None = None
     description: Annotated[str, Field(max_length=10000)] | None = None
     messageHistory: Annotated[list[HistoryEntry], Field(max_length=1000)]
-    hitlSession: dict[str, Any] | None = None
+    hitlSession: Annotated[dict[str, Any], AfterValidator(_storable)] | None = None
 
 
 class SendMessage(_Body):
@@ -110,7 +134,7 @@ class DeadLetterOut(BaseModel):
 
 class ConversationOut(BaseModel):
     conversationId: str
-    userId: str
+    userId: str | None  # None until a Botpress hitl-api conversation names its end user
     status: Literal["waiting", "assigned", "stopped"]
     agentId: str | None
     title: str | None

@@ -355,7 +355,7 @@ class SlackSender:
         conv = await self._service.conversation(conversation_id)
         if conv is None:
             raise Fail(f"conversation {conversation_id} is gone")
-        user = await self._service.user(conv.user_id)
+        user = await self._service.user(conv.user_id) if conv.user_id else None
         assignee = await self._service.user(conv.agent_id) if conv.agent_id else None
         return _View(conv, user, assignee)
 

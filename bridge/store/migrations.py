@@ -21,7 +21,8 @@ MIGRATIONS: list[str] = [
 
     CREATE TABLE conversations (
         id            TEXT PRIMARY KEY,
-        user_id       TEXT NOT NULL REFERENCES users (id),
+        user_id       TEXT REFERENCES users (id),  -- unknown at first over Botpress hitl-api
+        origin        TEXT NOT NULL DEFAULT 'native' CHECK (origin IN ('native', 'botpress')),
         status        TEXT NOT NULL CHECK (status IN ('waiting', 'assigned', 'stopped')),
         channel       TEXT NOT NULL,
         thread_ts     TEXT,

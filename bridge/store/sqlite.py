@@ -25,6 +25,7 @@ from bridge.model import (
     Content,
     Conversation,
     HistoryItem,
+    Origin,
     Role,
     Status,
     StopReason,
@@ -95,6 +96,7 @@ def _conversation(row: sqlite3.Row) -> Conversation:
         created_at=datetime.fromisoformat(row["created_at"]),
         waiting_since=_dt(row["waiting_since"]),
         stopped_at=_dt(row["stopped_at"]),
+        origin=Origin(row["origin"]),
     )
 
 
@@ -182,11 +184,12 @@ class Tx:
         self, conv: Conversation, history: Sequence[HistoryItem], session: Any
     ) -> None:
         await self._run(
-            "INSERT INTO conversations (id, user_id, status, channel, thread_ts, title,"
+            "INSERT INTO conversations (id, user_id, origin, status, channel, thread_ts, title,"
             " description, history, session, created_at, waiting_since)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             conv.id,
             conv.user_id,
+            conv.origin.value,
             conv.status.value,
             conv.channel,
             conv.thread_ts,
@@ -216,8 +219,10 @@ class Tx:
     async def update_conversation(self, conv: Conversation) -> None:
         """Write the mutable part of a conversation (status and who/when)."""
         await self._run(
-            "UPDATE conversations SET status = ?, agent_id = ?, changed_by = ?, stop_reason = ?,"
+            "UPDATE conversations SET user_id = ?, status = ?, agent_id = ?, changed_by = ?,"
+            " stop_reason = ?,"
             " waiting_since = ?, stopped_at = ?, thread_ts = ?, permalink = ? WHERE id = ?",
+            conv.user_id,
             conv.status.value,
             conv.agent_id,
             conv.changed_by,
