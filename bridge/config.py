@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     )
     agent_usergroup: str | None = Field(None, validation_alias="BRIDGE_AGENT_USERGROUP")
     slack_combine: bool = Field(True, validation_alias="BRIDGE_SLACK_COMBINE")
+    receipt_reaction: str = Field(
+        "white_check_mark",
+        pattern=r"^[a-z0-9_+'-]{0,100}$",
+        validation_alias="BRIDGE_RECEIPT_REACTION",
+    )
     close_by: Literal["anyone", "assignee"] = Field("anyone", validation_alias="BRIDGE_CLOSE_BY")
     botpress_webhook_url: str | None = Field(None, validation_alias="BOTPRESS_WEBHOOK_URL")
     botpress_path_token: SecretStr | None = Field(None, validation_alias="BOTPRESS_PATH_TOKEN")
@@ -95,6 +100,11 @@ class Settings(BaseSettings):
         if v is not None and not re.fullmatch(r"[A-Za-z0-9_-]{16,200}", v.get_secret_value()):
             raise ValueError("must be 16-200 letters, digits, '-' or '_' (it is part of a URL)")
         return v
+
+    @field_validator("receipt_reaction")
+    @classmethod
+    def _receipt(cls, v: str) -> str:
+        return "" if v in ("off", "none") else v
 
     @field_validator("api_token")
     @classmethod

@@ -50,6 +50,10 @@ class Sender(Protocol):
         earlier attempt may have reached the party (a crash, a timeout)."""
         ...
 
+    async def delivered(self, row: OutboxRow) -> None:
+        """The row went out (and is recorded as such): tell whom it concerns."""
+        ...
+
     async def failed(self, row: OutboxRow, reason: Fail) -> None:
         """The row was given up on (refused, or out of retries): tell whom it concerns."""
         ...
@@ -153,6 +157,7 @@ class Drainer:
                 await tx.delivered(row.id)
             self._count("delivered")
             self._metrics.latency.labels(self._target).observe(time.time() - row.created_at)
+            await self._sender.delivered(row)
         finally:
             self._inflight.pop(row.conversation_id, None)
             self._pulse.fire()

@@ -56,6 +56,7 @@ class Bridge:
             webhooks=s.webhook_url is not None,
             botpress=s.botpress_webhook_url is not None,
             assignee_closes=s.close_by == "assignee",
+            receipt=s.receipt_reaction,
         )
         self.service = service
         self._session = aiohttp.ClientSession()
@@ -93,9 +94,9 @@ class Bridge:
             )
         }
         if s.webhook_url:
-            senders[BOT] = WebhookSender(s.webhook_url, s.webhook_secrets, self._session)
+            senders[BOT] = WebhookSender(service, s.webhook_url, s.webhook_secrets, self._session)
         if s.botpress_webhook_url:
-            senders[BOTPRESS] = BotpressSender(s.botpress_webhook_url, self._session)
+            senders[BOTPRESS] = BotpressSender(service, s.botpress_webhook_url, self._session)
         self._drainers = [
             Drainer(
                 store,

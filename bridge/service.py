@@ -89,6 +89,7 @@ class Service:
         webhooks: bool,
         botpress: bool = False,
         assignee_closes: bool = False,
+        receipt: str = "white_check_mark",
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -98,6 +99,7 @@ class Service:
         self._webhooks = webhooks
         self._botpress = botpress
         self._assignee_closes = assignee_closes  # else any agent may release or resolve
+        self._receipt = receipt  # reaction on a reply the bot took ("" = none)
         self._clock = clock
         self.outbox_pulse = {SLACK: Pulse(), BOT: Pulse(), BOTPRESS: Pulse()}
         self.events_pulse = Pulse()
@@ -248,6 +250,9 @@ class Service:
             if await tx.slack_key(channel, ts) is not None:
                 return Outcome(ignored="message already relayed")
             if is_internal(text):
+                # The lock tells the agent it stayed inside.
+                await self._to_slack(tx, conv, "react", ts=ts, name="lock")
+                self.outbox_pulse[SLACK].fire()
                 return Outcome(ignored="internal note")
             if not allowed:
                 await self._ephemeral(tx, conv, agent.slack_user_id, "not_allowed")
@@ -337,6 +342,30 @@ class Service:
         if expired:
             self._fire(bot=True)
         return len(expired)
+
+    async def receipt(self, event: dict[str, Any], via: str, failure: str | None) -> None:
+        """The bot took an agent's reply (a reaction on it), or it never will (a warning
+        reaction, and the agent is told why). `via` is the target that delivered it: only
+        the one speaking the conversation's protocol counts."""
+        if event.get("type") != "message" or (not self._receipt and failure is None):
+            return
+        payload = event["payload"]
+        async with self.store.transaction() as tx:
+            conv = await self._conversation(tx, payload["conversationId"])
+            if (conv.origin is Origin.BOTPRESS) != (via == BOTPRESS):
+                return
+            ts = await tx.slack_ts(payload["messageId"])
+            if ts is None:
+                return
+            if failure is None:
+                await self._to_slack(tx, conv, "react", ts=ts, name=self._receipt)
+            else:
+                await self._to_slack(tx, conv, "react", ts=ts, name="warning")
+                await self._to_slack(
+                    tx, conv, "ephemeral", user=payload["agent"]["slackUserId"],
+                    why="undelivered", state={"reason": failure[:300]},
+                )  # fmt: skip
+        self.outbox_pulse[SLACK].fire()
 
     async def delivery_failed(self, conversation_id: str, what: str, reason: str) -> None:
         """Something for the thread was given up on: the agents get a notice there."""

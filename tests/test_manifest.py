@@ -47,6 +47,7 @@ def test_manifest_scopes_exactly(manifest: dict[str, Any]) -> None:
             "users:read",
             "users:read.email",
             "usergroups:read",
+            "reactions:write",
         ]
     }
 

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from bridge.model import Content, HistoryItem, Origin, content_from_json
 from bridge.outbox import Fail, Retry
-from bridge.service import Invalid, NotFound, Service, Stopped
+from bridge.service import BOTPRESS, Invalid, NotFound, Service, Stopped
 from bridge.store import OutboxRow
 
 log = logging.getLogger(__name__)
@@ -149,15 +149,19 @@ class BotpressApi:
 class BotpressSender:
     """The outbox sender for target `botpress`: events, as Botpress's webhook wants them."""
 
-    def __init__(self, url: str, session: aiohttp.ClientSession) -> None:
+    def __init__(self, service: Service, url: str, session: aiohttp.ClientSession) -> None:
+        self._service = service
         self._url = url.rstrip("/")
         self._session = session
 
     def hold(self, row: OutboxRow) -> float:
         return 0.0
 
+    async def delivered(self, row: OutboxRow) -> None:
+        await self._service.receipt(row.payload, BOTPRESS, None)
+
     async def failed(self, row: OutboxRow, reason: Fail) -> None:
-        """Nobody else to tell: the dead letter shows in the logs and on the conversation."""
+        await self._service.receipt(row.payload, BOTPRESS, str(reason))
 
     async def send(self, row: OutboxRow) -> None:
         event = row.payload

@@ -10,6 +10,7 @@ import aiohttp
 from standardwebhooks.webhooks import Webhook
 
 from bridge.outbox import Fail, Retry
+from bridge.service import BOT, Service
 from bridge.store import OutboxRow
 
 log = logging.getLogger(__name__)
@@ -18,9 +19,12 @@ log = logging.getLogger(__name__)
 class WebhookSender:
     """The outbox sender for target `bot`: one POST per event, any 2xx is success."""
 
-    def __init__(self, url: str, secrets: list[str], session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self, service: Service, url: str, secrets: list[str], session: aiohttp.ClientSession
+    ) -> None:
         """Each of `secrets` signs every delivery (space-separated signatures, as Standard
         Webhooks allows), so the bot can move to a new key without a gap."""
+        self._service = service
         self._url = url
         self._signers = [Webhook(secret) for secret in secrets]
         self._session = session
@@ -28,8 +32,11 @@ class WebhookSender:
     def hold(self, row: OutboxRow) -> float:
         return 0.0
 
+    async def delivered(self, row: OutboxRow) -> None:
+        await self._service.receipt(row.payload, BOT, None)
+
     async def failed(self, row: OutboxRow, reason: Fail) -> None:
-        """Nobody else to tell: the dead letter shows in the logs and on the conversation."""
+        await self._service.receipt(row.payload, BOT, str(reason))
 
     async def send(self, row: OutboxRow) -> None:
         event = row.payload

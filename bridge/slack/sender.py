@@ -51,6 +51,8 @@ PERMANENT = frozenset(
         "user_not_in_channel",
         "user_not_found",
         "channel_is_archived",
+        "invalid_name",
+        "too_many_reactions",
     }
 )
 # At most this many queued messages are looked at for one combined post.
@@ -100,6 +102,9 @@ class SlackSender:
         self._waited: set[int] = set()  # rows that waited for their slot: a backlog
         self._absorbed: set[str] = set()  # messages already posted combined with an earlier
 
+    async def delivered(self, row: OutboxRow) -> None:
+        """Nothing more to do: the post itself is the receipt."""
+
     async def failed(self, row: OutboxRow, reason: Fail) -> None:
         """Slack would not show something meant for the agents: say so in the thread, unless
         the thread itself is out of reach."""
@@ -146,6 +151,8 @@ class SlackSender:
                 raise
         elif row.kind == "ephemeral":
             await self._ephemeral(row, view)
+        elif row.kind == "react":
+            await self._react(view.conv, row.payload["ts"], row.payload["name"])
         elif row.kind == "failure_notice":
             what = "the conversation so far" if row.payload["what"] == "transcript" else "a message"
             text = f":warning: Slack would not show {what} here ({row.payload['reason']})."
@@ -219,6 +226,13 @@ class SlackSender:
                 break
             batch.append(later)
         return batch
+
+    async def _react(self, conv: Conversation, ts: str, name: str) -> None:
+        try:
+            await self._call("reactions_add", channel=conv.channel, timestamp=ts, name=name)
+        except Refused as exc:
+            if exc.error != "already_reacted":
+                raise
 
     async def _ephemeral(self, row: OutboxRow, view: _View) -> None:
         conv = view.conv
@@ -382,6 +396,8 @@ def _notice(why: str, state: dict[str, Any], who: str) -> str:
     """What an agent is told, ephemerally, when their action or reply changed nothing."""
     if why == "stopped":
         return ":no_entry: This conversation has ended, so your reply was *not* sent."
+    if why == "undelivered":
+        return f":warning: The end user did not get your reply: {state.get('reason')}"
     if why == "not_allowed":
         return ":no_entry: Only the handoff agents may answer here; nothing was sent or changed."
     if why == "assignee_only" and state.get("assignee"):
