@@ -19,7 +19,25 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the bridge (settings from the environment and .env)")
     commands.add_parser("check", help="validate the settings and exit")
+    demo = commands.add_parser(
+        "demo",
+        help="play a whole handoff against a fake Slack, in this terminal (needs no settings)",
+    )
+    demo.add_argument(
+        "--events",
+        choices=["webhook", "poll"],
+        default="webhook",
+        help="how the demo bot gets its events: a signed webhook or the GET /v1/events long-poll",
+    )
+    demo.add_argument(
+        "--pace", type=float, default=0.2, metavar="SECONDS", help="pause between the steps"
+    )
     args = parser.parse_args(argv)
+
+    if args.command == "demo":
+        from bridge.demo import main as demo_main
+
+        return demo_main(events=args.events, pace=max(args.pace, 0.0))
 
     try:
         settings = load_settings()

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         pattern=r"^[a-z0-9_+'-]{0,100}$",
         validation_alias="BRIDGE_RECEIPT_REACTION",
     )
+    remind_repeat: int = Field(3, ge=1, validation_alias="BRIDGE_REMIND_REPEAT")
+    remind_mention: str | None = Field(None, validation_alias="BRIDGE_REMIND_MENTION")
+    idle_reminder: float = Field(0, ge=0, validation_alias="BRIDGE_IDLE_REMINDER")
+    persona_name: str | None = Field(None, max_length=80, validation_alias="BRIDGE_PERSONA_NAME")
+    persona_picture: str | None = Field(None, validation_alias="BRIDGE_PERSONA_PICTURE")
+    relay_corrections: bool = Field(False, validation_alias="BRIDGE_RELAY_CORRECTIONS")
     close_by: Literal["anyone", "assignee"] = Field("anyone", validation_alias="BRIDGE_CLOSE_BY")
     botpress_webhook_url: str | None = Field(None, validation_alias="BOTPRESS_WEBHOOK_URL")
     botpress_path_token: SecretStr | None = Field(None, validation_alias="BOTPRESS_PATH_TOKEN")
@@ -99,6 +105,13 @@ class Settings(BaseSettings):
     def _path_token(cls, v: SecretStr | None) -> SecretStr | None:
         if v is not None and not re.fullmatch(r"[A-Za-z0-9_-]{16,200}", v.get_secret_value()):
             raise ValueError("must be 16-200 letters, digits, '-' or '_' (it is part of a URL)")
+        return v
+
+    @field_validator("remind_mention")
+    @classmethod
+    def _remind_mention(cls, v: str | None) -> str | None:
+        if v is not None and v not in ("here", "channel") and not re.fullmatch(r"S[A-Z0-9]+", v):
+            raise ValueError("must be here, channel, or a user group id such as S0123456789")
         return v
 
     @field_validator("receipt_reaction")
@@ -151,7 +164,9 @@ class Settings(BaseSettings):
                 )
         return v
 
-    @field_validator("slack_api_url", "webhook_url", "public_url", "botpress_webhook_url")
+    @field_validator(
+        "slack_api_url", "webhook_url", "public_url", "botpress_webhook_url", "persona_picture"
+    )
     @classmethod
     def _url(cls, v: str | None) -> str | None:
         if v is not None and not _URL.match(v):
@@ -208,6 +223,16 @@ class Settings(BaseSettings):
     def webhook_secrets(self) -> list[str]:
         """Webhook signing keys: every one signs each delivery, so keys rotate too."""
         return _split(self.webhook_secret) if self.webhook_secret else []
+
+    @property
+    def mention(self) -> str | None:
+        """Who reminders and urgent handoffs call on: as set, else the agents' user group,
+        else everyone here."""
+        return self.remind_mention or self.agent_usergroup or "here"
+
+    @property
+    def persona(self) -> tuple[str, str | None] | None:
+        return (self.persona_name, self.persona_picture) if self.persona_name else None
 
     @property
     def botpress_prefix(self) -> str:

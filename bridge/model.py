@@ -175,6 +175,13 @@ class User:
     slack_user_id: str | None = None
 
 
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
 class Origin(StrEnum):
     """Which bot-side protocol opened a conversation, and so hears its events."""
 
@@ -199,6 +206,7 @@ class Conversation:
     waiting_since: datetime | None
     stopped_at: datetime | None
     origin: Origin = Origin.NATIVE
+    priority: Priority | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,8 @@ class Bridge:
             botpress=s.botpress_webhook_url is not None,
             assignee_closes=s.close_by == "assignee",
             receipt=s.receipt_reaction,
+            persona=s.persona,
+            relay_corrections=s.relay_corrections,
         )
         self.service = service
         self._session = aiohttp.ClientSession()
@@ -90,7 +92,11 @@ class Bridge:
 
         senders: dict[str, Sender] = {
             SLACK: SlackSender(
-                service, client, Pacer(s.slack_rate, s.slack_burst), combine=s.slack_combine
+                service,
+                client,
+                Pacer(s.slack_rate, s.slack_burst),
+                combine=s.slack_combine,
+                mention=s.mention,
             )
         }
         if s.webhook_url:
@@ -113,8 +119,8 @@ class Bridge:
         ]
         self._tasks = [self._spawn(d.run, f"drain {i}") for i, d in enumerate(self._drainers)]
         self._tasks.append(self._spawn(self._prune, "prune"))
-        if s.assign_timeout > 0:
-            self._tasks.append(self._spawn(self._expire, "expire"))
+        if s.assign_timeout or s.remind_after or s.idle_reminder:
+            self._tasks.append(self._spawn(self._timers, "timers"))
         if s.socket_mode and s.slack_app_token:
             self._socket = AsyncSocketModeHandler(bolt, s.slack_app_token.get_secret_value())
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
@@ -169,11 +175,20 @@ class Bridge:
 
         return asyncio.create_task(guarded(), name=name)
 
-    async def _expire(self) -> None:
-        timeout = timedelta(seconds=self.settings.assign_timeout)
+    async def _timers(self) -> None:
+        """Time-outs, reminders and nudges. Their clocks live in the database, so they
+        survive restarts; this only looks at them often enough."""
+        s = self.settings
+        periods = [p for p in (s.assign_timeout, s.remind_after, s.idle_reminder) if p > 0]
+        tick = min(min(periods) / 4, 5.0)
         while not self._closing.is_set():
-            await self.service.expire_waiting(timeout)
-            await _sleep_unless(self._closing, min(self.settings.assign_timeout / 4, 5.0))
+            if s.assign_timeout:
+                await self.service.expire_waiting(timedelta(seconds=s.assign_timeout))
+            if s.remind_after:
+                await self.service.remind(s.remind_after, s.remind_repeat)
+            if s.idle_reminder:
+                await self.service.nudge_idle(timedelta(seconds=s.idle_reminder))
+            await _sleep_unless(self._closing, tick)
 
     async def _prune(self) -> None:
         while not self._closing.is_set():

@@ -23,6 +23,7 @@ from bridge.model import (
     Conversation,
     HistoryItem,
     Origin,
+    Priority,
     Role,
     Status,
     StopReason,
@@ -90,6 +91,8 @@ class Service:
         botpress: bool = False,
         assignee_closes: bool = False,
         receipt: str = "white_check_mark",
+        persona: tuple[str, str | None] | None = None,
+        relay_corrections: bool = False,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -100,6 +103,8 @@ class Service:
         self._botpress = botpress
         self._assignee_closes = assignee_closes  # else any agent may release or resolve
         self._receipt = receipt  # reaction on a reply the bot took ("" = none)
+        self._persona = persona  # (name, picture) shown to the bot for every agent
+        self._relay_corrections = relay_corrections
         self._clock = clock
         self.outbox_pulse = {SLACK: Pulse(), BOT: Pulse(), BOTPRESS: Pulse()}
         self.events_pulse = Pulse()
@@ -161,6 +166,7 @@ class Service:
         user is yet (Botpress hitl-api): the first message from them names them."""
         now = self._clock()
         queue = session.get("queue") if session else None
+        priority = _priority(session.get("priority") if session else None)
         conv = Conversation(
             id=new_id("conv"),
             user_id=user_id,
@@ -177,6 +183,7 @@ class Service:
             waiting_since=now,
             stopped_at=None,
             origin=origin,
+            priority=priority,
         )
         async with self.store.transaction() as tx:
             if user_id is not None:
@@ -267,6 +274,7 @@ class Service:
             message_id, now = new_id("msg"), self._clock()
             await tx.insert_message(message_id, conv.id, user.id, content, now)
             first = await tx.first_reply(conv.id, now)
+            await tx.agent_active(conv.id, now)
             await tx.record_slack(message_id, conv.id, channel, ts)
             await self._event(
                 tx,
@@ -278,7 +286,7 @@ class Service:
                     "messageId": message_id,
                     "type": content.type,
                     "payload": content.payload.model_dump(exclude_none=True),
-                    "agent": _agent_json(user),
+                    "agent": self._agent_json(user),
                 },
             )
         self._fire(bot=True)
@@ -326,6 +334,7 @@ class Service:
                     waiting_since=self._clock(),
                 )
                 await tx.update_conversation(released)
+                await tx.reminded(conv.id, reset=True)
                 await self._to_slack(tx, conv, "update_parent")
             else:
                 await self._stop(tx, conv, StopReason.RESOLVED, by=agent.slack_user_id)
@@ -371,9 +380,7 @@ class Service:
         """Something for the thread was given up on: the agents get a notice there."""
         async with self.store.transaction() as tx:
             conv = await self._conversation(tx, conversation_id)
-            await self._to_slack(
-                tx, conv, "failure_notice", what=what, reason=reason, key=new_id("notice")
-            )
+            await self._to_slack(tx, conv, "failure_notice", what=what, reason=reason)
         self.outbox_pulse[SLACK].fire()
 
     async def dead_letters(self, conversation_id: str) -> list[DeadLetter]:
@@ -399,6 +406,37 @@ class Service:
         """Forget old Slack event ids, idempotency keys and events (see `Tx.prune`)."""
         async with self.store.transaction() as tx:
             await tx.prune(time.time())
+
+    async def remind(self, every: float, most: int, limit: int = 100) -> int:
+        """Post the reminders owed to conversations nobody has claimed."""
+        async with self.store.transaction() as tx:
+            due = await tx.due_reminders(self._clock(), every, limit, most)
+            for conv in due:
+                await tx.reminded(conv.id)
+                waited = (self._clock() - (conv.waiting_since or conv.created_at)).total_seconds()
+                await self._to_slack(tx, conv, "reminder", waited=int(waited))
+        if due:
+            self.outbox_pulse[SLACK].fire()
+        return len(due)
+
+    async def nudge_idle(self, after: timedelta, limit: int = 100) -> int:
+        """Nudge assignees who have said nothing for `after` since they claimed or replied."""
+        async with self.store.transaction() as tx:
+            idle = await tx.idle_assigned(self._clock() - after, limit)
+            for conv in idle:
+                assignee = await tx.user(conv.agent_id) if conv.agent_id else None
+                await tx.agent_active(conv.id, None)
+                if assignee is not None:
+                    await self._to_slack(
+                        tx,
+                        conv,
+                        "nudge",
+                        user=assignee.slack_user_id,
+                        idle=int(after.total_seconds()),
+                    )
+        if idle:
+            self.outbox_pulse[SLACK].fire()
+        return len(idle)
 
     async def oldest_waiting(self) -> datetime | None:
         async with self.store.transaction() as tx:
@@ -487,12 +525,13 @@ class Service:
             conv, status=Status.ASSIGNED, agent_id=agent.id, changed_by=agent.slack_user_id
         )
         await tx.update_conversation(claimed)
+        await tx.agent_active(conv.id, self._clock())
         await self._to_slack(tx, conv, "update_parent")
         await self._event(
             tx,
             conv,
             "hitlAssigned",
-            {"conversationId": conv.id, "userId": agent.id, "agent": _agent_json(agent)},
+            {"conversationId": conv.id, "userId": agent.id, "agent": self._agent_json(agent)},
         )
         return claimed
 
@@ -537,6 +576,19 @@ class Service:
         if self._botpress and conv.origin is Origin.BOTPRESS:
             await tx.enqueue(BOTPRESS, conv.id, "event", body)
 
+    def _agent_json(self, agent: User) -> dict[str, Any]:
+        """How the bot sees an agent: as themselves, or as the team persona when set."""
+        if self._persona is not None:
+            name, picture = self._persona
+            return {"name": name, "pictureUrl": picture, "email": None,
+                    "slackUserId": agent.slack_user_id}  # fmt: skip
+        return {
+            "name": agent.name,
+            "pictureUrl": agent.picture_url,
+            "email": agent.email,
+            "slackUserId": agent.slack_user_id,
+        }
+
     @staticmethod
     async def _remember(tx: Tx, idem: Idem | None, result: Any) -> None:
         if idem is None:
@@ -551,10 +603,10 @@ def parent_key(conversation_id: str) -> str:
     return f"parent:{conversation_id}"
 
 
-def _agent_json(agent: User) -> dict[str, Any]:
-    return {
-        "name": agent.name,
-        "pictureUrl": agent.picture_url,
-        "email": agent.email,
-        "slackUserId": agent.slack_user_id,
-    }
+def _priority(value: Any) -> Priority | None:
+    if value is None:
+        return None
+    try:
+        return Priority(str(value).lower())
+    except ValueError:
+        raise Invalid("hitlSession.priority", "must be low, normal, high or urgent") from None

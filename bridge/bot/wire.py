@@ -3,6 +3,7 @@ that names the field."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -185,7 +186,7 @@ def _first(exc: ValidationError, data: Any, prefix: str) -> WireError:
         elif isinstance(node, dict) and part not in node and node.get("type") == part:
             continue
         elif isinstance(part, str):
-            path = f"{path}.{part}" if path else part
+            path += _segment(part, first=not path)
             node = node.get(part) if isinstance(node, dict) else None
     message = str(err["msg"]).removeprefix("Value error, ")
     if err["type"] == "missing":
@@ -197,3 +198,10 @@ def _first(exc: ValidationError, data: Any, prefix: str) -> WireError:
         tags = err.get("ctx", {}).get("expected_tags")
         message = f"must be one of {tags}" if tags else "is required"
     return WireError(path or "body", message)
+
+
+def _segment(name: str, *, first: bool) -> str:
+    """`.name`, or `["name"]` for a key that would not read as a name (empty, spaces, dots)."""
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name):
+        return name if first else f".{name}"
+    return f"{'body' if first else ''}[{json.dumps(name)}]"

@@ -22,6 +22,7 @@ from bridge.model import (
     FileMessage,
     HistoryItem,
     ImageMessage,
+    Priority,
     Status,
     StopReason,
     TextMessage,
@@ -475,8 +476,18 @@ def _who(user: User | None, created_at: datetime) -> list[str]:
     return who
 
 
-def parent(conv: Conversation, user: User | None, assignee: User | None) -> Rendered:
-    """The thread's parent message: title, description, end user, status and buttons.
+PRIORITY_LABELS = {
+    Priority.LOW: ":white_circle: Low priority",
+    Priority.HIGH: ":large_orange_circle: *High priority*",
+    Priority.URGENT: ":red_circle: *Urgent*",
+}
+
+
+def parent(
+    conv: Conversation, user: User | None, assignee: User | None, *, mention: str = ""
+) -> Rendered:
+    """The thread's parent message: title, description, end user, priority, status and
+    buttons. An urgent handoff still waiting calls on `mention` (a ready mrkdwn mention).
 
     ``user`` may be None while the end user is unknown (Botpress hitl-api conversations).
     """
@@ -487,8 +498,12 @@ def parent(conv: Conversation, user: User | None, assignee: User | None) -> Rend
     blocks: list[dict[str, Any]] = [
         {"type": "header", "block_id": "hitl_header", "text": _plain(title, MAX_HEADER_TEXT)}
     ]
+    label = PRIORITY_LABELS.get(conv.priority) if conv.priority else None
+    if label and conv.priority is Priority.URGENT and conv.status is Status.WAITING and mention:
+        label += f" {mention}"
     tail = [
         _context(_who(user, conv.created_at), block_id="hitl_user"),
+        *([_section(label, block_id="hitl_priority")] if label else []),
         _section(status_line, block_id="hitl_status"),
     ]
     if actions is not None:

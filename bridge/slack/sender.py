@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,7 +59,7 @@ PERMANENT = frozenset(
 # At most this many queued messages are looked at for one combined post.
 COMBINE_MAX = 20
 # Kinds that post (and so are paced); the others edit or whisper.
-POSTS = frozenset({"post_parent", "transcript", "message", "failure_notice"})
+POSTS = frozenset({"post_parent", "transcript", "message", "failure_notice", "reminder", "nudge"})
 # Refusals that mean the thread cannot be posted in at all.
 UNREACHABLE = frozenset(
     {
@@ -91,16 +92,36 @@ class _View:
 
 class SlackSender:
     def __init__(
-        self, service: Service, client: AsyncWebClient, pacer: Pacer, *, combine: bool = True
+        self,
+        service: Service,
+        client: AsyncWebClient,
+        pacer: Pacer,
+        *,
+        combine: bool = True,
+        mention: str | None = None,
     ) -> None:
-        """`combine`: end-user messages queued behind the rate limit go out as one post."""
+        """`combine`: end-user messages queued behind the rate limit go out as one post.
+        `mention`: who reminders and urgent handoffs call on (`here`, `channel`, or a user
+        group id)."""
         self._service = service
         self._client = client
         self._pacer = pacer
         self._combine = combine
+        self._mention = _mention(mention)
         self._booked: set[int] = set()  # rows whose pacing slot is booked
         self._waited: set[int] = set()  # rows that waited for their slot: a backlog
         self._absorbed: set[str] = set()  # messages already posted combined with an earlier
+        self._handlers: dict[str, Callable[[OutboxRow, _View], Awaitable[None]]] = {
+            "post_parent": self._post_parent,
+            "update_parent": self._update_parent,
+            "transcript": self._transcript,
+            "message": self._message,
+            "ephemeral": self._ephemeral,
+            "react": self._react,
+            "reminder": self._thread_notice,
+            "nudge": self._thread_notice,
+            "failure_notice": self._thread_notice,
+        }
 
     async def delivered(self, row: OutboxRow) -> None:
         """Nothing more to do: the post itself is the receipt."""
@@ -133,38 +154,16 @@ class SlackSender:
         return wait
 
     async def send(self, row: OutboxRow) -> None:
-        view = await self._view(row.conversation_id)
-        if row.kind == "post_parent":
-            await self._post_parent(row, view)
-        elif row.kind == "update_parent":
-            await self._update_parent(view)
-        elif row.kind == "transcript":
-            await self._transcript(row, view)
-        elif row.kind == "message":
-            waited = row.id in self._waited
-            self._waited.discard(row.id)
-            try:
-                await self._message(row, view, waited)
-            except Retry as exc:
-                if exc.after is not None:  # rate limited: it waits behind the limit
-                    self._waited.add(row.id)
-                raise
-        elif row.kind == "ephemeral":
-            await self._ephemeral(row, view)
-        elif row.kind == "react":
-            await self._react(view.conv, row.payload["ts"], row.payload["name"])
-        elif row.kind == "failure_notice":
-            what = "the conversation so far" if row.payload["what"] == "transcript" else "a message"
-            text = f":warning: Slack would not show {what} here ({row.payload['reason']})."
-            await self._reply(row, view.conv, [row.payload["key"]], blocks.notice(text))
-        else:
+        handler = self._handlers.get(row.kind)
+        if handler is None:
             raise Fail(f"unknown outbox kind {row.kind!r}")
+        await handler(row, await self._view(row.conversation_id))
 
     # --- kinds ------------------------------------------------------------------------
 
     async def _post_parent(self, row: OutboxRow, view: _View) -> None:
         conv = view.conv
-        rendered = blocks.parent(conv, view.user, view.assignee)
+        rendered = blocks.parent(conv, view.user, view.assignee, mention=self._mention)
         key = parent_key(conv.id)
         if await self._service.slack_ts(key) is not None:
             return
@@ -173,11 +172,11 @@ class SlackSender:
         permalink = await self._permalink(conv.channel, ts)
         await self._service.posted([key], conv.id, conv.channel, ts, permalink)
 
-    async def _update_parent(self, view: _View) -> None:
+    async def _update_parent(self, row: OutboxRow, view: _View) -> None:
         conv = view.conv
         if conv.thread_ts is None:
             return  # the parent was never posted (it failed for good): nothing to update
-        rendered = blocks.parent(conv, view.user, view.assignee)
+        rendered = blocks.parent(conv, view.user, view.assignee, mention=self._mention)
         await self._call(
             "chat_update",
             channel=conv.channel,
@@ -193,7 +192,17 @@ class SlackSender:
                 await asyncio.sleep(self._pacer.reserve(view.conv.channel))
             await self._reply(row, view.conv, [f"transcript:{view.conv.id}:{part}"], rendered)
 
-    async def _message(self, row: OutboxRow, view: _View, waited: bool) -> None:
+    async def _message(self, row: OutboxRow, view: _View) -> None:
+        waited = row.id in self._waited
+        self._waited.discard(row.id)
+        try:
+            await self._post_message(row, view, waited)
+        except Retry as exc:
+            if exc.after is not None:  # rate limited: it waits behind the limit
+                self._waited.add(row.id)
+            raise
+
+    async def _post_message(self, row: OutboxRow, view: _View, waited: bool) -> None:
         message = await self._service.message(row.payload["messageId"])
         if message is None:
             raise Fail(f"message {row.payload['messageId']} is gone")
@@ -227,9 +236,23 @@ class SlackSender:
             batch.append(later)
         return batch
 
-    async def _react(self, conv: Conversation, ts: str, name: str) -> None:
+    async def _thread_notice(self, row: OutboxRow, view: _View) -> None:
+        """The bridge's own word in the thread: a reminder, a nudge, a failure."""
+        p = row.payload
+        if row.kind == "reminder":
+            text = f":bell: Still waiting for an agent after {_minutes(p['waited'])}."
+            text = f"{text} {self._mention}".strip()
+        elif row.kind == "nudge":
+            text = f":wave: <@{p['user']}>, no reply here for {_minutes(p['idle'])}: still on it?"
+        else:
+            what = "the conversation so far" if p["what"] == "transcript" else "a message"
+            text = f":warning: Slack would not show {what} here ({p['reason']})."
+        await self._reply(row, view.conv, [f"{row.kind}:{row.id}"], blocks.notice(text))
+
+    async def _react(self, row: OutboxRow, view: _View) -> None:
+        channel, ts, name = view.conv.channel, row.payload["ts"], row.payload["name"]
         try:
-            await self._call("reactions_add", channel=conv.channel, timestamp=ts, name=name)
+            await self._call("reactions_add", channel=channel, timestamp=ts, name=name)
         except Refused as exc:
             if exc.error != "already_reacted":
                 raise
@@ -372,6 +395,18 @@ class SlackSender:
         user = await self._service.user(conv.user_id) if conv.user_id else None
         assignee = await self._service.user(conv.agent_id) if conv.agent_id else None
         return _View(conv, user, assignee)
+
+
+def _mention(who: str | None) -> str:
+    """`here`, `channel` or a user group id, as a mention that notifies."""
+    if who in ("here", "channel"):
+        return f"<!{who}>"
+    return f"<!subteam^{who}>" if who else ""
+
+
+def _minutes(seconds: int) -> str:
+    minutes = max(1, round(seconds / 60))
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def _render(batch: list[StoredMessage]) -> blocks.Rendered:

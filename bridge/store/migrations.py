@@ -38,6 +38,10 @@ MIGRATIONS: list[str] = [
         waiting_since TEXT,
         stopped_at    TEXT,
         first_reply_at TEXT,
+        priority      TEXT CHECK (priority IN ('low', 'normal', 'high', 'urgent')),
+        reminders     INTEGER NOT NULL DEFAULT 0,  -- reminders sent since it last waited
+        last_agent_at TEXT,  -- claim or latest agent reply: the idle clock
+        nudged        INTEGER NOT NULL DEFAULT 0,  -- the assignee was nudged since then
         UNIQUE (channel, thread_ts)
     );
     CREATE INDEX conversations_waiting ON conversations (status, waiting_since);

@@ -26,6 +26,7 @@ from bridge.model import (
     Conversation,
     HistoryItem,
     Origin,
+    Priority,
     Role,
     Status,
     StopReason,
@@ -97,6 +98,7 @@ def _conversation(row: sqlite3.Row) -> Conversation:
         waiting_since=_dt(row["waiting_since"]),
         stopped_at=_dt(row["stopped_at"]),
         origin=Origin(row["origin"]),
+        priority=Priority(row["priority"]) if row["priority"] else None,
     )
 
 
@@ -184,12 +186,13 @@ class Tx:
         self, conv: Conversation, history: Sequence[HistoryItem], session: Any
     ) -> None:
         await self._run(
-            "INSERT INTO conversations (id, user_id, origin, status, channel, thread_ts, title,"
-            " description, history, session, created_at, waiting_since)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO conversations (id, user_id, origin, priority, status, channel,"
+            " thread_ts, title, description, history, session, created_at, waiting_since)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             conv.id,
             conv.user_id,
             conv.origin.value,
+            conv.priority.value if conv.priority else None,
             conv.status.value,
             conv.channel,
             conv.thread_ts,
@@ -242,6 +245,52 @@ class Tx:
             limit,
         )
         return [_conversation(r) for r in rows]
+
+    async def due_reminders(
+        self, now: datetime, every: float, limit: int, most: int
+    ) -> list[Conversation]:
+        """Waiting conversations owed their next reminder (one each `every` seconds of
+        waiting, `most` at most)."""
+        rows = await self._all(
+            "SELECT * FROM conversations WHERE status = 'waiting' AND reminders < ?"
+            " AND (julianday(?) - julianday(waiting_since)) * 86400 >= (reminders + 1) * ?"
+            " ORDER BY waiting_since LIMIT ?",
+            most,
+            iso(now),
+            every,
+            limit,
+        )
+        return [_conversation(r) for r in rows]
+
+    async def reminded(self, conversation_id: str, reset: bool = False) -> None:
+        """Count a reminder sent, or start counting again (the conversation waits anew)."""
+        await self._run(
+            "UPDATE conversations SET reminders = CASE WHEN ? THEN 0 ELSE reminders + 1 END"
+            " WHERE id = ?",
+            reset,
+            conversation_id,
+        )
+
+    async def idle_assigned(self, before: datetime, limit: int) -> list[Conversation]:
+        """Assigned conversations whose agent has said nothing since `before`, not nudged."""
+        rows = await self._all(
+            "SELECT * FROM conversations WHERE status = 'assigned' AND nudged = 0"
+            " AND last_agent_at <= ? ORDER BY last_agent_at LIMIT ?",
+            iso(before),
+            limit,
+        )
+        return [_conversation(r) for r in rows]
+
+    async def agent_active(self, conversation_id: str, at: datetime | None) -> None:
+        """Restart the idle clock (an agent claimed or replied), or mark it nudged (None)."""
+        if at is None:
+            await self._run("UPDATE conversations SET nudged = 1 WHERE id = ?", conversation_id)
+        else:
+            await self._run(
+                "UPDATE conversations SET last_agent_at = ?, nudged = 0 WHERE id = ?",
+                iso(at),
+                conversation_id,
+            )
 
     async def oldest_waiting(self) -> datetime | None:
         row = await self._one(
