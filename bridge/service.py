@@ -27,6 +27,8 @@ from bridge.model import (
     Role,
     Status,
     StopReason,
+    TextMessage,
+    TextPayload,
     User,
     is_internal,
     iso,
@@ -271,28 +273,48 @@ class Service:
             claimed = conv.status is Status.WAITING
             if claimed:
                 conv = await self._claim(tx, conv, user)
-            message_id, now = new_id("msg"), self._clock()
-            await tx.insert_message(message_id, conv.id, user.id, content, now)
+            now = self._clock()
+            message_id = await self._relay(tx, conv, user, content)
             first = await tx.first_reply(conv.id, now)
             await tx.agent_active(conv.id, now)
             await tx.record_slack(message_id, conv.id, channel, ts)
-            await self._event(
-                tx,
-                conv,
-                "message",
-                {
-                    "conversationId": conv.id,
-                    "userId": user.id,
-                    "messageId": message_id,
-                    "type": content.type,
-                    "payload": content.payload.model_dump(exclude_none=True),
-                    "agent": self._agent_json(user),
-                },
-            )
         self._fire(bot=True)
         if first:
             self.metrics.first_reply.observe((now - conv.created_at).total_seconds())
         return Outcome(relayed=True, claimed=claimed)
+
+    async def agent_changed(
+        self,
+        *,
+        event_id: str | None,
+        channel: str,
+        ts: str,
+        slack_user_id: str,
+        text: str | None,
+    ) -> Outcome:
+        """An agent edited (`text`) or deleted (None) a reply the end user already has. They
+        are told so; with corrections on, the edited text goes out as a correction."""
+        async with self.store.transaction() as tx:
+            if event_id is not None and not await tx.first_seen(event_id):
+                return Outcome(ignored="retry of an event already handled")
+            key = await tx.slack_key(channel, ts)
+            message = await tx.message(key) if key else None
+            author = await tx.user(message.author_id) if message and message.author_id else None
+            if message is None or author is None or author.slack_user_id != slack_user_id:
+                return Outcome(ignored="not a relayed agent reply")
+            conv = await self._conversation(tx, message.conversation_id)
+            if text is None:
+                await self._ephemeral(tx, conv, slack_user_id, "deleted")
+            elif self._relay_corrections and conv.status is not Status.STOPPED and text:
+                correction = TextMessage(
+                    type="text", payload=TextPayload(text=f"Correction: {text}"[:40000])
+                )
+                await self._relay(tx, conv, author, correction)
+                await self._ephemeral(tx, conv, slack_user_id, "corrected")
+            else:
+                await self._ephemeral(tx, conv, slack_user_id, "edited")
+        self._fire(bot=True)
+        return Outcome(relayed=text is not None and self._relay_corrections)
 
     async def act(
         self, action: Action, conversation_id: str, agent: AgentProfile, allowed: bool = True
@@ -519,6 +541,25 @@ class Service:
                 user, name=profile.name, picture_url=profile.picture_url, email=profile.email
             )
         return user
+
+    async def _relay(self, tx: Tx, conv: Conversation, agent: User, content: Content) -> str:
+        """An agent's message for the bot: stored, and a `message` event."""
+        message_id = new_id("msg")
+        await tx.insert_message(message_id, conv.id, agent.id, content, self._clock())
+        await self._event(
+            tx,
+            conv,
+            "message",
+            {
+                "conversationId": conv.id,
+                "userId": agent.id,
+                "messageId": message_id,
+                "type": content.type,
+                "payload": content.payload.model_dump(exclude_none=True),
+                "agent": self._agent_json(agent),
+            },
+        )
+        return message_id
 
     async def _claim(self, tx: Tx, conv: Conversation, agent: User) -> Conversation:
         claimed = dataclasses.replace(

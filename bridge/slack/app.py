@@ -62,9 +62,37 @@ def build_app(
         await next()
         return None
 
+    async def on_change(event: dict[str, Any], body: dict[str, Any]) -> None:
+        """An agent edited or deleted a message; it matters only if it was relayed."""
+        if event.get("subtype") == "message_changed":
+            message, before = event.get("message") or {}, event.get("previous_message") or {}
+            if message.get("text") == before.get("text"):
+                return  # an unfurl or a reaction, not an edit
+            ts, user = message.get("ts"), message.get("user")
+            raw = str(message.get("text") or "")
+            text: str | None = to_plain(raw, await directory.names(mentioned_users(raw)))
+        else:
+            ts, user = event.get("deleted_ts"), (event.get("previous_message") or {}).get("user")
+            text = None
+        channel, event_id = event.get("channel"), body.get("event_id")
+        if not all(isinstance(v, str) and v for v in (ts, user, channel)):
+            return
+        outcome = await service.agent_changed(
+            event_id=event_id if isinstance(event_id, str) else None,
+            channel=str(channel),
+            ts=str(ts),
+            slack_user_id=str(user),
+            text=text.strip()[:40000] if text else None,
+        )
+        if outcome.ignored:
+            log.debug("edit not relayed: %s", outcome.ignored)
+
     @app.event("message")
     async def on_message(event: dict[str, Any], body: dict[str, Any]) -> None:
         # Bolt already dropped the bridge's own messages (IgnoringSelfEvents).
+        if event.get("subtype") in ("message_changed", "message_deleted"):
+            await on_change(event, body)
+            return
         thread_ts, ts = event.get("thread_ts"), event.get("ts")
         channel, user = event.get("channel"), event.get("user")
         if (

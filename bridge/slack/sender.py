@@ -427,14 +427,26 @@ def _has_image(content: Content) -> bool:
     return any(isinstance(item, ImageMessage) for item in items)
 
 
+# What an agent is told, ephemerally, when the reason alone says it all.
+NOTICES = {
+    "stopped": ":no_entry: This conversation has ended, so your reply was *not* sent.",
+    "not_allowed": ":no_entry: Only the handoff agents may answer here; nothing was sent or "
+    "changed.",
+    "edited": ":information_source: The end user already has your original reply; the edit "
+    "was not sent. Reply again if it needs correcting.",
+    "corrected": ":information_source: The end user already had your original reply, so the "
+    "corrected text went out as a new message, marked as a correction.",
+    "deleted": ":information_source: The end user already has that reply; deleting it here "
+    "does not take it back.",
+}
+
+
 def _notice(why: str, state: dict[str, Any], who: str) -> str:
-    """What an agent is told, ephemerally, when their action or reply changed nothing."""
-    if why == "stopped":
-        return ":no_entry: This conversation has ended, so your reply was *not* sent."
+    """What an agent is told, ephemerally, when their action or reply did not go as meant."""
+    if why in NOTICES:
+        return NOTICES[why]
     if why == "undelivered":
         return f":warning: The end user did not get your reply: {state.get('reason')}"
-    if why == "not_allowed":
-        return ":no_entry: Only the handoff agents may answer here; nothing was sent or changed."
     if why == "assignee_only" and state.get("assignee"):
         return f":no_entry: Only <@{state['assignee']}>, who has it, may release or resolve it."
     status, assignee = Status(state["status"]), state.get("assignee")
