@@ -21,7 +21,12 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 _URL = re.compile(r"https?://[^\s/]+(/\S*)?$", re.IGNORECASE)
 
@@ -281,7 +286,23 @@ def _from_mapping(environ: Mapping[str, str], env_file: str | Path | None) -> Se
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     values.update(environ)
     names = {f.validation_alias for f in Settings.model_fields.values()}
-    return Settings.model_validate({k: v for k, v in values.items() if k in names and v != ""})
+    given = {k: v for k, v in values.items() if k in names and v != ""}
+    return _GivenSettings(**given)
+
+
+class _GivenSettings(Settings):
+    """Settings from the given values alone: neither `os.environ` nor `./.env` leaks in."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
 
 
 def _problems(exc: ValidationError) -> list[str]:

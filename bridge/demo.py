@@ -129,10 +129,10 @@ class DemoBot:
             return
         self.history.append(HistoryItem("user", _text(text)))
         if HUMAN.search(text):
-            await self._reply("Let me get a human for you. One moment...")
+            self._reply("Let me get a human for you. One moment...")
             await self.hand_off()
         else:
-            await self._reply(self.answer(text))
+            self._reply(self.answer(text))
 
     @staticmethod
     def answer(text: str) -> str:
@@ -146,7 +146,7 @@ class DemoBot:
             return 'Hi! I\'m the demo bot. Ask me anything, or say "human" to talk to a person.'
         return 'I only know a few things. Say "human" to talk to a person.'
 
-    async def _reply(self, text: str) -> None:
+    def _reply(self, text: str) -> None:
         self.story.line(f"bot > {text}")
         self.history.append(HistoryItem("bot", _text(text)))
 
@@ -195,7 +195,7 @@ class DemoBot:
         elif kind == "hitlStopped":
             self.story.line(f"[bot] hitlStopped: {payload.get('reason')}")
             self.mode, self.conversation_id, self.agent = "bot", None, None
-            await self._reply("Glad we could help! I'm the bot again, if you need anything.")
+            self._reply("Glad we could help! I'm the bot again, if you need anything.")
         else:
             self.story.line(f"[bot] {kind} (not handled)")
 
@@ -347,7 +347,8 @@ async def play(story: Story, slack: FakeSlack, bot: DemoBot) -> None:
     await end_user("I want a refund for order 42")
     await end_user("Can I talk to a human?")
     conversation_id = bot.conversation_id
-    assert conversation_id is not None
+    if conversation_id is None:
+        raise DemoError("the bot did not start a handoff")
 
     async def posted() -> str | None:
         return (await client.get_conversation(conversation_id)).slack.threadTs
