@@ -22,6 +22,7 @@ from bridge.outbox import Drainer, Sender
 from bridge.service import BOT, BOTPRESS, SLACK, Service
 from bridge.slack.app import build_app, events_route
 from bridge.slack.directory import Directory
+from bridge.slack.home import AppHome
 from bridge.slack.pacing import Pacer
 from bridge.slack.sender import SlackSender
 from bridge.store import Store
@@ -67,7 +68,8 @@ class Bridge:
         )
         directory = Directory(client, agent_usergroup=s.agent_usergroup)
         signing = s.slack_signing_secret.get_secret_value() if s.slack_signing_secret else None
-        bolt = build_app(service, client, directory, None if s.socket_mode else signing)
+        home = AppHome(service, client)
+        bolt = build_app(service, client, directory, home, None if s.socket_mode else signing)
         api = BotApi(service, s.api_tokens, s.max_body, self._closing)
 
         app = web.Application(middlewares=[api.middleware])
@@ -119,6 +121,7 @@ class Bridge:
         ]
         self._tasks = [self._spawn(d.run, f"drain {i}") for i, d in enumerate(self._drainers)]
         self._tasks.append(self._spawn(self._prune, "prune"))
+        self._tasks.append(self._spawn(home.run, "app home"))
         if s.assign_timeout or s.remind_after or s.idle_reminder:
             self._tasks.append(self._spawn(self._timers, "timers"))
         if s.socket_mode and s.slack_app_token:

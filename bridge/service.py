@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -81,6 +82,23 @@ class Outcome:
     relayed: bool = False
     claimed: bool = False
     ignored: str | None = None  # why nothing happened
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """A conversation as a queue shows it."""
+
+    conversation: Conversation
+    user: User | None
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """Today's handoffs, and the median seconds to a first reply and to resolve them."""
+
+    handoffs: int
+    first_reply: float | None
+    resolve: float | None
 
 
 class Service:
@@ -428,6 +446,32 @@ class Service:
         """Forget old Slack event ids, idempotency keys and events (see `Tx.prune`)."""
         async with self.store.transaction() as tx:
             await tx.prune(time.time())
+
+    async def queue(
+        self, status: Status = Status.WAITING, slack_user_id: str | None = None, limit: int = 20
+    ) -> list[Queued]:
+        """Open conversations, oldest first: the waiting ones, or one agent's."""
+        async with self.store.transaction() as tx:
+            agent_id = None
+            if slack_user_id is not None:
+                agent = await tx.agent(slack_user_id)
+                if agent is None:
+                    return []
+                agent_id = agent.id
+            found = await tx.open_conversations(status, limit, agent_id)
+            return [
+                Queued(conv, await tx.user(conv.user_id) if conv.user_id else None)
+                for conv in found
+            ]
+
+    async def figures(self, since: datetime) -> Figures:
+        async with self.store.transaction() as tx:
+            handoffs, firsts, resolves = await tx.day_figures(since)
+        return Figures(
+            handoffs,
+            statistics.median(firsts) if firsts else None,
+            statistics.median(resolves) if resolves else None,
+        )
 
     async def remind(self, every: float, most: int, limit: int = 100) -> int:
         """Post the reminders owed to conversations nobody has claimed."""

@@ -35,6 +35,9 @@ def test_manifest_metadata_and_app(manifest: dict[str, Any]) -> None:
     assert info["background_color"].startswith("#")
     bot_user = manifest["features"]["bot_user"]
     assert bot_user == {"display_name": "hitl-bridge", "always_online": True}
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    [command] = manifest["features"]["slash_commands"]
+    assert (command["command"], command["url"]) == ("/hitl", URL)
 
 
 def test_manifest_scopes_exactly(manifest: dict[str, Any]) -> None:
@@ -48,6 +51,7 @@ def test_manifest_scopes_exactly(manifest: dict[str, Any]) -> None:
             "users:read.email",
             "usergroups:read",
             "reactions:write",
+            "commands",
         ]
     }
 
@@ -56,7 +60,7 @@ def test_manifest_events_and_urls(manifest: dict[str, Any]) -> None:
     settings = manifest["settings"]
     assert settings["event_subscriptions"] == {
         "request_url": URL,
-        "bot_events": ["message.channels", "message.groups"],
+        "bot_events": ["message.channels", "message.groups", "app_home_opened"],
     }
     assert settings["interactivity"] == {"is_enabled": True, "request_url": URL}
     assert settings["socket_mode_enabled"] is False

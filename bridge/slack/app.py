@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -16,9 +17,9 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bridge.model import Action, TextMessage, TextPayload
+from bridge.model import Action, Status, TextMessage, TextPayload
 from bridge.service import Service
-from bridge.slack import blocks
+from bridge.slack import blocks, home
 from bridge.slack.directory import Directory
 from bridge.slack.text import mentioned_users, to_plain
 
@@ -32,6 +33,7 @@ def build_app(
     service: Service,
     client: AsyncWebClient,
     directory: Directory,
+    app_home: home.AppHome,
     signing_secret: str | None,
 ) -> AsyncApp:
     app = AsyncApp(
@@ -139,6 +141,30 @@ def build_app(
 
     for action_id in (blocks.ACTION_CLAIM, blocks.ACTION_RELEASE, blocks.ACTION_RESOLVE):
         app.action(action_id)(on_button)
+
+    @app.event("app_home_opened")
+    async def on_home(event: dict[str, Any]) -> None:
+        user = event.get("user")
+        if event.get("tab", "home") == "home" and isinstance(user, str):
+            await app_home.opened(user)
+
+    @app.command("/hitl")
+    async def on_command(ack: AsyncAck, command: dict[str, Any]) -> None:
+        await ack(text=await answer(command.get("text") or "", str(command.get("user_id"))))
+
+    async def answer(text: str, user: str) -> str:
+        """What `/hitl [mine|stats|help]` says (only to whoever asked)."""
+        word, now = text.strip().lower(), datetime.now(UTC)
+        if word == "":
+            waiting = await service.queue(Status.WAITING)
+            return home.queue_answer("Waiting", waiting, now, "Nobody is waiting. :tada:")
+        if word == "mine":
+            mine = await service.queue(Status.ASSIGNED, slack_user_id=user)
+            return home.queue_answer("Yours", mine, now, "You have no conversation now.")
+        if word == "stats":
+            today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+            return home.figures_text(await service.figures(today))
+        return home.HELP
 
     return app
 

@@ -292,6 +292,32 @@ class Tx:
                 conversation_id,
             )
 
+    async def open_conversations(
+        self, status: Status, limit: int, agent_id: str | None = None
+    ) -> list[Conversation]:
+        """Conversations in `status` (those of one agent, if given), oldest first."""
+        rows = await self._all(
+            "SELECT * FROM conversations WHERE status = ? AND (? IS NULL OR agent_id = ?)"
+            " ORDER BY COALESCE(waiting_since, created_at) LIMIT ?",
+            status.value,
+            agent_id,
+            agent_id,
+            limit,
+        )
+        return [_conversation(r) for r in rows]
+
+    async def day_figures(self, since: datetime) -> tuple[int, list[float], list[float]]:
+        """Handoffs opened since `since`; seconds to their first reply; seconds to resolve."""
+        rows = await self._all(
+            "SELECT (julianday(first_reply_at) - julianday(created_at)) * 86400 AS first,"
+            " CASE WHEN stop_reason = 'resolved'"
+            " THEN (julianday(stopped_at) - julianday(created_at)) * 86400 END AS done"
+            " FROM conversations WHERE created_at >= ?",
+            iso(since),
+        )
+        firsts = [r["first"] for r in rows if r["first"] is not None]
+        return len(rows), firsts, [r["done"] for r in rows if r["done"] is not None]
+
     async def oldest_waiting(self) -> datetime | None:
         row = await self._one(
             "SELECT MIN(waiting_since) AS w FROM conversations WHERE status = 'waiting'"

@@ -221,6 +221,7 @@ class FakeSlack:
         self._faults: dict[str, list[_Fault]] = {}
         self._rate_limits: dict[str, list[int]] = {}
         self.post_limit: tuple[float, int] | None = None  # see limit_posts()
+        self._last_reply = b""  # the body of the app's answer to the latest delivery
         self.ratelimited = 0
         self._post_buckets: dict[str, tuple[float, float]] = {}
         self._last_us = 0
@@ -570,9 +571,20 @@ class FakeSlack:
             "trigger_id": self._trigger_id(),
         }
         body = urlencode(form).encode()
-        return await self._deliver(
+        self._last_reply = b""
+        status = await self._deliver(
             "slash_commands", dict(form), body, "application/x-www-form-urlencoded"
         )
+        # What the app answers right away (JSON, or plain text) is shown to the person who
+        # ran the command, and to nobody else.
+        try:
+            reply = json.loads(self._last_reply or b"null")
+        except ValueError:
+            reply = {"text": self._last_reply.decode(errors="replace")}
+        if isinstance(reply, dict) and (reply.get("text") or reply.get("blocks")):
+            text, blocks = str(reply.get("text") or ""), reply.get("blocks")
+            self.ephemerals.append(Ephemeral(channel, user, text, blocks, None, self._next_ts()))
+        return status
 
     # ------------------------------------------------------------------ acting as Slack's delivery
 
@@ -1213,6 +1225,8 @@ class FakeSlack:
             await sock.ws.send_json(frame)
             acked = await asyncio.wait_for(ack, self.delivery_timeout)
             status = 200 if acked is not None else 0
+            reply = (acked or {}).get("payload")
+            self._last_reply = json.dumps(reply).encode() if isinstance(reply, dict) else b""
         except (ConnectionError, TimeoutError) as exc:
             log.warning("Socket Mode delivery of %s failed: %r", envelope_id, exc)
             status = 0
@@ -1259,7 +1273,7 @@ class FakeSlack:
         }
         try:
             async with self._session.post(self.events_url, data=body, headers=sent) as resp:
-                await resp.read()
+                self._last_reply = await resp.read()
                 status = resp.status
         except (ClientError, TimeoutError) as exc:
             log.warning("delivery to %s failed: %r", self.events_url, exc)
