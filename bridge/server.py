@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -22,6 +23,7 @@ from bridge.outbox import Drainer, Sender
 from bridge.service import BOT, BOTPRESS, SLACK, Service
 from bridge.slack.app import build_app, events_route
 from bridge.slack.directory import Directory
+from bridge.slack.files import FileLinks
 from bridge.slack.home import AppHome
 from bridge.slack.pacing import Pacer
 from bridge.slack.sender import SlackSender
@@ -63,18 +65,31 @@ class Bridge:
         )
         self.service = service
         self._session = aiohttp.ClientSession()
-        client = AsyncWebClient(
-            token=s.slack_bot_token.get_secret_value(), base_url=s.slack_api_url
-        )
+        token = s.slack_bot_token.get_secret_value()
+        client = AsyncWebClient(token=token, base_url=s.slack_api_url)
         directory = Directory(client, agent_usergroup=s.agent_usergroup)
         signing = s.slack_signing_secret.get_secret_value() if s.slack_signing_secret else None
         home = AppHome(service, client)
-        bolt = build_app(service, client, directory, home, None if s.socket_mode else signing)
+        files = FileLinks(
+            await service.secret("file-links"),
+            s.base_url,
+            token,
+            self._session,
+            slack_hosts={"files.slack.com", urlsplit(s.slack_api_url).netloc},
+        )
+        bolt = build_app(
+            service, client, directory, home, files, None if s.socket_mode else signing
+        )
         api = BotApi(service, s.api_tokens, s.max_body, self._closing)
 
         app = web.Application(middlewares=[api.middleware])
         app.add_routes(
-            [web.get("/healthz", self._health), web.get("/metrics", self._metrics), *api.routes()]
+            [
+                web.get("/healthz", self._health),
+                web.get("/metrics", self._metrics),
+                files.route(),
+                *api.routes(),
+            ]
         )
         if not s.socket_mode:
             app.add_routes([events_route(bolt)])
@@ -91,6 +106,8 @@ class Bridge:
         await site.start()
         sockets = self._runner.addresses
         self.url = f"http://{s.host}:{sockets[0][1]}" if sockets else s.base_url
+        if s.public_url is None:
+            files.base_url = self.url  # where it really listens (the port may have been 0)
 
         senders: dict[str, Sender] = {
             SLACK: SlackSender(

@@ -151,6 +151,10 @@ class Service:
         async with self.store.transaction() as tx:
             return await tx.slack_ts(key)
 
+    async def secret(self, name: str) -> bytes:
+        async with self.store.transaction() as tx:
+            return await tx.secret(name)
+
     async def recall(self, scope: str, key: str) -> tuple[str, Any] | None:
         async with self.store.transaction() as tx:
             return await tx.recall(scope, key)

@@ -52,6 +52,7 @@ def test_manifest_scopes_exactly(manifest: dict[str, Any]) -> None:
             "usergroups:read",
             "reactions:write",
             "commands",
+            "files:read",
         ]
     }
 

@@ -21,6 +21,7 @@ from bridge.model import Action, Status, TextMessage, TextPayload
 from bridge.service import Service
 from bridge.slack import blocks, home
 from bridge.slack.directory import Directory
+from bridge.slack.files import FileLinks
 from bridge.slack.text import mentioned_users, to_plain
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ def build_app(
     client: AsyncWebClient,
     directory: Directory,
     app_home: home.AppHome,
+    files: FileLinks,
     signing_secret: str | None,
 ) -> AsyncApp:
     app = AsyncApp(
@@ -107,9 +109,16 @@ def build_app(
         raw = event.get("text")
         raw = raw if isinstance(raw, str) else ""
         names = await directory.names(mentioned_users(raw))
-        text = to_plain(raw, names).strip()
-        if not text:
-            log.info("ignoring a reply with no text (files are not relayed yet)")
+        text = to_plain(raw, names).strip()[:40000]
+        shared = event.get("files")
+        content = (
+            files.content(text, shared)
+            if isinstance(shared, list) and shared
+            else TextMessage(type="text", payload=TextPayload(text=text))
+            if text
+            else None
+        )
+        if content is None:
             return
         event_id = body.get("event_id")
         outcome = await service.agent_reply(
@@ -118,7 +127,7 @@ def build_app(
             thread_ts=str(thread_ts),
             ts=str(ts),
             agent=await directory.profile(str(user)),
-            content=TextMessage(type="text", payload=TextPayload(text=text[:40000])),
+            content=content,
             allowed=await directory.is_agent(str(user)),
         )
         if outcome.ignored:

@@ -84,6 +84,12 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX idempotency_age ON idempotency (created_at);
 
+    -- Keys the bridge makes for itself (the one signing file links).
+    CREATE TABLE secrets (
+        name  TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    );
+
     -- Every event for the bot, in order; served by GET /v1/events, kept 7 days.
     CREATE TABLE events (
         seq             INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -418,6 +419,15 @@ class Tx:
             _json(result),
             time.time(),
         )
+
+    async def secret(self, name: str) -> bytes:
+        """A random key kept in the database, made the first time it is asked for."""
+        await self._run(
+            "INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)", name, os.urandom(32)
+        )
+        row = await self._one("SELECT value FROM secrets WHERE name = ?", name)
+        assert row is not None
+        return bytes(row["value"])
 
     # events for the bot
 
