@@ -116,6 +116,7 @@ class Bridge:
                 Pacer(s.slack_rate, s.slack_burst),
                 combine=s.slack_combine,
                 mention=s.mention,
+                home_channel=s.channel,
             )
         }
         if s.webhook_url:

@@ -534,16 +534,29 @@ class Service:
         ts: str,
         permalink: str | None = None,
     ) -> None:
-        """A post carrying `keys` reached Slack as `ts`; the parent's ts becomes the
-        conversation's thread."""
+        """A post carrying `keys` reached Slack as `ts`. A parent (the first, or a new one
+        after the thread was lost) becomes the conversation's thread, wherever it is."""
         async with self.store.transaction() as tx:
             for part, key in enumerate(keys):
                 await tx.record_slack(key, conversation_id, channel, ts, part)
-            if keys[0] == parent_key(conversation_id):
+            if keys[0].startswith(parent_key(conversation_id)):
                 conv = await self._conversation(tx, conversation_id)
                 await tx.update_conversation(
-                    dataclasses.replace(conv, thread_ts=ts, permalink=permalink)
+                    dataclasses.replace(conv, channel=channel, thread_ts=ts, permalink=permalink)
                 )
+
+    async def recap(self, conversation_id: str, limit: int = 20) -> list[HistoryItem]:
+        """The conversation so far as a transcript: the history given at the start, then
+        what the end user and the bot said since (the last `limit` of it)."""
+        async with self.store.transaction() as tx:
+            history = await tx.history(conversation_id)
+            conv = await self._conversation(tx, conversation_id)
+            said = await tx.messages(conversation_id, limit)
+        return history + [
+            HistoryItem("user" if m.author_id == conv.user_id else "bot", m.content)
+            for m in said
+            if m.author_id is None or m.author_id == conv.user_id
+        ]
 
     # --- helpers ------------------------------------------------------------------------
 

@@ -9,7 +9,9 @@ that key before anything is posted again, so nothing appears twice.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -60,17 +62,14 @@ PERMANENT = frozenset(
 COMBINE_MAX = 20
 # Kinds that post (and so are paced); the others edit or whisper.
 POSTS = frozenset({"post_parent", "transcript", "message", "failure_notice", "reminder", "nudge"})
+# Kinds that need the thread: if it is gone, the conversation gets a new one.
+ANCHORED = POSTS | {"update_parent"}
 # Refusals that mean the thread cannot be posted in at all.
-UNREACHABLE = frozenset(
-    {
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
-        "channel_is_archived",
-        "thread_not_found",
-        "message_not_found",
-    }
+# Refusals that mean the whole channel is out of reach, or just the thread.
+CHANNEL_GONE = frozenset(
+    {"channel_not_found", "not_in_channel", "is_archived", "channel_is_archived"}
 )
+UNREACHABLE = CHANNEL_GONE | {"thread_not_found", "message_not_found"}
 # Errors after which the post may or may not have happened.
 UNSURE = frozenset({"internal_error", "fatal_error", "request_timeout", "service_unavailable"})
 
@@ -99,6 +98,7 @@ class SlackSender:
         *,
         combine: bool = True,
         mention: str | None = None,
+        home_channel: str = "",
     ) -> None:
         """`combine`: end-user messages queued behind the rate limit go out as one post.
         `mention`: who reminders and urgent handoffs call on (`here`, `channel`, or a user
@@ -108,6 +108,7 @@ class SlackSender:
         self._pacer = pacer
         self._combine = combine
         self._mention = _mention(mention)
+        self._home = home_channel  # where threads go when their own channel is gone
         self._booked: set[int] = set()  # rows whose pacing slot is booked
         self._waited: set[int] = set()  # rows that waited for their slot: a backlog
         self._absorbed: set[str] = set()  # messages already posted combined with an earlier
@@ -157,7 +158,39 @@ class SlackSender:
         handler = self._handlers.get(row.kind)
         if handler is None:
             raise Fail(f"unknown outbox kind {row.kind!r}")
-        await handler(row, await self._view(row.conversation_id))
+        view = await self._view(row.conversation_id)
+        try:
+            await handler(row, view)
+        except Refused as exc:
+            if (
+                exc.error not in UNREACHABLE
+                or row.kind not in ANCHORED
+                or not await self._reanchor(view, exc.error)
+            ):
+                raise
+            await handler(row, await self._view(row.conversation_id))
+
+    async def _reanchor(self, view: _View, error: str) -> bool:
+        """The thread is gone (its parent deleted, its channel archived...): open a new one,
+        with a short transcript, in the same channel or, if that is what is gone, the home
+        channel. The bot never notices. False when there is nowhere to go."""
+        conv = view.conv
+        channel = self._home if error in CHANNEL_GONE else conv.channel
+        if channel == conv.channel and error in CHANNEL_GONE:
+            return False
+        log.warning("re-anchoring a conversation (%s)", error, extra={"conversation": conv.id})
+        moved = dataclasses.replace(conv, channel=channel, thread_ts=None)
+        key = f"{parent_key(conv.id)}:{secrets.token_hex(4)}"
+        ts = await self._post(
+            channel, blocks.parent(moved, view.user, view.assignee, mention=self._mention), [key]
+        )
+        await self._service.posted([key], conv.id, channel, ts, await self._permalink(channel, ts))
+        note = f":link: The thread of this conversation was lost ({error}); it continues here."
+        await self._post(channel, blocks.notice(note), [f"{key}:note"], ts)
+        recap = blocks.transcript(await self._service.recap(conv.id), view.user)
+        for part, rendered in enumerate(recap):
+            await self._post(channel, rendered, [f"{key}:recap:{part}"], ts)
+        return True
 
     # --- kinds ------------------------------------------------------------------------
 

@@ -114,6 +114,15 @@ def _user(row: sqlite3.Row) -> User:
     )
 
 
+def _stored(row: sqlite3.Row) -> StoredMessage:
+    return StoredMessage(
+        row["id"],
+        row["conversation_id"],
+        row["author_id"],
+        content_from_json(json.loads(row["content"])),
+    )
+
+
 def _outbox_row(row: sqlite3.Row) -> OutboxRow:
     return OutboxRow(
         id=row["id"],
@@ -224,8 +233,8 @@ class Tx:
         """Write the mutable part of a conversation (status and who/when)."""
         await self._run(
             "UPDATE conversations SET user_id = ?, status = ?, agent_id = ?, changed_by = ?,"
-            " stop_reason = ?,"
-            " waiting_since = ?, stopped_at = ?, thread_ts = ?, permalink = ? WHERE id = ?",
+            " stop_reason = ?, waiting_since = ?, stopped_at = ?, channel = ?, thread_ts = ?,"
+            " permalink = ? WHERE id = ?",
             conv.user_id,
             conv.status.value,
             conv.agent_id,
@@ -233,6 +242,7 @@ class Tx:
             conv.stop_reason.value if conv.stop_reason else None,
             iso(conv.waiting_since) if conv.waiting_since else None,
             iso(conv.stopped_at) if conv.stopped_at else None,
+            conv.channel,
             conv.thread_ts,
             conv.permalink,
             conv.id,
@@ -360,14 +370,17 @@ class Tx:
 
     async def message(self, message_id: str) -> StoredMessage | None:
         row = await self._one("SELECT * FROM messages WHERE id = ?", message_id)
-        if row is None:
-            return None
-        return StoredMessage(
-            row["id"],
-            row["conversation_id"],
-            row["author_id"],
-            content_from_json(json.loads(row["content"])),
+        return _stored(row) if row else None
+
+    async def messages(self, conversation_id: str, limit: int) -> list[StoredMessage]:
+        """The latest `limit` messages of a conversation, oldest first."""
+        rows = await self._all(
+            "SELECT * FROM (SELECT rowid AS n, * FROM messages WHERE conversation_id = ?"
+            " ORDER BY rowid DESC LIMIT ?) ORDER BY n",
+            conversation_id,
+            limit,
         )
+        return [_stored(r) for r in rows]
 
     async def slack_ts(self, key: str) -> str | None:
         row = await self._one("SELECT ts FROM slack_messages WHERE key = ?", key)
