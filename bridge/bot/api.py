@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel
 
-from bridge.bot import wire
+from bridge.bot import openapi, wire
 from bridge.model import Conversation, User, iso
 from bridge.service import BOT, Idem, Invalid, KeyTaken, NotFound, Service, Stopped
 from bridge.store import DeadLetter
@@ -70,6 +70,7 @@ class BotApi:
             web.post("/v1/conversations/{conversation_id}/messages", self.send_message),
             web.post("/v1/conversations/{conversation_id}/stop", self.stop_hitl),
             web.get("/v1/events", self.events),
+            web.get("/v1/openapi.json", self.openapi),
         ]
 
     @web.middleware
@@ -165,6 +166,9 @@ class BotApi:
             lambda idem: self._service.stop(conv.id, idem),
             lambda _: web.json_response({}),
         )
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        return web.json_response(openapi.document())
 
     # --- events -------------------------------------------------------------------------
 
