@@ -69,6 +69,30 @@ def is_internal(text: str) -> bool:
     return _INTERNAL.match(text) is not None
 
 
+MAX_DEPTH = 32
+
+
+def unstorable(value: Any, max_depth: int = MAX_DEPTH) -> str | None:
+    """Why free-form JSON cannot be kept as it is (None: it can): text UTF-8 cannot store
+    (lone surrogates), or nesting deeper than `max_depth`."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            return f"must not be nested more than {max_depth} levels deep"
+        if isinstance(node, dict):
+            stack.extend((key, depth) for key in node)
+            stack.extend((item, depth + 1) for item in node.values())
+        elif isinstance(node, list):
+            stack.extend((item, depth + 1) for item in node)
+        elif isinstance(node, str):
+            try:
+                node.encode()
+            except UnicodeEncodeError:
+                return "must not contain unpaired surrogates (\\ud800-\\udfff)"
+    return None
+
+
 # --- message contents (Botpress HITL channel message types) ---------------------------------
 
 

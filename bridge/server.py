@@ -91,8 +91,8 @@ class Bridge:
                 *api.routes(),
             ]
         )
-        if not s.socket_mode:
-            app.add_routes([events_route(bolt)])
+        if signing is not None and not s.socket_mode:
+            app.add_routes([events_route(bolt, signing, directory)])
         if s.botpress_webhook_url:
             app.add_routes(BotpressApi(service, s.botpress_prefix).routes())
             if s.botpress_path_token is None:

@@ -20,7 +20,7 @@ import aiohttp
 from aiohttp import web
 from pydantic import ValidationError
 
-from bridge.model import Content, HistoryItem, Origin, content_from_json
+from bridge.model import Content, HistoryItem, Origin, content_from_json, unstorable
 from bridge.outbox import Fail, Retry
 from bridge.service import BOTPRESS, Invalid, NotFound, Service, Stopped
 from bridge.store import OutboxRow
@@ -282,9 +282,12 @@ async def _json(request: web.Request) -> dict[str, Any] | web.Response:
         return _refuse(413, "the body is too large")
     try:
         body = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError, web.HTTPRequestEntityTooLarge):
+    except (ValueError, UnicodeDecodeError, RecursionError, web.HTTPRequestEntityTooLarge):
         return _refuse(400, "the body is not valid JSON")
-    return body if isinstance(body, dict) else _refuse(400, "the body must be a JSON object")
+    if not isinstance(body, dict):
+        return _refuse(400, "the body must be a JSON object")
+    why = unstorable(body)
+    return _refuse(422, f"the body {why}") if why else body
 
 
 async def _payload(request: web.Request) -> dict[str, Any] | web.Response:

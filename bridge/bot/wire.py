@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from bridge.model import Content, HistoryItem, HttpUrl, content_adapter
+from bridge.model import Content, HistoryItem, HttpUrl, content_adapter, unstorable
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -28,27 +28,11 @@ def _no_controls(value: str) -> str:
     return value
 
 
-MAX_DEPTH = 32
-
-
 def _storable(value: dict[str, Any]) -> dict[str, Any]:
-    """Free-form JSON kept as it is: only text that UTF-8 can store, and not absurdly deep
-    (either would otherwise fail when the row is written, as a 500)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise ValueError(f"must not be nested more than {MAX_DEPTH} levels deep")
-        if isinstance(node, dict):
-            stack.extend((key, depth) for key in node)
-            stack.extend((item, depth + 1) for item in node.values())
-        elif isinstance(node, list):
-            stack.extend((item, depth + 1) for item in node)
-        elif isinstance(node, str):
-            try:
-                node.encode()
-            except UnicodeEncodeError:
-                raise ValueError("must not contain unpaired surrogates (\\ud800-\\udfff)") from None
+    """Free-form JSON is kept as it is, so it must be storable (else a 500 when written)."""
+    why = unstorable(value)
+    if why is not None:
+        raise ValueError(why)
     return value
 
 

@@ -7,19 +7,19 @@ ack means the work is committed (Bolt's default acks first and loses the event o
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from slack_bolt import BoltResponse
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.model import Action, Status, TextMessage, TextPayload
 from bridge.service import Service
-from bridge.slack import blocks, home
+from bridge.slack import blocks, edge, home
 from bridge.slack.directory import Directory
 from bridge.slack.files import FileLinks
 from bridge.slack.text import mentioned_users, to_plain
@@ -46,25 +46,6 @@ def build_app(
         request_verification_enabled=signing_secret is not None,
         process_before_response=True,
     )
-
-    @app.middleware
-    async def only_our_app(
-        body: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
-    ) -> BoltResponse | None:
-        """Acknowledge but ignore requests meant for another workspace or app (the same
-        signing secret can serve an app installed elsewhere)."""
-        team, app_id = await directory.identity()
-        their_team = context.team_id
-        their_app = body.get("api_app_id")
-        if context.enterprise_id and context.is_enterprise_install:
-            their_team = team  # an org-wide install spans the org's workspaces
-        if (their_team and team and their_team != team) or (
-            their_app and app_id and their_app != app_id
-        ):
-            log.warning("ignoring a request for team %s / app %s", their_team, their_app)
-            return BoltResponse(status=200, body="")
-        await next()
-        return None
 
     async def on_change(event: dict[str, Any], body: dict[str, Any]) -> None:
         """An agent edited or deleted a message; it matters only if it was relayed."""
@@ -178,15 +159,30 @@ def build_app(
     return app
 
 
-def events_route(app: AsyncApp) -> web.RouteDef:
-    """`POST /slack/events`: Bolt behind an ordinary aiohttp route."""
+def events_route(app: AsyncApp, signing_secret: str, directory: Directory) -> web.RouteDef:
+    """`POST /slack/events`: checked at the door (see `edge`), then Bolt."""
 
     async def handle(request: web.Request) -> web.Response:
-        response = await app.async_dispatch(await to_bolt_request(request))
-        if response.status == 404:
-            # A signed request no listener wants (an event we do not use): still a 2xx, or
-            # Slack retries it and may disable the app.
+        body = await request.read()
+        if not edge.signed(signing_secret, request.headers, body, time.time()):
+            return web.json_response({"error": "invalid signature"}, status=401)
+        payload = edge.parse(body, request.content_type)
+        why = "it is not a JSON object" if payload is None else edge.problem(payload)
+        if payload is not None and why is None:
+            team, app_id = edge.addressed_to(payload)
+            ours = await directory.identity()
+            if (team and ours[0] and team != ours[0]) or (app_id and ours[1] and app_id != ours[1]):
+                why = f"it is for team {team} / app {app_id}"
+        if why is not None:
+            # Signed, so from Slack: acknowledge it, or Slack retries it and may disable us.
+            log.info("ignoring a request from Slack: %s", why)
             return web.Response(status=200)
+        bolt_request = AsyncBoltRequest(
+            body=body.decode(), query=request.query_string, headers=dict(request.headers)
+        )
+        response = await app.async_dispatch(bolt_request)
+        if response.status == 404:
+            return web.Response(status=200)  # signed but unwanted: still a 2xx
         return await to_aiohttp_response(response)
 
     return web.post("/slack/events", handle)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 
 from bridge.testing.fake_botpress import FakeBotpress
@@ -108,3 +109,9 @@ async def test_bad_requests_get_4xx(bp_stage: Stage, botpress: FakeBotpress) -> 
     other = await botpress.create_user(name="Someone else")
     assert (await botpress.send(conv, user, {"type": "text", "text": "hi"}))[0] == 200
     assert (await botpress.send(conv, other, {"type": "text", "text": "hi"}))[0] == 422
+    assert (await botpress.send(conv, user, {"type": "text", "text": "a\ud800"}))[0] == 422
+    assert (await botpress.call("createRemoteUser", {"name": "\udc00"}))[0] == 422
+    async with aiohttp.ClientSession() as http:
+        deep = b"[" * 100_000
+        async with http.post(f"{botpress.endpoint_base_url}/createRemoteUser", data=deep) as r:
+            assert r.status == 400

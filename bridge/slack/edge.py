@@ -1,0 +1,88 @@
+"""The door of `/slack/events`: what gets to Bolt, and what is answered before it.
+
+Bolt parses a body before it checks the signature, and trusts the shape of what it parsed, so
+a forged or malformed request could make it fail with a 500. Here every request is checked
+first, on its raw bytes: the signature (5-minute window, constant time), then the shape of
+the few kinds the bridge handles. A signed request that is malformed, meant for another
+workspace or app, or of a kind the bridge does not use is acknowledged (200, so Slack does
+not retry it) and goes no further.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qs
+
+from bridge.model import unstorable
+
+WINDOW = 300  # seconds a signed request stays valid
+STRINGS = ("type", "subtype", "user", "channel", "ts", "thread_ts", "text", "bot_id", "tab")
+HANDLED_EVENTS = ("message", "app_home_opened")
+
+
+def signed(secret: str, headers: Mapping[str, str], body: bytes, now: float) -> bool:
+    """Slack's v0 signature over the raw body, with a timestamp within five minutes."""
+    stamp = headers.get("X-Slack-Request-Timestamp", "")
+    if not stamp.isdigit() or abs(now - int(stamp)) > WINDOW:
+        return False
+    base = b"v0:" + stamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(headers.get("X-Slack-Signature", "").encode(), expected.encode())
+
+
+def parse(body: bytes, content_type: str) -> dict[str, Any] | None:
+    """The request as one JSON object (interactivity's `payload=`, or a slash command's
+    fields), or None when it is not one."""
+    try:
+        text = body.decode()
+        if content_type.startswith("application/x-www-form-urlencoded"):
+            form = {k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()}
+            parsed: Any = json.loads(form["payload"]) if "payload" in form else form
+        else:
+            parsed = json.loads(text)
+    except (ValueError, KeyError, RecursionError):
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def problem(payload: dict[str, Any]) -> str | None:
+    """Why Bolt should not see this payload (None: it may)."""
+    why = unstorable(payload, max_depth=64)
+    if why is not None:
+        return f"it {why.removeprefix('must ')}"
+    kind = payload.get("type")
+    if kind in ("url_verification", "ssl_check"):
+        return None
+    if kind == "event_callback":
+        event = payload.get("event")
+        if not isinstance(event, dict) or event.get("type") not in HANDLED_EVENTS:
+            return "an event the bridge does not use"
+        if any(not isinstance(event.get(k), str | None) for k in STRINGS):
+            return "an event field of the wrong type"
+        return None
+    if kind == "block_actions":
+        actions, user = payload.get("actions"), payload.get("user")
+        if not isinstance(user, dict) or not isinstance(user.get("id"), str):
+            return "no user"
+        if not isinstance(actions, list) or not actions:
+            return "no actions"
+        if not all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions):
+            return "an action without an action_id"
+        return None
+    if "command" in payload:  # a slash command's fields, all strings already
+        return None
+    return "a kind the bridge does not use"
+
+
+def addressed_to(payload: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The workspace (team id) and app the request is for, as far as it says."""
+    team = payload.get("team_id")
+    if not isinstance(team, str):
+        team_obj = payload.get("team")
+        team = team_obj.get("id") if isinstance(team_obj, dict) else None
+    app = payload.get("api_app_id")
+    return (team if isinstance(team, str) else None, app if isinstance(app, str) else None)
