@@ -1,0 +1,437 @@
+"""`python -m bench.overhead`: what the bridge costs on the way to Slack.
+
+N end-user text messages over M conversations (each conversation's messages one after
+another, each POST awaited before the next; conversations in parallel), timed from the first
+POST until the fake Slack has stored the last one, for three contestants against the same
+fake Slack:
+
+- ``bridge``: the real bridge (``python -m bridge serve``), conversations created and
+  parents posted before the clock starts;
+- ``bare``: ``bench/bare.py``, one inline ``chat.postMessage`` per POST, nothing stored;
+- ``direct``: the same ``chat.postMessage`` calls made by the load generator itself with
+  slack_sdk's ``AsyncWebClient``.
+
+Then latency at steady rates (default 100 and 20 messages/s, 10 s each): per message, from
+the POST leaving the load generator to the fake Slack storing it, for the bridge and the
+bare forwarder.
+
+The fake Slack and fake bot run in one process (``bench.fakes``), the bridge and the bare
+forwarder in one each, the load generator in this one. See bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bench.bare import post_args
+from bench.common import (
+    API_TOKEN,
+    CHANNEL,
+    QUIET_WAIT,
+    TRIAL_TIMEOUT,
+    BotApi,
+    CpuMeter,
+    Fakes,
+    Target,
+    bridge_env,
+    closed_loop,
+    expect,
+    latencies,
+    log_problems,
+    machine,
+    marker,
+    median,
+    now,
+    paced,
+    parents,
+    percentile,
+    quiet,
+    server_cells,
+    start_fakes,
+    start_server,
+    table,
+    write_json,
+)
+from bench.profile import Spy, summarize
+from bench.traced import report, snapshot
+
+Trials = dict[str, list[dict[str, float]]]
+
+
+def text(mark: str) -> str:
+    return f"{mark} hello, is anyone there? I would like to talk to a person about my order."
+
+
+class BridgeTarget:
+    name = "bridge"
+
+    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
+        self.api = BotApi(session, url)
+        self.conversations: list[tuple[str, str, str]] = []
+
+    async def open(self, conversations: int) -> None:
+        self.conversations = await self.api.conversations(conversations)
+
+    async def send(self, conversation: int, text: str) -> None:
+        conv, user, _ = self.conversations[conversation]
+        body = {"type": "text", "payload": {"text": text}, "userId": user}
+        await self.api.post(f"/v1/conversations/{conv}/messages", body, 202)
+
+
+class BareTarget:
+    name = "bare"
+
+    def __init__(self, session: aiohttp.ClientSession, url: str, client: AsyncWebClient) -> None:
+        self.session = session
+        self.url = url
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {API_TOKEN}"}
+        self.threads: list[str] = []
+
+    async def open(self, conversations: int) -> None:
+        self.threads = await parents(self.client, conversations)
+
+    async def send(self, conversation: int, text: str) -> None:
+        # No storage in the forwarder: the conversation id is the thread ts, and the end
+        # user's name rides in `userId`.
+        user = f"Bench User {conversation:03d}"
+        body = {"type": "text", "payload": {"text": text}, "userId": user}
+        path = f"/v1/conversations/{self.threads[conversation]}/messages"
+        async with self.session.post(self.url + path, json=body, headers=self.headers) as resp:
+            await expect(resp, 202)
+
+
+class DirectTarget:
+    name = "direct"
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+        self.threads: list[str] = []
+        self.count = 0
+
+    async def open(self, conversations: int) -> None:
+        self.threads = await parents(self.client, conversations)
+
+    async def send(self, conversation: int, text: str) -> None:
+        self.count += 1
+        user = f"Bench User {conversation:03d}"
+        key = f"msg_direct_{self.count}"
+        await self.client.chat_postMessage(
+            **post_args(CHANNEL, self.threads[conversation], text, user, key)
+        )
+
+
+async def prepare(target: Target, fakes: Fakes, tag: str, m: int) -> None:
+    """Create the conversations, then one message in each, before the clock: connections,
+    caches and code paths are warm."""
+    await target.open(m)
+    await asyncio.gather(*(target.send(j, text(marker(tag + "w", j, 0))) for j in range(m)))
+    await fakes.wait_slack(tag + "w", m, timeout=60)
+
+
+async def throughput(
+    target: Target, fakes: Fakes, tag: str, n: int, m: int, meter: CpuMeter
+) -> dict[str, float]:
+    await prepare(target, fakes, tag, m)
+    await quiet()
+    meter.start()
+    start = now()
+    acked = await closed_loop(target, tag, n, m, text)
+    times = await fakes.wait_slack(tag, n, timeout=TRIAL_TIMEOUT)
+    end = max(times.values())
+    cpu = meter.stop()
+    seconds = end - start
+    return {
+        "seconds": seconds,
+        "rate": n / seconds,
+        "acked_seconds": acked - start,
+        **{f"cpu_{k}": v for k, v in cpu.items()},
+    }
+
+
+async def latency(
+    target: Target, fakes: Fakes, tag: str, n: int, m: int, rate: float, meter: CpuMeter
+) -> dict[str, float]:
+    await prepare(target, fakes, tag, m)
+    await quiet()
+    meter.start()
+    sent, late = await paced(target, tag, n, m, rate, text)
+    lat = latencies(sent, await fakes.wait_slack(tag, n, timeout=TRIAL_TIMEOUT))
+    cpu = meter.stop()
+    return {
+        "cpu_others": cpu["others"],
+        "cpu_steal": cpu["steal"],
+        "p50_ms": percentile(lat, 50),
+        "p99_ms": percentile(lat, 99),
+        "max_ms": max(lat),
+        "late_p99_ms": percentile(late, 99) * 1000,
+    }
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    info = machine()
+    print(
+        f"# {info['date']}  {info['nproc']} cpus  {info['cpu']}  Python {info['python']}"
+        f"  SQLite {info['sqlite']}  bridge sources {info['bridge_sources_sha256']}"
+        f"  load average {info['loadavg_at_start']}"
+    )
+    if os.getloadavg()[0] > 0.5:
+        print("# warning: the machine is busy; other processes will skew these figures")
+    results: dict[str, Any] = {"machine": info, "args": vars(args)}
+    with tempfile.TemporaryDirectory(prefix="hitl-bench-") as tmp:
+        work = Path(tmp)
+        connector = aiohttp.TCPConnector(limit=200)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            fakes = await start_fakes(session, work)
+            procs = [fakes.proc]
+            try:
+                env = bridge_env(fakes, work / "bridge.db", 0, webhook=False)
+                bridge, bridge_url = await start_server(session, "bridge", "bridge", env, work)
+                procs.append(bridge)
+                bare, bare_url = await start_server(session, "bare", "bench.bare", env, work)
+                procs.append(bare)
+                # Built as the bridge builds its own (no shared session).
+                client = AsyncWebClient(token=fakes.bot_token, base_url=fakes.slack_api_url)
+                makers: dict[str, Callable[[], Target]] = {
+                    "bridge": lambda: BridgeTarget(session, bridge_url),
+                    "bare": lambda: BareTarget(session, bare_url, client),
+                    "direct": lambda: DirectTarget(client),
+                }
+                pids = {"fakes": fakes.proc.pid, "loadgen": os.getpid()}
+                servers = {"bridge": bridge.pid, "bare": bare.pid}
+                results["throughput"] = await _throughputs(args, fakes, makers, pids, servers)
+                _print_throughput(results["throughput"], args)
+                results["latency"] = await _latencies(args, fakes, makers, pids)
+                _print_latency(results["latency"], args)
+                if args.profile:
+                    results["profile"] = await _profile(args, fakes, makers["bridge"], bridge.pid)
+                if args.trace:
+                    results["trace"] = await _trace(args, session, fakes, work)
+                results["fake_stats"] = await fakes.stats()
+                results["loadavg_at_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+                print(f"\nload average at the end: {results['loadavg_at_end']}")
+                count, first = log_problems(bridge)
+                results["bridge_log_problems"] = count
+                print(f"\nbridge log: {count} WARNING/ERROR lines", *first, sep="\n  ")
+            except BaseException:
+                for proc in procs:
+                    print(f"--- {proc.name}: {proc.tail()}", file=sys.stderr)
+                raise
+            finally:
+                for proc in reversed(procs):
+                    await proc.stop()
+    return results
+
+
+async def _throughputs(
+    args: argparse.Namespace,
+    fakes: Fakes,
+    makers: dict[str, Callable[[], Target]],
+    pids: dict[str, int],
+    servers: dict[str, int],
+) -> Trials:
+    out: Trials = {name: [] for name in makers}
+    for r in range(args.runs):
+        for name, make in makers.items():  # interleaved, so drift hits all alike
+            meter = CpuMeter(pids | ({"server": servers[name]} if name in servers else {}))
+            trial = await throughput(
+                make(), fakes, f"t{r}{name}", args.messages, args.conversations, meter
+            )
+            out[name].append(trial)
+            print(
+                f"  run {r + 1} {name:6s} {trial['seconds']:6.2f} s {trial['rate']:6.0f} msg/s"
+                f"  (all POSTs answered at {trial['acked_seconds']:.2f} s;"
+                f" others used {trial['cpu_others']:.2f} CPU s, steal {trial['cpu_steal']:.2f} s)",
+                flush=True,
+            )
+    return out
+
+
+async def _latencies(
+    args: argparse.Namespace,
+    fakes: Fakes,
+    makers: dict[str, Callable[[], Target]],
+    pids: dict[str, int],
+) -> dict[str, Trials]:
+    out: dict[str, Trials] = {}
+    for rate in args.rates:
+        n = max(args.conversations, round(rate * args.latency_seconds))
+        trials: Trials = {"bridge": [], "bare": []}
+        out[f"{rate:g}"] = trials
+        for r in range(args.latency_runs):
+            for name in trials:
+                tag = f"l{r}{name}{round(rate)}"
+                meter = CpuMeter(pids)
+                target = makers[name]()
+                trial = await latency(target, fakes, tag, n, args.conversations, rate, meter)
+                trials[name].append(trial)
+                print(
+                    f"  {rate:g}/s run {r + 1} {name:6s} p50 {trial['p50_ms']:8.2f} ms"
+                    f"  p99 {trial['p99_ms']:8.2f} ms"
+                    f"  (others used {trial['cpu_others']:.2f} CPU s,"
+                    f" steal {trial['cpu_steal']:.2f} s)",
+                    flush=True,
+                )
+    return out
+
+
+async def _profile(
+    args: argparse.Namespace, fakes: Fakes, make: Callable[[], Target], pid: int
+) -> str:
+    """One more throughput trial of the bridge with py-spy attached (not timed)."""
+    out = Path(args.profile)
+    target = make()
+    await prepare(target, fakes, "p", args.conversations)
+    spy = Spy(pid, out)
+    await spy.start()
+    try:
+        await closed_loop(target, "p", args.messages, args.conversations, text)
+        await fakes.wait_slack("p", args.messages, timeout=TRIAL_TIMEOUT)
+    finally:
+        await spy.stop()
+    summary = summarize(out)
+    print(f"\n## py-spy profile of the bridge during one throughput trial ({out})\n")
+    print(summary)
+    return summary
+
+
+async def _trace(
+    args: argparse.Namespace, session: aiohttp.ClientSession, fakes: Fakes, work: Path
+) -> str:
+    """One more throughput trial against a second bridge run by `bench.traced` (counts
+    transactions, lock time, SQLite round trips, Slack calls). Not timed."""
+    env = bridge_env(fakes, work / "traced.db", 0, webhook=False)
+    env["BENCH_TRACE_FILE"] = str(work / "trace.json")
+    proc, url = await start_server(session, "traced", "bench.traced", env, work)
+    try:
+        target = BridgeTarget(session, url)
+        await prepare(target, fakes, "x", args.conversations)
+        os.kill(proc.pid, signal.SIGUSR1)  # reset the counters
+        await asyncio.sleep(0.1)
+        await closed_loop(target, "x", args.messages, args.conversations, text)
+        await fakes.wait_slack("x", args.messages, timeout=TRIAL_TIMEOUT)
+        counters = await snapshot(proc.pid, work / "trace.json")
+    finally:
+        await proc.stop()
+    summary = report(counters, args.messages)
+    print("\n## Where the bridge's time goes (bench.traced, one throughput trial)\n")
+    print(summary)
+    return summary
+
+
+def _print_throughput(res: Trials, args: argparse.Namespace) -> None:
+    print(
+        f"\n## Slack-bound throughput: {args.messages} messages over {args.conversations} "
+        f"conversations (median of {args.runs} runs)\n"
+    )
+    med = {name: median(t["seconds"] for t in trials) for name, trials in res.items()}
+    rows = []
+    for name, trials in res.items():
+        rows.append(
+            [
+                name,
+                f"{med[name]:.2f}",
+                f"{args.messages / med[name]:.0f}",
+                ", ".join(f"{t['seconds']:.2f}" for t in trials),
+                f"{median(t['acked_seconds'] for t in trials):.2f}",
+                *server_cells(trials, args.messages),
+                f"{median(t['cpu_fakes'] for t in trials):.2f}",
+                f"{median(t['cpu_loadgen'] for t in trials):.2f}",
+                f"{median(t['cpu_others'] for t in trials):.2f}",
+                f"{median(t['cpu_steal'] for t in trials):.2f}",
+            ]
+        )
+    headers = [
+        "contestant",
+        "seconds",
+        "msg/s",
+        "runs (s)",
+        "POSTs answered (s)",
+        "CPU s server (sys)",
+        "ctx switches/msg",
+        "CPU s fakes",
+        "CPU s loadgen",
+        "CPU s others",
+        "steal s",
+    ]
+    print(table(headers, rows))
+    print(f"\nbridge/bare   = {med['bridge'] / med['bare']:.2f}  (target <= 1.3)")
+    print(f"bridge/direct = {med['bridge'] / med['direct']:.2f}")
+
+
+def _print_latency(res: dict[str, Trials], args: argparse.Namespace) -> None:
+    for rate, trials in res.items():
+        n = len(trials["bridge"])
+        print(
+            f"\n## Latency at {rate} messages/s for {args.latency_seconds:g} s over "
+            f"{args.conversations} conversations (median of {n} run{'s' if n > 1 else ''})\n"
+        )
+        meds = {
+            name: {k: median(t[k] for t in runs) for k in runs[0]} for name, runs in trials.items()
+        }
+        rows = [
+            [
+                name,
+                f"{m['p50_ms']:.2f}",
+                f"{m['p99_ms']:.2f}",
+                f"{m['max_ms']:.2f}",
+                f"{m['late_p99_ms']:.2f}",
+            ]
+            for name, m in meds.items()
+        ]
+        diff50 = meds["bridge"]["p50_ms"] - meds["bare"]["p50_ms"]
+        diff99 = meds["bridge"]["p99_ms"] - meds["bare"]["p99_ms"]
+        rows.append(["bridge - bare", f"{diff50:.2f}", f"{diff99:.2f}", "", ""])
+        print(table(["contestant", "p50 ms", "p99 ms", "max ms", "send lag p99 ms"], rows))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.overhead",
+        description="Slack-bound overhead: the bridge against a bare forwarder and direct calls.",
+    )
+    parser.add_argument("--messages", type=int, default=1000)
+    parser.add_argument("--conversations", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=3, help="throughput runs per contestant")
+    parser.add_argument(
+        "--rates",
+        type=lambda v: [float(x) for x in v.split(",")],
+        default=[100.0, 20.0],
+        help="messages/s of the latency tests (comma-separated)",
+    )
+    parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument("--latency-runs", type=int, default=1)
+    parser.add_argument("--profile", metavar="FILE", help="py-spy the bridge in one more trial")
+    parser.add_argument(
+        "--trace", action="store_true", help="count transactions etc. in one more trial"
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=5.0,
+        help="before each trial, wait up to this many seconds for an idle machine (0: never)",
+    )
+    parser.add_argument("--json", metavar="FILE", help="write the figures as JSON")
+    args = parser.parse_args(argv)
+    if min(args.messages, args.conversations, args.runs, args.latency_runs) < 1:
+        parser.error("counts must be positive")
+    if min(args.rates) <= 0 or args.latency_seconds <= 0:
+        parser.error("rates and seconds must be positive")
+    QUIET_WAIT[0] = args.quiet_wait
+    results = asyncio.run(run(args))
+    write_json(args.json, results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,527 @@
+"""`python -m bench.reverse`: what the bridge costs on the way from Slack to the bot.
+
+Signed Slack ``message`` events (agents replying in handoff threads) are POSTed to
+``/slack/events``; the clock stops when the fake bot has accepted the matching webhook.
+Two contestants, one run:
+
+- ``bridge``: the real bridge (``python -m bridge serve``) with its webhook pointed at the
+  fake bot. Every conversation is created, its parent posted, and claimed (one reply each,
+  which also yields ``hitlAssigned``) before the clock starts, so the measured events are
+  plain ``message`` events.
+- ``bare``: ``bench/bare.py``'s ``/slack/events``: checks the signature, then signs and
+  POSTs the reply to the same fake bot, inline, before answering Slack.
+
+N events over M conversations (each conversation's events one after another, each POST
+awaited before the next; conversations in parallel), then latency at steady rates. The
+events are built and signed by the load generator exactly as the fake Slack builds them
+(same envelope, same signature scheme), so the fake Slack is not in the measured path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import itertools
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bench.common import (
+    AGENTS,
+    CHANNEL,
+    MARKER,
+    QUIET_WAIT,
+    TRIAL_TIMEOUT,
+    BotApi,
+    CpuMeter,
+    Fakes,
+    bridge_env,
+    closed_loop,
+    latencies,
+    log_problems,
+    machine,
+    marker,
+    median,
+    now,
+    paced,
+    parents,
+    percentile,
+    quiet,
+    server_cells,
+    slack_signature,
+    split,
+    start_fakes,
+    start_server,
+    table,
+    write_json,
+)
+from bench.profile import Spy, summarize
+from bench.traced import report, snapshot
+
+Trials = dict[str, list[dict[str, float]]]
+
+# The fake Slack's identities (bridge.testing.fake_slack defaults).
+TEAM = "T0FAKE"
+APP = "A0FAKE"
+BOT_USER = "UBRIDGE"
+
+_serials = itertools.count(1)
+
+
+def text(mark: str) -> str:
+    return f"{mark} Hi! I'm looking at your order now &amp; will be back in a minute."
+
+
+class Events:
+    """Slack's Events API deliveries of human thread replies, signed as Slack signs them."""
+
+    def __init__(self, session: aiohttp.ClientSession, url: str, secret: str) -> None:
+        self.session = session
+        self.url = url + "/slack/events"
+        self.secret = secret
+
+    def envelope(self, user: str, thread_ts: str, text: str, ts: str) -> dict[str, Any]:
+        serial = next(_serials)  # event ids must never repeat: a repeat is a Slack retry
+        event = {
+            "type": "message",
+            "text": text,
+            "user": user,
+            "ts": ts,
+            "client_msg_id": str(uuid.uuid4()),
+            "team": TEAM,
+            "blocks": [
+                {
+                    "type": "rich_text",
+                    "block_id": f"b{serial}",
+                    "elements": [
+                        {"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}
+                    ],
+                }
+            ],
+            "thread_ts": thread_ts,
+            "parent_user_id": BOT_USER,
+            "channel": CHANNEL,
+            "event_ts": ts,
+            "channel_type": "channel",
+        }
+        context = {"et": "message", "tid": TEAM, "aid": APP, "cid": CHANNEL}
+        encoded = base64.urlsafe_b64encode(json.dumps(context).encode()).decode().rstrip("=")
+        return {
+            "token": "legacy-verification-token",
+            "team_id": TEAM,
+            "context_team_id": TEAM,
+            "context_enterprise_id": None,
+            "api_app_id": APP,
+            "event": event,
+            "type": "event_callback",
+            "event_id": f"Ev{serial:08d}BENCH{os.getpid()}",
+            "event_time": int(time.time()),
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": TEAM,
+                    "user_id": BOT_USER,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+            "is_ext_shared_channel": False,
+            "event_context": f"4-{encoded}",
+        }
+
+    async def deliver(self, user: str, thread_ts: str, text: str, ts: str) -> None:
+        """Deliver the event of the stored message `ts`, as Slack would."""
+        body = json.dumps(self.envelope(user, thread_ts, text, ts)).encode()
+        stamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+            "X-Slack-Request-Timestamp": str(stamp),
+            "X-Slack-Signature": slack_signature(self.secret, stamp, body),
+        }
+        async with self.session.post(self.url, data=body, headers=headers) as resp:
+            await resp.read()
+            if resp.status != 200:
+                raise RuntimeError(f"POST {self.url}: HTTP {resp.status}")
+
+
+class ReplyTarget:
+    """Agents replying in `m` threads; the threads come from `open_threads`.
+
+    Every reply is first stored in the fake Slack (before the clock: the bridge later
+    reacts to it, and a reaction needs the message), then delivered by the load generator.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        events: Events,
+        fakes: Fakes,
+        open_threads: Callable[[int], Awaitable[list[str]]],
+    ) -> None:
+        self.name = name
+        self.events = events
+        self.fakes = fakes
+        self.open_threads = open_threads
+        self.threads: list[str] = []
+        self.ts_of: dict[str, str] = {}
+
+    async def open(self, conversations: int) -> None:
+        self.threads = await self.open_threads(conversations)
+
+    async def store(self, tag: str, counts: list[int]) -> None:
+        """Store the replies `marker(tag, j, i)`, i < counts[j], in the fake Slack."""
+        marks = [marker(tag, j, i) for j, count in enumerate(counts) for i in range(count)]
+        items = [
+            {
+                "user": _agent(int(mark.split("-")[2])),
+                "channel": CHANNEL,
+                "thread_ts": self.threads[int(mark.split("-")[2])],
+                "text": text(mark),
+            }
+            for mark in marks
+        ]
+        stored = await self.fakes.store_messages(items)
+        self.ts_of.update(zip(marks, stored, strict=True))
+
+    async def send(self, conversation: int, text: str) -> None:
+        found = MARKER.search(text)
+        assert found is not None
+        ts = self.ts_of[found.group(0)]
+        await self.events.deliver(_agent(conversation), self.threads[conversation], text, ts)
+
+
+def _agent(conversation: int) -> str:
+    return AGENTS[conversation % len(AGENTS)]
+
+
+async def prepare(target: ReplyTarget, fakes: Fakes, tag: str, n: int, m: int) -> None:
+    """Create the conversations, store every reply of the trial in the fake Slack, and send
+    one reply in each conversation before the clock: for the bridge that is the claim
+    (`hitlAssigned`, then the `message`)."""
+    await target.open(m)
+    await target.store(tag + "c", [1] * m)
+    await target.store(tag, split(n, m))
+    await asyncio.gather(*(target.send(j, text(marker(tag + "c", j, 0))) for j in range(m)))
+    await fakes.wait_bot(tag + "c", m, timeout=60)
+
+
+async def throughput(
+    target: ReplyTarget, fakes: Fakes, tag: str, n: int, m: int, meter: CpuMeter
+) -> dict[str, float]:
+    await prepare(target, fakes, tag, n, m)
+    await quiet()
+    meter.start()
+    start = now()
+    acked = await closed_loop(target, tag, n, m, text)
+    times = await fakes.wait_bot(tag, n, timeout=TRIAL_TIMEOUT)
+    end = max(times.values())
+    cpu = meter.stop()
+    return {
+        "seconds": end - start,
+        "rate": n / (end - start),
+        "acked_seconds": acked - start,
+        **{f"cpu_{k}": v for k, v in cpu.items()},
+    }
+
+
+async def latency(
+    target: ReplyTarget, fakes: Fakes, tag: str, n: int, m: int, rate: float, meter: CpuMeter
+) -> dict[str, float]:
+    await prepare(target, fakes, tag, n, m)
+    await quiet()
+    meter.start()
+    sent, late = await paced(target, tag, n, m, rate, text)
+    lat = latencies(sent, await fakes.wait_bot(tag, n, timeout=TRIAL_TIMEOUT))
+    cpu = meter.stop()
+    return {
+        "cpu_others": cpu["others"],
+        "cpu_steal": cpu["steal"],
+        "p50_ms": percentile(lat, 50),
+        "p99_ms": percentile(lat, 99),
+        "max_ms": max(lat),
+        "late_p99_ms": percentile(late, 99) * 1000,
+    }
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    info = machine()
+    print(
+        f"# {info['date']}  {info['nproc']} cpus  {info['cpu']}  Python {info['python']}"
+        f"  SQLite {info['sqlite']}  bridge sources {info['bridge_sources_sha256']}"
+        f"  load average {info['loadavg_at_start']}"
+    )
+    if os.getloadavg()[0] > 0.5:
+        print("# warning: the machine is busy; other processes will skew these figures")
+    results: dict[str, Any] = {"machine": info, "args": vars(args)}
+    with tempfile.TemporaryDirectory(prefix="hitl-bench-") as tmp:
+        work = Path(tmp)
+        connector = aiohttp.TCPConnector(limit=200)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            fakes = await start_fakes(session, work)
+            procs = [fakes.proc]
+            try:
+                env = bridge_env(fakes, work / "bridge.db", 0, webhook=True)
+                bridge, bridge_url = await start_server(session, "bridge", "bridge", env, work)
+                procs.append(bridge)
+                bare, bare_url = await start_server(session, "bare", "bench.bare", env, work)
+                procs.append(bare)
+                makers = _makers(session, fakes, bridge_url, bare_url)
+                pids = {"fakes": fakes.proc.pid, "loadgen": os.getpid()}
+                servers = {"bridge": bridge.pid, "bare": bare.pid}
+                results["throughput"] = await _throughputs(args, fakes, makers, pids, servers)
+                _print_throughput(results["throughput"], args)
+                results["latency"] = await _latencies(args, fakes, makers, pids)
+                _print_latency(results["latency"], args)
+                if args.profile:
+                    results["profile"] = await _profile(args, fakes, makers["bridge"], bridge.pid)
+                if args.trace:
+                    results["trace"] = await _trace(args, session, fakes, work)
+                results["fake_stats"] = await fakes.stats()
+                results["loadavg_at_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+                print(f"\nload average at the end: {results['loadavg_at_end']}")
+                count, first = log_problems(bridge)
+                results["bridge_log_problems"] = count
+                print(f"\nbridge log: {count} WARNING/ERROR lines", *first, sep="\n  ")
+            except BaseException:
+                for proc in procs:
+                    print(f"--- {proc.name}: {proc.tail()}", file=sys.stderr)
+                raise
+            finally:
+                for proc in reversed(procs):
+                    await proc.stop()
+    return results
+
+
+Makers = dict[str, Callable[[], ReplyTarget]]
+
+
+def _bridge_threads(api: BotApi) -> Callable[[int], Awaitable[list[str]]]:
+    async def open_threads(m: int) -> list[str]:
+        return [ts for _, _, ts in await api.conversations(m)]
+
+    return open_threads
+
+
+def _makers(session: aiohttp.ClientSession, fakes: Fakes, bridge_url: str, bare_url: str) -> Makers:
+    client = AsyncWebClient(token=fakes.bot_token, base_url=fakes.slack_api_url)
+    secret = fakes.signing_secret
+    return {
+        "bridge": lambda: ReplyTarget(
+            "bridge",
+            Events(session, bridge_url, secret),
+            fakes,
+            _bridge_threads(BotApi(session, bridge_url)),
+        ),
+        # The bare forwarder stores nothing: its threads are parents posted straight to Slack.
+        "bare": lambda: ReplyTarget(
+            "bare", Events(session, bare_url, secret), fakes, lambda m: parents(client, m)
+        ),
+    }
+
+
+async def _throughputs(
+    args: argparse.Namespace,
+    fakes: Fakes,
+    makers: Makers,
+    pids: dict[str, int],
+    servers: dict[str, int],
+) -> Trials:
+    out: Trials = {name: [] for name in makers}
+    for r in range(args.runs):
+        for name, make in makers.items():  # interleaved, so drift hits both alike
+            meter = CpuMeter(pids | {"server": servers[name]})
+            tag = f"t{r}{name}"
+            trial = await throughput(make(), fakes, tag, args.events, args.conversations, meter)
+            out[name].append(trial)
+            print(
+                f"  run {r + 1} {name:6s} {trial['seconds']:6.2f} s {trial['rate']:6.0f} ev/s"
+                f"  (all POSTs answered at {trial['acked_seconds']:.2f} s;"
+                f" others used {trial['cpu_others']:.2f} CPU s, steal {trial['cpu_steal']:.2f} s)",
+                flush=True,
+            )
+    return out
+
+
+async def _latencies(
+    args: argparse.Namespace, fakes: Fakes, makers: Makers, pids: dict[str, int]
+) -> dict[str, Trials]:
+    out: dict[str, Trials] = {}
+    for rate in args.rates:
+        n = max(args.conversations, round(rate * args.latency_seconds))
+        trials: Trials = {name: [] for name in makers}
+        out[f"{rate:g}"] = trials
+        for r in range(args.latency_runs):
+            for name in trials:
+                tag = f"l{r}{name}{round(rate)}"
+                meter = CpuMeter(pids)
+                target = makers[name]()
+                trial = await latency(target, fakes, tag, n, args.conversations, rate, meter)
+                trials[name].append(trial)
+                print(
+                    f"  {rate:g}/s run {r + 1} {name:6s} p50 {trial['p50_ms']:8.2f} ms"
+                    f"  p99 {trial['p99_ms']:8.2f} ms"
+                    f"  (others used {trial['cpu_others']:.2f} CPU s,"
+                    f" steal {trial['cpu_steal']:.2f} s)",
+                    flush=True,
+                )
+    return out
+
+
+async def _profile(
+    args: argparse.Namespace, fakes: Fakes, make: Callable[[], ReplyTarget], pid: int
+) -> str:
+    """One more throughput trial of the bridge with py-spy attached (not timed)."""
+    out = Path(args.profile)
+    target = make()
+    await prepare(target, fakes, "p", args.events, args.conversations)
+    spy = Spy(pid, out)
+    await spy.start()
+    try:
+        await closed_loop(target, "p", args.events, args.conversations, text)
+        await fakes.wait_bot("p", args.events, timeout=TRIAL_TIMEOUT)
+    finally:
+        await spy.stop()
+    summary = summarize(out)
+    print(f"\n## py-spy profile of the bridge during one throughput trial ({out})\n")
+    print(summary)
+    return summary
+
+
+async def _trace(
+    args: argparse.Namespace, session: aiohttp.ClientSession, fakes: Fakes, work: Path
+) -> str:
+    """One more throughput trial against a second bridge run by `bench.traced`. Not timed."""
+    env = bridge_env(fakes, work / "traced.db", 0, webhook=True)
+    env["BENCH_TRACE_FILE"] = str(work / "trace.json")
+    proc, url = await start_server(session, "traced", "bench.traced", env, work)
+    try:
+        target = _makers(session, fakes, url, url)["bridge"]()
+        await prepare(target, fakes, "x", args.events, args.conversations)
+        os.kill(proc.pid, signal.SIGUSR1)  # reset the counters
+        await asyncio.sleep(0.1)
+        await closed_loop(target, "x", args.events, args.conversations, text)
+        await fakes.wait_bot("x", args.events, timeout=TRIAL_TIMEOUT)
+        counters = await snapshot(proc.pid, work / "trace.json")
+    finally:
+        await proc.stop()
+    summary = report(counters, args.events, unit="event")
+    print("\n## Where the bridge's time goes (bench.traced, one throughput trial)\n")
+    print(summary)
+    return summary
+
+
+def _print_throughput(res: Trials, args: argparse.Namespace) -> None:
+    print(
+        f"\n## Slack -> bot throughput: {args.events} events over {args.conversations} "
+        f"conversations (median of {args.runs} runs)\n"
+    )
+    med = {name: median(t["seconds"] for t in trials) for name, trials in res.items()}
+    rows = [
+        [
+            name,
+            f"{med[name]:.2f}",
+            f"{args.events / med[name]:.0f}",
+            ", ".join(f"{t['seconds']:.2f}" for t in trials),
+            f"{median(t['acked_seconds'] for t in trials):.2f}",
+            *server_cells(trials, args.events),
+            f"{median(t['cpu_fakes'] for t in trials):.2f}",
+            f"{median(t['cpu_loadgen'] for t in trials):.2f}",
+            f"{median(t['cpu_others'] for t in trials):.2f}",
+            f"{median(t['cpu_steal'] for t in trials):.2f}",
+        ]
+        for name, trials in res.items()
+    ]
+    headers = [
+        "contestant",
+        "seconds",
+        "events/s",
+        "runs (s)",
+        "POSTs answered (s)",
+        "CPU s server (sys)",
+        "ctx switches/event",
+        "CPU s fakes",
+        "CPU s loadgen",
+        "CPU s others",
+        "steal s",
+    ]
+    print(table(headers, rows))
+    print(f"\nbridge/bare = {med['bridge'] / med['bare']:.2f}")
+
+
+def _print_latency(res: dict[str, Trials], args: argparse.Namespace) -> None:
+    for rate, trials in res.items():
+        n = len(trials["bridge"])
+        print(
+            f"\n## Latency at {rate} events/s for {args.latency_seconds:g} s over "
+            f"{args.conversations} conversations (median of {n} run{'s' if n > 1 else ''})\n"
+        )
+        meds = {
+            name: {k: median(t[k] for t in runs) for k in runs[0]} for name, runs in trials.items()
+        }
+        rows = [
+            [
+                name,
+                f"{m['p50_ms']:.2f}",
+                f"{m['p99_ms']:.2f}",
+                f"{m['max_ms']:.2f}",
+                f"{m['late_p99_ms']:.2f}",
+            ]
+            for name, m in meds.items()
+        ]
+        diff50 = meds["bridge"]["p50_ms"] - meds["bare"]["p50_ms"]
+        diff99 = meds["bridge"]["p99_ms"] - meds["bare"]["p99_ms"]
+        rows.append(["bridge - bare", f"{diff50:.2f}", f"{diff99:.2f}", "", ""])
+        print(table(["contestant", "p50 ms", "p99 ms", "max ms", "send lag p99 ms"], rows))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.reverse",
+        description="Slack -> bot: the bridge against a bare signed forwarder.",
+    )
+    parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--conversations", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=3, help="throughput runs per contestant")
+    parser.add_argument(
+        "--rates",
+        type=lambda v: [float(x) for x in v.split(",")],
+        default=[100.0, 20.0],
+        help="events/s of the latency tests (comma-separated)",
+    )
+    parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument("--latency-runs", type=int, default=1)
+    parser.add_argument("--profile", metavar="FILE", help="py-spy the bridge in one more trial")
+    parser.add_argument(
+        "--trace", action="store_true", help="count transactions etc. in one more trial"
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=5.0,
+        help="before each trial, wait up to this many seconds for an idle machine (0: never)",
+    )
+    parser.add_argument("--json", metavar="FILE", help="write the figures as JSON")
+    args = parser.parse_args(argv)
+    if min(args.events, args.conversations, args.runs, args.latency_runs) < 1:
+        parser.error("counts must be positive")
+    if min(args.rates) <= 0 or args.latency_seconds <= 0:
+        parser.error("rates and seconds must be positive")
+    QUIET_WAIT[0] = args.quiet_wait
+    results = asyncio.run(run(args))
+    write_json(args.json, results)
+
+
+if __name__ == "__main__":
+    main()
