@@ -139,6 +139,17 @@ class Service:
         async with self.store.transaction() as tx:
             return await tx.conversation(conversation_id)
 
+    async def view(
+        self, conversation_id: str
+    ) -> tuple[Conversation, User | None, User | None] | None:
+        """A conversation with its end user and its assignee, read at once."""
+        async with self.store.transaction() as tx:
+            conv = await tx.conversation(conversation_id)
+            if conv is None:
+                return None
+            user = await tx.user(conv.user_id) if conv.user_id else None
+            return conv, user, await tx.user(conv.agent_id) if conv.agent_id else None
+
     async def history(self, conversation_id: str) -> list[HistoryItem]:
         async with self.store.transaction() as tx:
             return await tx.history(conversation_id)

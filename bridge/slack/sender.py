@@ -422,12 +422,10 @@ class SlackSender:
             raise Retry(f"{method}: {type(exc).__name__} {exc}".strip()) from None
 
     async def _view(self, conversation_id: str) -> _View:
-        conv = await self._service.conversation(conversation_id)
-        if conv is None:
+        found = await self._service.view(conversation_id)
+        if found is None:
             raise Fail(f"conversation {conversation_id} is gone")
-        user = await self._service.user(conv.user_id) if conv.user_id else None
-        assignee = await self._service.user(conv.agent_id) if conv.agent_id else None
-        return _View(conv, user, assignee)
+        return _View(*found)
 
 
 def _mention(who: str | None) -> str:

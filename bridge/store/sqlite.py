@@ -146,17 +146,26 @@ class Tx:
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
 
+    # Each call is one trip to aiosqlite's thread (a cursor's fetch and close would be two
+    # more): those trips, not SQLite, are what a statement costs (see bench/RESULTS.md).
+
     async def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
-        async with self._db.execute(sql, args) as cur:
-            return await cur.fetchone()
+        rows = await self._all(sql, *args)
+        return rows[0] if rows else None
 
     async def _all(self, sql: str, *args: Any) -> list[sqlite3.Row]:
-        async with self._db.execute(sql, args) as cur:
-            return list(await cur.fetchall())
+        return list(await self._db.execute_fetchall(sql, args))
 
     async def _run(self, sql: str, *args: Any) -> int:
-        async with self._db.execute(sql, args) as cur:
-            return cur.rowcount
+        """Run a write; how many rows it changed."""
+        cursor = await self._db.execute(sql, args)
+        return cursor.rowcount
+
+    async def _insert(self, sql: str, *args: Any) -> int:
+        """Run an insert; the new row's id."""
+        row = await self._db.execute_insert(sql, args)
+        assert row is not None
+        return int(row[0])
 
     # users
 
@@ -445,12 +454,13 @@ class Tx:
     # events for the bot
 
     async def append_event(self, event_id: str, conversation_id: str, body: dict[str, Any]) -> int:
-        async with self._db.execute(
+        return await self._insert(
             "INSERT INTO events (id, conversation_id, body, created_at) VALUES (?, ?, ?, ?)",
-            (event_id, conversation_id, _json(body), time.time()),
-        ) as cur:
-            assert cur.lastrowid is not None
-            return cur.lastrowid
+            event_id,
+            conversation_id,
+            _json(body),
+            time.time(),
+        )
 
     async def events_after(self, seq: int, limit: int) -> list[Event]:
         rows = await self._all(
@@ -469,12 +479,16 @@ class Tx:
         self, target: str, conversation_id: str, kind: str, payload: dict[str, Any]
     ) -> None:
         now = time.time()
-        async with self._db.execute(
+        row_id = await self._insert(
             "INSERT INTO outbox (target, conversation_id, kind, payload, next_at, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            (target, conversation_id, kind, _json(payload), now, now),
-        ) as cur:
-            row_id = cur.lastrowid
+            target,
+            conversation_id,
+            kind,
+            _json(payload),
+            now,
+            now,
+        )
         # The first row of an idle conversation becomes its head; otherwise it waits behind.
         await self._run(
             "INSERT OR IGNORE INTO outbox_heads (target, conversation_id, row_id, next_at)"
