@@ -66,7 +66,8 @@ class Bridge:
         self.service = service
         self._session = aiohttp.ClientSession()
         token = s.slack_bot_token.get_secret_value()
-        client = AsyncWebClient(token=token, base_url=s.slack_api_url)
+        # One session for every call: slack_sdk would otherwise open a connection per call.
+        client = AsyncWebClient(token=token, base_url=s.slack_api_url, session=self._session)
         directory = Directory(client, agent_usergroup=s.agent_usergroup)
         signing = s.slack_signing_secret.get_secret_value() if s.slack_signing_secret else None
         home = AppHome(service, client)
