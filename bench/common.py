@@ -8,6 +8,7 @@ can be subtracted from one taken in the load generator.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import hashlib
@@ -575,3 +576,66 @@ def server_cells(trials: list[dict[str, float]], n: int) -> list[str]:
     system = median(t["cpu_server_sys"] for t in trials)
     switches = median(t["cpu_server_switches"] for t in trials) / n
     return [f"{cpu:.2f} ({system:.2f})", f"{switches:.1f}"]
+
+
+def print_latency(res: dict[str, Any], args: argparse.Namespace, unit: str) -> None:
+    """The latency tables: per rate, the median of the runs per contestant, bridge - bare."""
+    for rate, trials in res.items():
+        n = len(trials["bridge"])
+        print(
+            f"\n## Latency at {rate} {unit}/s for {args.latency_seconds:g} s over "
+            f"{args.conversations} conversations (median of {n} run{'s' if n > 1 else ''})\n"
+        )
+        meds = {
+            name: {k: median(t[k] for t in runs) for k in runs[0]} for name, runs in trials.items()
+        }
+        rows = [
+            [
+                name,
+                f"{m['p50_ms']:.2f}",
+                f"{m['p99_ms']:.2f}",
+                f"{m['max_ms']:.2f}",
+                f"{m['late_p99_ms']:.2f}",
+            ]
+            for name, m in meds.items()
+        ]
+        diff50 = meds["bridge"]["p50_ms"] - meds["bare"]["p50_ms"]
+        diff99 = meds["bridge"]["p99_ms"] - meds["bare"]["p99_ms"]
+        rows.append(["bridge - bare", f"{diff50:.2f}", f"{diff99:.2f}", "", ""])
+        print(table(["contestant", "p50 ms", "p99 ms", "max ms", "send lag p99 ms"], rows))
+
+
+def parse_args(
+    prog: str, description: str, unit: str, argv: list[str] | None
+) -> argparse.Namespace:
+    """The options both directions share; `unit` names what is counted (`--messages`...)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument(f"--{unit}", type=int, default=1000)
+    parser.add_argument("--conversations", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=3, help="throughput runs per contestant")
+    parser.add_argument(
+        "--rates",
+        type=lambda v: [float(x) for x in v.split(",")],
+        default=[100.0, 20.0],
+        help=f"{unit}/s of the latency tests (comma-separated)",
+    )
+    parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument("--latency-runs", type=int, default=1)
+    parser.add_argument("--profile", metavar="FILE", help="py-spy the bridge in one more trial")
+    parser.add_argument(
+        "--trace", action="store_true", help="count transactions etc. in one more trial"
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=5.0,
+        help="before each trial, wait up to this many seconds for an idle machine (0: never)",
+    )
+    parser.add_argument("--json", metavar="FILE", help="write the figures as JSON")
+    args = parser.parse_args(argv)
+    if min(getattr(args, unit), args.conversations, args.runs, args.latency_runs) < 1:
+        parser.error("counts must be positive")
+    if min(args.rates) <= 0 or args.latency_seconds <= 0:
+        parser.error("rates and seconds must be positive")
+    QUIET_WAIT[0] = args.quiet_wait
+    return args

@@ -38,7 +38,6 @@ from bench.bare import post_args
 from bench.common import (
     API_TOKEN,
     CHANNEL,
-    QUIET_WAIT,
     TRIAL_TIMEOUT,
     BotApi,
     CpuMeter,
@@ -55,7 +54,9 @@ from bench.common import (
     now,
     paced,
     parents,
+    parse_args,
     percentile,
+    print_latency,
     quiet,
     server_cells,
     start_fakes,
@@ -213,7 +214,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 results["throughput"] = await _throughputs(args, fakes, makers, pids, servers)
                 _print_throughput(results["throughput"], args)
                 results["latency"] = await _latencies(args, fakes, makers, pids)
-                _print_latency(results["latency"], args)
+                print_latency(results["latency"], args, "messages")
                 if args.profile:
                     results["profile"] = await _profile(args, fakes, makers["bridge"], bridge.pid)
                 if args.trace:
@@ -370,65 +371,13 @@ def _print_throughput(res: Trials, args: argparse.Namespace) -> None:
     print(f"bridge/direct = {med['bridge'] / med['direct']:.2f}")
 
 
-def _print_latency(res: dict[str, Trials], args: argparse.Namespace) -> None:
-    for rate, trials in res.items():
-        n = len(trials["bridge"])
-        print(
-            f"\n## Latency at {rate} messages/s for {args.latency_seconds:g} s over "
-            f"{args.conversations} conversations (median of {n} run{'s' if n > 1 else ''})\n"
-        )
-        meds = {
-            name: {k: median(t[k] for t in runs) for k in runs[0]} for name, runs in trials.items()
-        }
-        rows = [
-            [
-                name,
-                f"{m['p50_ms']:.2f}",
-                f"{m['p99_ms']:.2f}",
-                f"{m['max_ms']:.2f}",
-                f"{m['late_p99_ms']:.2f}",
-            ]
-            for name, m in meds.items()
-        ]
-        diff50 = meds["bridge"]["p50_ms"] - meds["bare"]["p50_ms"]
-        diff99 = meds["bridge"]["p99_ms"] - meds["bare"]["p99_ms"]
-        rows.append(["bridge - bare", f"{diff50:.2f}", f"{diff99:.2f}", "", ""])
-        print(table(["contestant", "p50 ms", "p99 ms", "max ms", "send lag p99 ms"], rows))
-
-
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.overhead",
-        description="Slack-bound overhead: the bridge against a bare forwarder and direct calls.",
+    args = parse_args(
+        "python -m bench.overhead",
+        "Slack-bound overhead: the bridge against a bare forwarder and direct calls.",
+        "messages",
+        argv,
     )
-    parser.add_argument("--messages", type=int, default=1000)
-    parser.add_argument("--conversations", type=int, default=50)
-    parser.add_argument("--runs", type=int, default=3, help="throughput runs per contestant")
-    parser.add_argument(
-        "--rates",
-        type=lambda v: [float(x) for x in v.split(",")],
-        default=[100.0, 20.0],
-        help="messages/s of the latency tests (comma-separated)",
-    )
-    parser.add_argument("--latency-seconds", type=float, default=10.0)
-    parser.add_argument("--latency-runs", type=int, default=1)
-    parser.add_argument("--profile", metavar="FILE", help="py-spy the bridge in one more trial")
-    parser.add_argument(
-        "--trace", action="store_true", help="count transactions etc. in one more trial"
-    )
-    parser.add_argument(
-        "--quiet-wait",
-        type=float,
-        default=5.0,
-        help="before each trial, wait up to this many seconds for an idle machine (0: never)",
-    )
-    parser.add_argument("--json", metavar="FILE", help="write the figures as JSON")
-    args = parser.parse_args(argv)
-    if min(args.messages, args.conversations, args.runs, args.latency_runs) < 1:
-        parser.error("counts must be positive")
-    if min(args.rates) <= 0 or args.latency_seconds <= 0:
-        parser.error("rates and seconds must be positive")
-    QUIET_WAIT[0] = args.quiet_wait
     results = asyncio.run(run(args))
     write_json(args.json, results)
 
