@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     persona_name: str | None = Field(None, max_length=80, validation_alias="BRIDGE_PERSONA_NAME")
     persona_picture: str | None = Field(None, validation_alias="BRIDGE_PERSONA_PICTURE")
     relay_corrections: bool = Field(False, validation_alias="BRIDGE_RELAY_CORRECTIONS")
+    upload_media: bool = Field(False, validation_alias="BRIDGE_UPLOAD_MEDIA")
     close_by: Literal["anyone", "assignee"] = Field("anyone", validation_alias="BRIDGE_CLOSE_BY")
     botpress_webhook_url: str | None = Field(None, validation_alias="BOTPRESS_WEBHOOK_URL")
     botpress_path_token: SecretStr | None = Field(None, validation_alias="BOTPRESS_PATH_TOKEN")

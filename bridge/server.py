@@ -118,6 +118,7 @@ class Bridge:
                 combine=s.slack_combine,
                 mention=s.mention,
                 home_channel=s.channel,
+                uploads=self._session if s.upload_media else None,
             )
         }
         if s.webhook_url:

@@ -53,6 +53,7 @@ def test_manifest_scopes_exactly(manifest: dict[str, Any]) -> None:
             "reactions:write",
             "commands",
             "files:read",
+            "files:write",
         ]
     }
 

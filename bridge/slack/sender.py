@@ -25,6 +25,7 @@ from bridge.outbox import Fail, Retry
 from bridge.service import Service, parent_key
 from bridge.slack import blocks
 from bridge.slack.pacing import Pacer
+from bridge.slack.text import escape
 from bridge.store import OutboxRow, StoredMessage
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,9 @@ PERMANENT = frozenset(
         "too_many_reactions",
     }
 )
+# Media the bridge can upload into the thread, and the largest file it will fetch for that.
+MEDIA = frozenset({"image", "audio", "video", "file"})
+UPLOAD_MAX = 20 * 1024 * 1024
 # At most this many queued messages are looked at for one combined post.
 COMBINE_MAX = 20
 # Kinds that post (and so are paced); the others edit or whisper.
@@ -99,6 +103,7 @@ class SlackSender:
         combine: bool = True,
         mention: str | None = None,
         home_channel: str = "",
+        uploads: aiohttp.ClientSession | None = None,
     ) -> None:
         """`combine`: end-user messages queued behind the rate limit go out as one post.
         `mention`: who reminders and urgent handoffs call on (`here`, `channel`, or a user
@@ -109,6 +114,7 @@ class SlackSender:
         self._combine = combine
         self._mention = _mention(mention)
         self._home = home_channel  # where threads go when their own channel is gone
+        self._uploads = uploads  # set: media files are fetched and uploaded, not linked
         self._booked: set[int] = set()  # rows whose pacing slot is booked
         self._waited: set[int] = set()  # rows that waited for their slot: a backlog
         self._absorbed: set[str] = set()  # messages already posted combined with an earlier
@@ -241,6 +247,9 @@ class SlackSender:
             raise Fail(f"message {row.payload['messageId']} is gone")
         from_bot = message.author_id is None
         user = None if from_bot else view.user
+        uploadable = self._uploads is not None and message.content.type in MEDIA
+        if uploadable and await self._upload(view.conv, message, user):
+            return
         self._absorbed.discard(message.id)
         batch = [message]
         if waited and self._combine and not from_bot:
@@ -254,6 +263,43 @@ class SlackSender:
             # Slack refuses an image block whose picture it cannot fetch: show links instead.
             rendered = blocks.message(message.content, from_bot=from_bot, images=False)
             await self._reply(row, view.conv, [message.id], rendered, as_user=user)
+
+    async def _upload(self, conv: Conversation, message: StoredMessage, user: User | None) -> bool:
+        """Put a media message's file itself in the thread (`files_upload_v2`); False when it
+        cannot be fetched, and the message is shown as a link instead."""
+        if conv.thread_ts is None:
+            raise Fail("the conversation has no Slack thread (its parent could not be posted)")
+        if await self._service.slack_ts(message.id) is not None:
+            return True
+        assert self._uploads is not None
+        payload = message.content.payload.model_dump()
+        url = next(v for k, v in payload.items() if k.endswith("Url"))
+        try:
+            async with self._uploads.get(
+                url, timeout=aiohttp.ClientTimeout(total=30), allow_redirects=True
+            ) as resp:
+                data = await resp.content.read(UPLOAD_MAX + 1)
+                ok = resp.status == 200 and len(data) <= UPLOAD_MAX
+        except (aiohttp.ClientError, TimeoutError):
+            ok = False
+        if not ok:
+            log.info("could not fetch a media file to upload; linking it instead")
+            return False
+        name = payload.get("title") or url.rstrip("/").rsplit("/", 1)[-1][:100] or "file"
+        who = f"*{escape(user.name)}*" if user else "_From the bot_"
+        resp = await self._call(
+            "files_upload_v2",
+            channel=conv.channel,
+            thread_ts=conv.thread_ts,
+            content=data,
+            filename=name,
+            title=payload.get("title"),
+            initial_comment=who,
+        )
+        file_id = (resp.get("files") or [{}])[0].get("id") or message.id
+        # Slack shares an upload later and says not where: the file id stands in for a ts.
+        await self._service.posted([message.id], conv.id, conv.channel, f"file:{file_id}")
+        return True
 
     async def _queued_behind(self, row: OutboxRow, first: StoredMessage) -> list[StoredMessage]:
         """The same end user's text messages queued right behind `first`, as many as fit one

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import aiohttp
+from aiohttp import web
 
-from tests.conftest import ALICE, CHANNEL, Stage
+from tests.conftest import ALICE, CHANNEL, Stage, StageFactory
 
 
 async def test_an_agents_file_reaches_the_bot_through_the_bridge(stage: Stage) -> None:
@@ -58,3 +59,34 @@ async def test_file_links_expire(stage: Stage) -> None:
         assert fresh._verify(fresh.link({"url_private": "http://h/f"}).rsplit("/", 1)[1])[0]
         elsewhere = fresh.link({"url_private": "http://evil.example/f"}).rsplit("/", 1)[1]
         assert fresh._verify(elsewhere) == (None, "")  # the bot token goes to Slack only
+
+
+async def test_bot_media_can_be_uploaded_into_the_thread(make_stage: StageFactory) -> None:
+    stage = await make_stage(BRIDGE_UPLOAD_MEDIA="true")
+    slack, api = stage.slack, stage.api
+
+    async def serve(request: web.Request) -> web.Response:
+        if request.match_info["name"] == "gone.png":
+            return web.Response(status=404)
+        return web.Response(body=b"\x89PNG picture", content_type="image/png")
+
+    media = web.Application()
+    media.router.add_get("/{name}", serve)
+    runner = web.AppRunner(media)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        user = await api.create_user("Erin")
+        conv = await api.start(user)
+        parent = await stage.parent_ts(conv)
+        for name in ("cat.png", "gone.png"):
+            body = {"type": "image", "payload": {"imageUrl": f"{base}/{name}"}, "userId": user}
+            assert (await api.post(f"/v1/conversations/{conv}/messages", body))[0] == 202
+        await slack.wait_for(lambda: len(slack.thread(CHANNEL, parent)) == 2, timeout=10)
+        uploaded, linked = slack.thread(CHANNEL, parent)
+        assert uploaded.files and "Erin" in uploaded.text
+        assert slack.file_content(uploaded.files[0]["id"]) == b"\x89PNG picture"
+        assert not linked.files and "gone.png" in str(linked.blocks)  # unfetchable: a link
+    finally:
+        await runner.cleanup()
