@@ -132,18 +132,18 @@ class Service:
     # --- reads ------------------------------------------------------------------------
 
     async def user(self, user_id: str) -> User | None:
-        async with self.store.transaction() as tx:
+        async with self.store.reading() as tx:
             return await tx.user(user_id)
 
     async def conversation(self, conversation_id: str) -> Conversation | None:
-        async with self.store.transaction() as tx:
+        async with self.store.reading() as tx:
             return await tx.conversation(conversation_id)
 
     async def view(
         self, conversation_id: str
     ) -> tuple[Conversation, User | None, User | None] | None:
         """A conversation with its end user and its assignee, read at once."""
-        async with self.store.transaction() as tx:
+        async with self.store.reading() as tx:
             conv = await tx.conversation(conversation_id)
             if conv is None:
                 return None
@@ -151,15 +151,15 @@ class Service:
             return conv, user, await tx.user(conv.agent_id) if conv.agent_id else None
 
     async def history(self, conversation_id: str) -> list[HistoryItem]:
-        async with self.store.transaction() as tx:
+        async with self.store.reading() as tx:
             return await tx.history(conversation_id)
 
     async def message(self, message_id: str) -> StoredMessage | None:
-        async with self.store.transaction() as tx:
+        async with self.store.reading() as tx:
             return await tx.message(message_id)
 
     async def slack_ts(self, key: str) -> str | None:
-        async with self.store.transaction() as tx:
+        async with self.store.reading() as tx:
             return await tx.slack_ts(key)
 
     async def secret(self, name: str) -> bytes:
@@ -167,12 +167,12 @@ class Service:
             return await tx.secret(name)
 
     async def recall(self, scope: str, key: str) -> tuple[str, Any] | None:
-        async with self.store.transaction() as tx:
+        async with self.store.reading() as tx:
             return await tx.recall(scope, key)
 
     async def events_after(self, seq: int, limit: int) -> tuple[list[Event], int]:
         """Events after `seq`, and the highest seq ever issued (to tell unknown cursors)."""
-        async with self.store.transaction() as tx:
+        async with self.store.reading() as tx:
             return await tx.events_after(seq, limit), await tx.last_event_seq()
 
     # --- the bot's calls ----------------------------------------------------------------
@@ -439,13 +439,13 @@ class Service:
         self.outbox_pulse[SLACK].fire()
 
     async def dead_letters(self, conversation_id: str) -> list[DeadLetter]:
-        async with self.store.transaction() as tx:
+        async with self.store.reading() as tx:
             return await tx.dead_letters(conversation_id)
 
     async def refresh_metrics(self) -> None:
         """Bring the gauges read from the database up to date (before a scrape)."""
         m = self.metrics
-        async with self.store.transaction() as tx:
+        async with self.store.reading() as tx:
             stats = await tx.outbox_stats()
             counts = await tx.conversation_counts()
         now = time.time()
@@ -466,7 +466,7 @@ class Service:
         self, status: Status = Status.WAITING, slack_user_id: str | None = None, limit: int = 20
     ) -> list[Queued]:
         """Open conversations, oldest first: the waiting ones, or one agent's."""
-        async with self.store.transaction() as tx:
+        async with self.store.reading() as tx:
             agent_id = None
             if slack_user_id is not None:
                 agent = await tx.agent(slack_user_id)
@@ -480,7 +480,7 @@ class Service:
             ]
 
     async def figures(self, since: datetime) -> Figures:
-        async with self.store.transaction() as tx:
+        async with self.store.reading() as tx:
             handoffs, firsts, resolves = await tx.day_figures(since)
         return Figures(
             handoffs,
@@ -520,7 +520,7 @@ class Service:
         return len(idle)
 
     async def oldest_waiting(self) -> datetime | None:
-        async with self.store.transaction() as tx:
+        async with self.store.reading() as tx:
             return await tx.oldest_waiting()
 
     # --- what the Slack sender reports back ---------------------------------------------
@@ -528,7 +528,7 @@ class Service:
     async def queued_messages(self, row: OutboxRow, limit: int) -> list[StoredMessage]:
         """The messages queued right behind `row` for the thread, up to the first row that
         is not a message."""
-        async with self.store.transaction() as tx:
+        async with self.store.reading() as tx:
             found = []
             for later in await tx.queued_after(row, limit):
                 message = await tx.message(later.payload.get("messageId", ""))
@@ -559,7 +559,7 @@ class Service:
     async def recap(self, conversation_id: str, limit: int = 20) -> list[HistoryItem]:
         """The conversation so far as a transcript: the history given at the start, then
         what the end user and the bot said since (the last `limit` of it)."""
-        async with self.store.transaction() as tx:
+        async with self.store.reading() as tx:
             history = await tx.history(conversation_id)
             conv = await self._conversation(tx, conversation_id)
             said = await tx.messages(conversation_id, limit)
