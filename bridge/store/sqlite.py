@@ -623,57 +623,34 @@ class Tx:
 
 
 class Store:
-    """The database: open it, then do everything inside `transaction()`."""
+    """The database: writes inside `transaction()`, one at a time on the writing connection;
+    reads inside `reading()`, on a second connection, alongside them (WAL lets readers see
+    every committed write without waiting for the writer)."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
         self._db = db
+        self._reader = reader
         self._lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:
-        db = await aiosqlite.connect(str(path), isolation_level=None)
-        db.row_factory = sqlite3.Row
-        for pragma in (
-            "PRAGMA journal_mode = WAL",
-            # WAL + NORMAL survives a killed process; only power loss can cost the last commits.
-            "PRAGMA synchronous = NORMAL",
-            "PRAGMA foreign_keys = ON",
-            "PRAGMA busy_timeout = 5000",
-        ):
-            await db.execute(pragma)
-        store = cls(db)
+        db = await _connect(path)
         try:
-            await store._migrate()
+            await _migrate(db)
+            reader = await _connect(path, "PRAGMA query_only = ON")
         except BaseException:
             await db.close()
             raise
-        return store
-
-    async def _migrate(self) -> None:
-        async with self._db.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
-        version = int(row[0]) if row else 0
-        if version > len(MIGRATIONS):
-            raise RuntimeError(
-                f"the database is at schema version {version}, newer than this bridge knows "
-                f"({len(MIGRATIONS)}): upgrade the bridge"
-            )
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            # executescript commits on its own, so the version bump rides in the script.
-            await self._db.executescript(
-                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
-            )
-            log.info("applied migration %d", number)
+        return cls(db, reader)
 
     async def close(self) -> None:
+        await self._reader.close()
         await self._db.close()
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Tx]:
-        """Reads only. Under the lock no write is ever half done on this (only) connection,
-        so reads see committed state without the cost of a BEGIN and a COMMIT."""
-        async with self._lock:
-            yield Tx(self._db)
+        """Reads only, each statement seeing what is committed by then."""
+        yield Tx(self._reader)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
@@ -686,3 +663,34 @@ class Store:
                 await self._db.execute("ROLLBACK")
                 raise
             await self._db.execute("COMMIT")
+
+
+async def _connect(path: Path | str, *extra: str) -> aiosqlite.Connection:
+    db = await aiosqlite.connect(str(path), isolation_level=None)
+    db.row_factory = sqlite3.Row
+    for pragma in (
+        "PRAGMA journal_mode = WAL",
+        # WAL + NORMAL survives a killed process; only power loss can cost the last commits.
+        "PRAGMA synchronous = NORMAL",
+        "PRAGMA foreign_keys = ON",
+        "PRAGMA busy_timeout = 5000",
+        *extra,
+    ):
+        await db.execute(pragma)
+    return db
+
+
+async def _migrate(db: aiosqlite.Connection) -> None:
+    rows = await db.execute_fetchall("PRAGMA user_version")
+    version = int(next(iter(rows))[0])
+    if version > len(MIGRATIONS):
+        raise RuntimeError(
+            f"the database is at schema version {version}, newer than this bridge knows "
+            f"({len(MIGRATIONS)}): upgrade the bridge"
+        )
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        # executescript commits on its own, so the version bump rides in the script.
+        await db.executescript(
+            f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+        )
+        log.info("applied migration %d", number)
