@@ -458,11 +458,16 @@ class World:
         ).fetchall()
 
     async def settle(self) -> None:
-        """Wait until the bridge has delivered everything and Slack has echoed it back."""
+        """Wait until the bridge has delivered everything, Slack has echoed it back, and
+        nothing more is being written (a delivery can queue a follow-up, like a receipt)."""
+        quiet, last = 0, -1
         for _ in range(1000):
-            if not self.pending():
+            version = self.version()
+            quiet = quiet + 1 if not self.pending() and version == last else 0
+            if quiet >= 2:
                 break
-            await asyncio.sleep(0.005)
+            last = version
+            await asyncio.sleep(0.01)
         else:
             raise AssertionError(f"the outbox does not drain: {self.pending()}")
         await self.stage.slack.flush()
