@@ -190,8 +190,12 @@ async def test_idempotency_keys_pass_through(stage: Stage, client: BridgeClient)
     await client.stop_hitl(conv, idempotency_key="stop-1")
 
     # The repeats changed nothing: one user "Erin" message in the thread, one conversation.
-    thread = stage.slack.thread(CHANNEL, ts)
-    assert sum("hello" in str(m.blocks) for m in thread) == 1
+    def hellos() -> int:
+        return sum("hello" in str(m.blocks) for m in stage.slack.thread(CHANNEL, ts))
+
+    await stage.slack.wait_for(lambda: hellos() >= 1)
+    await stage.slack.flush()
+    assert hellos() == 1
     parents = [m for m in stage.slack.messages(CHANNEL) if not m.is_reply]
     assert len(parents) == 1
 
