@@ -519,10 +519,6 @@ class Service:
             self.outbox_pulse[SLACK].fire()
         return len(idle)
 
-    async def oldest_waiting(self) -> datetime | None:
-        async with self.store.reading() as tx:
-            return await tx.oldest_waiting()
-
     # --- what the Slack sender reports back ---------------------------------------------
 
     async def queued_messages(self, row: OutboxRow, limit: int) -> list[StoredMessage]:

@@ -139,6 +139,11 @@ class Stage:
         self.slack.events_url = self.bridge.url + "/slack/events"
         self.api.base = self.bridge.url
 
+    async def handoff(self) -> tuple[str, str]:
+        """A new end user hands off: the conversation id and its thread's parent ts."""
+        conversation = await self.api.start(await self.api.create_user())
+        return conversation, await self.parent_ts(conversation)
+
     def buttons(self, ts: str) -> list[str]:
         """The action ids of the buttons on a message, in order."""
         return [

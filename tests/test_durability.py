@@ -38,10 +38,9 @@ async def test_restart_keeps_every_conversation_working(stage: Stage) -> None:
 
 
 async def test_bot_down_for_a_while_gets_everything_in_order(stage: Stage) -> None:
-    slack, bot, api = stage.slack, stage.bot, stage.api
+    slack, bot = stage.slack, stage.bot
     assert bot is not None
-    conv = await api.start(await api.create_user())
-    parent = await stage.parent_ts(conv)
+    _, parent = await stage.handoff()
     bot.down = True
     for n in range(5):
         await slack.user_says(ALICE, CHANNEL, f"reply {n}", thread_ts=parent)
@@ -121,8 +120,7 @@ async def test_events_the_bot_never_takes_become_dead_letters(make_stage: StageF
     stage = await make_stage(BRIDGE_DELIVERY_MAX_ATTEMPTS="3")
     slack, bot, api = stage.slack, stage.bot, stage.api
     assert bot is not None
-    conv = await api.start(await api.create_user())
-    parent = await stage.parent_ts(conv)
+    conv, parent = await stage.handoff()
     bot.down = True
     await slack.user_says(ALICE, CHANNEL, "you will not get this", thread_ts=parent)
 

@@ -1366,9 +1366,8 @@ async def test_malformed_slack_requests(
     stage: Stage, signed: bool, body: bytes, content_type: str
 ) -> None:
     """Signed: Slack must get a 2xx. Unsigned: refused with a 4xx, not a 500."""
-    api, slack = stage.api, stage.slack
-    conv = await api.start(await api.create_user())
-    parent = await stage.parent_ts(conv)
+    slack = stage.slack
+    conv, parent = await stage.handoff()
     ids = {"$CHANNEL": CHANNEL, "$PARENT": parent, "$WAITING": conv, "$TS": _fresh_ts()}
     for name, value in ids.items():
         body = body.replace(name.encode(), value.encode())

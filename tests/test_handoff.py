@@ -68,10 +68,9 @@ async def test_agent_claims_by_replying_then_resolves(stage: Stage) -> None:
 
 
 async def test_two_agents_claim_at_once_one_wins(stage: Stage) -> None:
-    slack, bot, api = stage.slack, stage.bot, stage.api
+    slack, bot = stage.slack, stage.bot
     assert bot is not None
-    conv = await api.start(await api.create_user())
-    parent = await stage.parent_ts(conv)
+    _, parent = await stage.handoff()
 
     await asyncio.gather(
         slack.click(ALICE, CHANNEL, parent, "claim"), slack.click(BOB, CHANNEL, parent, "claim")
@@ -87,8 +86,7 @@ async def test_two_agents_claim_at_once_one_wins(stage: Stage) -> None:
 async def test_release_then_claim_again_fires_assigned_again(stage: Stage) -> None:
     slack, bot, api = stage.slack, stage.bot, stage.api
     assert bot is not None
-    conv = await api.start(await api.create_user())
-    parent = await stage.parent_ts(conv)
+    conv, parent = await stage.handoff()
     await slack.click(ALICE, CHANNEL, parent, "claim")
     await bot.wait_for(lambda: len(bot.events("hitlAssigned")) == 1)
     await stage.wait_buttons(parent, ["release", "resolve"])
@@ -102,10 +100,9 @@ async def test_release_then_claim_again_fires_assigned_again(stage: Stage) -> No
 
 
 async def test_notes_stay_in_slack(stage: Stage) -> None:
-    slack, bot, api = stage.slack, stage.bot, stage.api
+    slack, bot = stage.slack, stage.bot
     assert bot is not None
-    conv = await api.start(await api.create_user())
-    parent = await stage.parent_ts(conv)
+    _, parent = await stage.handoff()
     await slack.user_says(ALICE, CHANNEL, "  NOTE: this one is tricky", thread_ts=parent)
     await slack.user_says(BOB, CHANNEL, "private: agreed", thread_ts=parent)
     await slack.user_says(ALICE, CHANNEL, "Hello!", thread_ts=parent)
@@ -117,8 +114,7 @@ async def test_notes_stay_in_slack(stage: Stage) -> None:
 async def test_bot_stop_is_not_echoed(stage: Stage) -> None:
     slack, bot, api = stage.slack, stage.bot, stage.api
     assert bot is not None
-    conv = await api.start(await api.create_user())
-    parent = await stage.parent_ts(conv)
+    conv, parent = await stage.handoff()
     status, body = await api.post(f"/v1/conversations/{conv}/stop", {})
     assert (status, body) == (200, {})
     status, _ = await api.post(f"/v1/conversations/{conv}/stop")

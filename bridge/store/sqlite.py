@@ -338,12 +338,6 @@ class Tx:
         firsts = [r["first"] for r in rows if r["first"] is not None]
         return len(rows), firsts, [r["done"] for r in rows if r["done"] is not None]
 
-    async def oldest_waiting(self) -> datetime | None:
-        row = await self._one(
-            "SELECT MIN(waiting_since) AS w FROM conversations WHERE status = 'waiting'"
-        )
-        return _dt(row["w"]) if row else None
-
     async def first_reply(self, conversation_id: str, at: datetime) -> bool:
         """Note the first agent reply; False when there was one already."""
         changed = await self._run(

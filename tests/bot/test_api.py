@@ -206,8 +206,7 @@ async def test_events_long_poll_serves_what_the_webhook_gets(stage: Stage) -> No
     status, first = await api.get("/v1/events")
     assert status == 200 and first["events"] == [] and isinstance(first["cursor"], str)
 
-    conv = await api.start(await api.create_user())
-    parent = await stage.parent_ts(conv)
+    _, parent = await stage.handoff()
 
     async def reply_soon() -> None:
         await asyncio.sleep(0.3)

@@ -12,8 +12,7 @@ async def test_only_the_user_group_may_answer(make_stage: StageFactory) -> None:
     slack, bot, api = stage.slack, stage.bot, stage.api
     assert bot is not None
     slack.add_usergroup("S0AGENTS", [ALICE])
-    conv = await api.start(await api.create_user())
-    parent = await stage.parent_ts(conv)
+    conv, parent = await stage.handoff()
     await slack.user_says(BOB, CHANNEL, "I am not an agent", thread_ts=parent)
     assert await slack.click(BOB, CHANNEL, parent, "claim") == 200
     await slack.wait_for(lambda: len([e for e in slack.ephemerals if e.user == BOB]) == 2)
@@ -28,8 +27,7 @@ async def test_only_the_assignee_closes_when_so_set(make_stage: StageFactory) ->
     stage = await make_stage(BRIDGE_CLOSE_BY="assignee")
     slack, bot, api = stage.slack, stage.bot, stage.api
     assert bot is not None
-    conv = await api.start(await api.create_user())
-    parent = await stage.parent_ts(conv)
+    conv, parent = await stage.handoff()
     await slack.click(ALICE, CHANNEL, parent, "claim")
     await stage.wait_buttons(parent, ["release", "resolve"])
     await slack.click(BOB, CHANNEL, parent, "resolve")
@@ -43,10 +41,9 @@ async def test_only_the_assignee_closes_when_so_set(make_stage: StageFactory) ->
 
 async def test_by_default_any_agent_closes(make_stage: StageFactory) -> None:
     stage = await make_stage()
-    slack, bot, api = stage.slack, stage.bot, stage.api
+    slack, bot = stage.slack, stage.bot
     assert bot is not None
-    conv = await api.start(await api.create_user())
-    parent = await stage.parent_ts(conv)
+    _, parent = await stage.handoff()
     await slack.click(ALICE, CHANNEL, parent, "claim")
     await stage.wait_buttons(parent, ["release", "resolve"])
     await slack.click(BOB, CHANNEL, parent, "resolve")
@@ -55,10 +52,9 @@ async def test_by_default_any_agent_closes(make_stage: StageFactory) -> None:
 
 async def test_requests_for_another_workspace_or_app_are_ignored(make_stage: StageFactory) -> None:
     stage = await make_stage()
-    slack, bot, api = stage.slack, stage.bot, stage.api
+    slack, bot = stage.slack, stage.bot
     assert bot is not None
-    conv = await api.start(await api.create_user())
-    parent = await stage.parent_ts(conv)
+    _, parent = await stage.handoff()
     reply = {
         "type": "message", "channel": CHANNEL, "user": ALICE, "text": "from elsewhere",
         "ts": "1999999999.000200", "thread_ts": parent, "channel_type": "channel",

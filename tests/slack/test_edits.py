@@ -7,10 +7,9 @@ from tests.conftest import ALICE, BOB, CHANNEL, StageFactory
 
 async def test_edits_and_deletions_are_explained_not_relayed(make_stage: StageFactory) -> None:
     stage = await make_stage()
-    slack, bot, api = stage.slack, stage.bot, stage.api
+    slack, bot = stage.slack, stage.bot
     assert bot is not None
-    conv = await api.start(await api.create_user())
-    parent = await stage.parent_ts(conv)
+    _, parent = await stage.handoff()
     ts = await slack.user_says(ALICE, CHANNEL, "the refund is 10 EUR", thread_ts=parent)
     await bot.wait_for(lambda: len(bot.events("message")) == 1)
     await slack.edit(ALICE, CHANNEL, ts, "the refund is 100 EUR")
@@ -28,10 +27,9 @@ async def test_edits_and_deletions_are_explained_not_relayed(make_stage: StageFa
 
 async def test_corrections_can_be_relayed(make_stage: StageFactory) -> None:
     stage = await make_stage(BRIDGE_RELAY_CORRECTIONS="true")
-    slack, bot, api = stage.slack, stage.bot, stage.api
+    slack, bot = stage.slack, stage.bot
     assert bot is not None
-    conv = await api.start(await api.create_user())
-    parent = await stage.parent_ts(conv)
+    _, parent = await stage.handoff()
     ts = await slack.user_says(ALICE, CHANNEL, "the refund is 10 EUR", thread_ts=parent)
     await slack.edit(ALICE, CHANNEL, ts, "the refund is 100 EUR")
     await bot.wait_for(lambda: len(bot.events("message")) == 2)

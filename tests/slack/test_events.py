@@ -9,10 +9,9 @@ from tests.conftest import ALICE, BOB, CHANNEL, Stage
 
 
 async def test_slack_retries_are_relayed_once(stage: Stage) -> None:
-    slack, bot, api = stage.slack, stage.bot, stage.api
+    slack, bot = stage.slack, stage.bot
     assert bot is not None
-    conv = await api.start(await api.create_user())
-    parent = await stage.parent_ts(conv)
+    _, parent = await stage.handoff()
     event = {
         "type": "message",
         "channel": CHANNEL,
@@ -34,11 +33,10 @@ async def test_slack_retries_are_relayed_once(stage: Stage) -> None:
 
 
 async def test_bots_and_edits_are_not_agent_replies(stage: Stage) -> None:
-    slack, bot, api = stage.slack, stage.bot, stage.api
+    slack, bot = stage.slack, stage.bot
     assert bot is not None
     slack.add_user("U0OTHERBOT", "otherbot", is_bot=True, bot_id="B0OTHER")
-    conv = await api.start(await api.create_user())
-    parent = await stage.parent_ts(conv)
+    _, parent = await stage.handoff()
     await slack.other_bot_says("B0OTHER", CHANNEL, "I am a bot", thread_ts=parent)
     await slack.other_bot_says("B0LEGACY", CHANNEL, "legacy bot", thread_ts=parent)
     ts = await slack.user_says(ALICE, CHANNEL, "real reply", thread_ts=parent)
@@ -52,10 +50,9 @@ async def test_bots_and_edits_are_not_agent_replies(stage: Stage) -> None:
 
 
 async def test_agent_text_reads_as_a_person_would(stage: Stage) -> None:
-    slack, bot, api = stage.slack, stage.bot, stage.api
+    slack, bot = stage.slack, stage.bot
     assert bot is not None
-    conv = await api.start(await api.create_user())
-    parent = await stage.parent_ts(conv)
+    _, parent = await stage.handoff()
     await slack.user_says(
         ALICE,
         CHANNEL,
@@ -70,8 +67,7 @@ async def test_agent_text_reads_as_a_person_would(stage: Stage) -> None:
 async def test_second_agent_replies_as_themselves_without_reassigning(stage: Stage) -> None:
     slack, bot, api = stage.slack, stage.bot, stage.api
     assert bot is not None
-    conv = await api.start(await api.create_user())
-    parent = await stage.parent_ts(conv)
+    conv, parent = await stage.handoff()
     await slack.user_says(ALICE, CHANNEL, "first", thread_ts=parent)
     await slack.user_says(BOB, CHANNEL, "second", thread_ts=parent)
     await bot.wait_for(lambda: len(bot.events("message")) == 2)
@@ -84,10 +80,9 @@ async def test_second_agent_replies_as_themselves_without_reassigning(stage: Sta
 
 
 async def test_stale_buttons_change_nothing_and_say_why(stage: Stage) -> None:
-    slack, bot, api = stage.slack, stage.bot, stage.api
+    slack, bot = stage.slack, stage.bot
     assert bot is not None
-    conv = await api.start(await api.create_user())
-    parent = await stage.parent_ts(conv)
+    conv, parent = await stage.handoff()
     await slack.click(ALICE, CHANNEL, parent, "claim")
     await bot.wait_for(lambda: len(bot.events()) == 1)
     assert await slack.click(BOB, CHANNEL, parent, "claim", value=conv) == 200

@@ -9,10 +9,9 @@ from tests.conftest import ALICE, CHANNEL, Stage, StageFactory
 
 
 async def test_an_agents_file_reaches_the_bot_through_the_bridge(stage: Stage) -> None:
-    slack, bot, api = stage.slack, stage.bot, stage.api
+    slack, bot = stage.slack, stage.bot
     assert bot is not None
-    conv = await api.start(await api.create_user())
-    parent = await stage.parent_ts(conv)
+    _, parent = await stage.handoff()
     await slack.user_says(
         ALICE, CHANNEL, "", thread_ts=parent,
         files=[{"name": "receipt.png", "mimetype": "image/png", "content": b"\x89PNG fake"}],

@@ -7,10 +7,9 @@ from tests.conftest import ALICE, CHANNEL, StageFactory
 
 async def test_replies_get_a_receipt_and_notes_a_lock(make_stage: StageFactory) -> None:
     stage = await make_stage()
-    slack, bot, api = stage.slack, stage.bot, stage.api
+    slack, bot = stage.slack, stage.bot
     assert bot is not None
-    conv = await api.start(await api.create_user())
-    parent = await stage.parent_ts(conv)
+    _, parent = await stage.handoff()
     reply = await slack.user_says(ALICE, CHANNEL, "on my way", thread_ts=parent)
     note = await slack.user_says(ALICE, CHANNEL, "note: VIP customer", thread_ts=parent)
     await slack.wait_for(lambda: "white_check_mark" in slack.message(CHANNEL, reply).reactions)
@@ -20,10 +19,9 @@ async def test_replies_get_a_receipt_and_notes_a_lock(make_stage: StageFactory) 
 
 async def test_a_reply_the_bot_never_takes_is_flagged(make_stage: StageFactory) -> None:
     stage = await make_stage(BRIDGE_DELIVERY_MAX_ATTEMPTS="2", BRIDGE_RECEIPT_REACTION="eyes")
-    slack, bot, api = stage.slack, stage.bot, stage.api
+    slack, bot = stage.slack, stage.bot
     assert bot is not None
-    conv = await api.start(await api.create_user())
-    parent = await stage.parent_ts(conv)
+    _, parent = await stage.handoff()
     await slack.click(ALICE, CHANNEL, parent, "claim")
     await bot.wait_for(lambda: len(bot.events()) == 1)
     bot.down = True
@@ -38,10 +36,9 @@ async def test_a_reply_the_bot_never_takes_is_flagged(make_stage: StageFactory) 
 
 async def test_receipts_can_be_turned_off(make_stage: StageFactory) -> None:
     stage = await make_stage(BRIDGE_RECEIPT_REACTION="off")
-    slack, bot, api = stage.slack, stage.bot, stage.api
+    slack, bot = stage.slack, stage.bot
     assert bot is not None
-    conv = await api.start(await api.create_user())
-    parent = await stage.parent_ts(conv)
+    _, parent = await stage.handoff()
     reply = await slack.user_says(ALICE, CHANNEL, "hello", thread_ts=parent)
     await bot.wait_for(lambda: len(bot.events("message")) == 1)
     await slack.flush()

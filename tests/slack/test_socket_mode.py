@@ -12,8 +12,7 @@ async def test_handoff_over_socket_mode(make_stage: StageFactory, slack: FakeSla
     assert bot is not None
     slack.delivery_timeout = 3
     await slack.wait_socket()
-    conv = await api.start(await api.create_user())
-    parent = await stage.parent_ts(conv)
+    _, parent = await stage.handoff()
     await slack.user_says(ALICE, CHANNEL, "hello over the socket", thread_ts=parent)
     await bot.wait_for(lambda: len(bot.events()) == 2)
     assert await slack.click(ALICE, CHANNEL, parent, "resolve") == 200

@@ -16,10 +16,9 @@ async def test_unclaimed_handoffs_get_reminders_up_to_a_limit(make_stage: StageF
     stage = await make_stage(
         BRIDGE_REMIND_AFTER="0.3", BRIDGE_REMIND_REPEAT="2", BRIDGE_AGENT_USERGROUP="S0AGENTS"
     )
-    slack, api = stage.slack, stage.api
+    slack = stage.slack
     slack.add_usergroup("S0AGENTS", [ALICE])
-    conv = await api.start(await api.create_user())
-    parent = await stage.parent_ts(conv)
+    _, parent = await stage.handoff()
     await slack.wait_for(lambda: len(texts(slack, parent)) == 2, timeout=5)
     await asyncio.sleep(1.0)
     reminders = texts(slack, parent)
@@ -31,9 +30,8 @@ async def test_claimed_handoffs_are_not_reminded_and_release_starts_over(
     make_stage: StageFactory,
 ) -> None:
     stage = await make_stage(BRIDGE_REMIND_AFTER="0.5", BRIDGE_REMIND_REPEAT="1")
-    slack, api = stage.slack, stage.api
-    conv = await api.start(await api.create_user())
-    parent = await stage.parent_ts(conv)
+    slack = stage.slack
+    _, parent = await stage.handoff()
     await slack.click(ALICE, CHANNEL, parent, "claim")
     await asyncio.sleep(1.0)
     assert texts(slack, parent) == []
@@ -45,9 +43,8 @@ async def test_claimed_handoffs_are_not_reminded_and_release_starts_over(
 
 async def test_reminder_clocks_survive_a_restart(make_stage: StageFactory) -> None:
     stage = await make_stage()
-    slack, api = stage.slack, stage.api
-    conv = await api.start(await api.create_user())
-    parent = await stage.parent_ts(conv)
+    slack = stage.slack
+    _, parent = await stage.handoff()
     await stage.bridge.stop()
     await asyncio.sleep(0.5)
     stage.settings = stage.settings.model_copy(update={"remind_after": 0.3})
@@ -57,9 +54,8 @@ async def test_reminder_clocks_survive_a_restart(make_stage: StageFactory) -> No
 
 async def test_an_idle_assignee_is_nudged_once(make_stage: StageFactory) -> None:
     stage = await make_stage(BRIDGE_IDLE_REMINDER="0.4")
-    slack, api = stage.slack, stage.api
-    conv = await api.start(await api.create_user())
-    parent = await stage.parent_ts(conv)
+    slack = stage.slack
+    _, parent = await stage.handoff()
     await slack.user_says(ALICE, CHANNEL, "looking into it", thread_ts=parent)
     await slack.wait_for(lambda: any("no reply here" in t for t in texts(slack, parent)), 5)
     await asyncio.sleep(0.8)
