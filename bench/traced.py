@@ -2,8 +2,9 @@
 
 Nothing in `bridge/` changes; this wraps, at import time:
 
-- `Store.transaction`: how many transactions each caller opens, how long each waits for
-  the store's lock and how long it holds it (the lock serialises every transaction);
+- `Store.write` and `Store.read`: how many transactions (and reads) each caller runs, and
+  how long each is awaited (queueing for the database's thread included);
+- the transaction runner: how long the writing thread is busy (it runs one at a time);
 - `aiosqlite.Connection._execute`: every round trip to SQLite's worker thread;
 - `AsyncWebClient.api_call`: Slack Web API calls per method, and their time;
 - `aiohttp.ClientSession.__init__`: sessions created (slack_sdk makes one per call when
@@ -22,8 +23,6 @@ import signal
 import sys
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -43,9 +42,8 @@ class Trace:
 
     def reset(self) -> None:
         self.started = time.monotonic()
-        self.tx: _Stats = defaultdict(lambda: [0, 0.0])  # caller -> [count, held seconds]
-        self.lock_wait = 0.0
-        self.lock_held = 0.0
+        self.tx: _Stats = defaultdict(lambda: [0, 0.0])  # caller -> [count, awaited seconds]
+        self.writer_busy = 0.0
         self.sqlite_calls = 0
         self.sqlite_seconds = 0.0
         self.slack: _Stats = defaultdict(lambda: [0, 0.0])
@@ -56,8 +54,7 @@ class Trace:
         return {
             "wall": time.monotonic() - self.started,
             "transactions": dict(self.tx),
-            "lock_wait": self.lock_wait,
-            "lock_held": self.lock_held,
+            "writer_busy": self.writer_busy,
             "sqlite_calls": self.sqlite_calls,
             "sqlite_seconds": self.sqlite_seconds,
             "slack": dict(self.slack),
@@ -70,27 +67,34 @@ TRACE = Trace()
 
 
 def _install() -> None:
-    original_tx = store_sqlite.Store.transaction
+    for name in ("write", "read"):
+        original: Any = getattr(store_sqlite.Store, name)
 
-    @asynccontextmanager
-    async def traced(self: store_sqlite.Store, caller: str) -> AsyncIterator[store_sqlite.Tx]:
-        asked = time.monotonic()
-        async with original_tx(self) as tx:  # the lock is taken, BEGIN IMMEDIATE is done
-            got = time.monotonic()
-            yield tx
-        done = time.monotonic()  # COMMIT is done, the lock released
-        TRACE.lock_wait += got - asked
-        TRACE.lock_held += done - got
-        entry = TRACE.tx[caller]
-        entry[0] += 1
-        entry[1] += done - got
+        async def traced(
+            self: Any, body: Any, *, _original: Any = original, _name: str = name
+        ) -> Any:
+            frame: FrameType | None = sys._getframe(1)
+            caller = frame.f_code.co_qualname if frame else "?"
+            start = time.monotonic()
+            try:
+                return await _original(self, body)
+            finally:
+                entry = TRACE.tx[caller if _name == "write" else f"{caller} (read)"]
+                entry[0] += 1
+                entry[1] += time.monotonic() - start
 
-    def transaction(self: store_sqlite.Store) -> Any:
-        frame: FrameType | None = sys._getframe(1)
-        caller = frame.f_code.co_qualname if frame else "?"
-        return traced(self, caller)
+        setattr(store_sqlite.Store, name, traced)
 
-    store_sqlite.Store.transaction = transaction  # type: ignore[method-assign]
+    original_transaction = store_sqlite._transaction
+
+    def transaction(body: Any, db: Any) -> Any:  # runs on the writing thread
+        start = time.monotonic()
+        try:
+            return original_transaction(body, db)
+        finally:
+            TRACE.writer_busy += time.monotonic() - start
+
+    store_sqlite._transaction = transaction
 
     original_execute: Any = aiosqlite.Connection._execute  # untyped in aiosqlite
 
@@ -201,12 +205,12 @@ def report(trace: dict[str, Any], messages: int, unit: str = "message") -> str:
     wall = trace["wall"]
     lines = [
         f"{messages} {unit}s in {wall:.2f} s (traced, so a little slower than untraced)",
-        f"store lock held {trace['lock_held']:.2f} s = {trace['lock_held'] / wall:.0%} of the "
-        f"wall time; waited for {trace['lock_wait']:.2f} s in total",
+        f"writing thread busy {trace['writer_busy']:.2f} s = "
+        f"{trace['writer_busy'] / wall:.0%} of the wall time",
         f"SQLite worker round trips: {trace['sqlite_calls'] / messages:.1f} per {unit} "
         f"({trace['sqlite_calls']} in all, {trace['sqlite_seconds']:.2f} s awaited)",
         f"aiohttp ClientSessions created: {trace['sessions'] / messages:.2f} per {unit}",
-        f"transactions per {unit}, by caller (count per {unit}, mean held ms):",
+        f"transactions and reads per {unit}, by caller (count per {unit}, mean awaited ms):",
     ]
     rows = sorted(trace["transactions"].items(), key=lambda kv: -kv[1][0])
     total = sum(c for c, _ in trace["transactions"].values())

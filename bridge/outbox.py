@@ -1,4 +1,4 @@
-"""Drains the outbox: claim a row, send it through a wing's sender, record what happened.
+"""Drains the outbox: take a row, send it through a wing's sender, record what happened.
 
 Generic: it knows no party. Each target (Slack, the bot) gets one `Drainer` with that wing's
 `Sender`. Rows of one conversation go out one at a time, oldest first; different
@@ -13,11 +13,12 @@ import asyncio
 import logging
 import random
 import time
+from functools import partial
 from typing import Protocol
 
 from bridge.metrics import Metrics
 from bridge.pulse import Pulse
-from bridge.store import OutboxRow, Store
+from bridge.store import OutboxRow, Store, Tx
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +103,8 @@ class Drainer:
             free = self._concurrency - len(self._inflight)
             if free > 0:
                 now = time.time()
-                async with self._store.transaction() as tx:
-                    rows = await tx.due(self._target, now, free, list(self._inflight))
-                    later = await tx.next_due_at(self._target, list(self._inflight))
+                busy = list(self._inflight)
+                rows, later = await self._store.write(partial(self._take, now, free, busy))
                 for row in rows:
                     task = asyncio.create_task(self._deliver(row))
                     self._inflight[row.conversation_id] = task
@@ -113,6 +113,13 @@ class Drainer:
                 if later is not None:
                     timeout = min(timeout, max(later - now, 0.001))
             await self._pulse.wait(seen, timeout)
+
+    def _take(
+        self, now: float, free: int, busy: list[str], tx: Tx
+    ) -> tuple[list[OutboxRow], float | None]:
+        """Up to `free` due rows; or, when there are none, when the next falls due."""
+        rows = tx.take_due(self._target, now, free, busy)
+        return rows, None if rows else tx.next_due_at(self._target, busy)
 
     async def stop(self, timeout: float) -> None:
         """Stop taking rows; let those in flight finish for up to `timeout` seconds. Rows cut
@@ -130,12 +137,10 @@ class Drainer:
         try:
             wait = self._sender.hold(row)
             if wait > 0:
-                async with self._store.transaction() as tx:
-                    await tx.defer(row.id, time.time() + wait)
+                at = time.time() + wait
+                await self._store.write(lambda tx: tx.defer(row, at))
                 self._count("deferred")
                 return
-            async with self._store.transaction() as tx:
-                await tx.begin_attempt(row.id)
             await self._sender.send(row)
         except Retry as exc:
             after = exc.after if exc.after is not None else self._backoff(row)
@@ -153,8 +158,7 @@ class Drainer:
             )
             await self._retry(row, f"{type(exc).__name__}: {exc}", self._backoff(row), True)
         else:
-            async with self._store.transaction() as tx:
-                await tx.delivered(row.id)
+            await self._store.write(lambda tx: tx.delivered(row.id))
             self._count("delivered")
             self._metrics.latency.labels(self._target).observe(time.time() - row.created_at)
             await self._sender.delivered(row)
@@ -174,8 +178,7 @@ class Drainer:
             exc,
             extra={"conversation": row.conversation_id},
         )
-        async with self._store.transaction() as tx:
-            await tx.failed(row.id, str(exc))
+        await self._store.write(lambda tx: tx.failed(row.id, str(exc)))
         self._count("failed")
         await self._sender.failed(row, exc)
 
@@ -196,8 +199,8 @@ class Drainer:
             reason,
             extra={"conversation": row.conversation_id},
         )
-        async with self._store.transaction() as tx:
-            await tx.retry_at(row.id, time.time() + after, reason, maybe_sent)
+        at = time.time() + after
+        await self._store.write(lambda tx: tx.retry_at(row.id, at, reason, maybe_sent))
         self._count("retried")
 
     def _count(self, outcome: str) -> None:

@@ -132,58 +132,59 @@ class Service:
     # --- reads ------------------------------------------------------------------------
 
     async def user(self, user_id: str) -> User | None:
-        async with self.store.reading() as tx:
-            return await tx.user(user_id)
+        return await self.store.read(lambda tx: tx.user(user_id))
 
     async def conversation(self, conversation_id: str) -> Conversation | None:
-        async with self.store.reading() as tx:
-            return await tx.conversation(conversation_id)
+        return await self.store.read(lambda tx: tx.conversation(conversation_id))
 
     async def view(
         self, conversation_id: str
     ) -> tuple[Conversation, User | None, User | None] | None:
         """A conversation with its end user and its assignee, read at once."""
-        async with self.store.reading() as tx:
-            conv = await tx.conversation(conversation_id)
+
+        def read(tx: Tx) -> tuple[Conversation, User | None, User | None] | None:
+            conv = tx.conversation(conversation_id)
             if conv is None:
                 return None
-            user = await tx.user(conv.user_id) if conv.user_id else None
-            return conv, user, await tx.user(conv.agent_id) if conv.agent_id else None
+            user = tx.user(conv.user_id) if conv.user_id else None
+            return conv, user, tx.user(conv.agent_id) if conv.agent_id else None
+
+        return await self.store.read(read)
 
     async def history(self, conversation_id: str) -> list[HistoryItem]:
-        async with self.store.reading() as tx:
-            return await tx.history(conversation_id)
+        return await self.store.read(lambda tx: tx.history(conversation_id))
 
     async def message(self, message_id: str) -> StoredMessage | None:
-        async with self.store.reading() as tx:
-            return await tx.message(message_id)
+        return await self.store.read(lambda tx: tx.message(message_id))
 
     async def slack_ts(self, key: str) -> str | None:
-        async with self.store.reading() as tx:
-            return await tx.slack_ts(key)
+        return await self.store.read(lambda tx: tx.slack_ts(key))
 
     async def secret(self, name: str) -> bytes:
-        async with self.store.transaction() as tx:
-            return await tx.secret(name)
+        return await self.store.write(lambda tx: tx.secret(name))
 
     async def recall(self, scope: str, key: str) -> tuple[str, Any] | None:
-        async with self.store.reading() as tx:
-            return await tx.recall(scope, key)
+        return await self.store.read(lambda tx: tx.recall(scope, key))
 
     async def events_after(self, seq: int, limit: int) -> tuple[list[Event], int]:
         """Events after `seq`, and the highest seq ever issued (to tell unknown cursors)."""
-        async with self.store.reading() as tx:
-            return await tx.events_after(seq, limit), await tx.last_event_seq()
+        return await self.store.read(lambda tx: (tx.events_after(seq, limit), tx.last_event_seq()))
 
     # --- the bot's calls ----------------------------------------------------------------
+    #
+    # Each transaction is a function run whole on the database's thread (`Store.write`):
+    # it may not touch the event loop, so pulses fire after it returns.
 
     async def create_user(
         self, name: str, picture_url: str | None, email: str | None, idem: Idem | None = None
     ) -> str:
         user = User(new_id("usr"), Role.END_USER, name, picture_url, email)
-        async with self.store.transaction() as tx:
-            await tx.insert_user(user, self._clock())
-            await self._remember(tx, idem, user.id)
+
+        def create(tx: Tx) -> None:
+            tx.insert_user(user, self._clock())
+            self._remember(tx, idem, user.id)
+
+        await self.store.write(create)
         return user.id
 
     async def start_hitl(
@@ -220,14 +221,17 @@ class Service:
             origin=origin,
             priority=priority,
         )
-        async with self.store.transaction() as tx:
+
+        def start(tx: Tx) -> None:
             if user_id is not None:
-                await self._end_user(tx, user_id)
-            await tx.insert_conversation(conv, history, session)
-            await self._to_slack(tx, conv, "post_parent")
+                self._end_user(tx, user_id)
+            tx.insert_conversation(conv, history, session)
+            self._to_slack(tx, conv, "post_parent")
             if history:
-                await self._to_slack(tx, conv, "transcript")
-            await self._remember(tx, idem, conv.id)
+                self._to_slack(tx, conv, "transcript")
+            self._remember(tx, idem, conv.id)
+
+        await self.store.write(start)
         self.outbox_pulse[SLACK].fire()
         log.info("handoff started", extra={"conversation": conv.id})
         return conv.id
@@ -241,30 +245,36 @@ class Service:
     ) -> str:
         """The end user (with `user_id`) or the bot (without) says something in the thread."""
         message_id = new_id("msg")
-        async with self.store.transaction() as tx:
-            conv = await self._conversation(tx, conversation_id)
+
+        def send(tx: Tx) -> None:
+            conv = self._conversation(tx, conversation_id)
             if user_id is not None and conv.user_id is None:
-                await self._end_user(tx, user_id)  # now we know who it is: show them
+                self._end_user(tx, user_id)  # now we know who it is: show them
                 conv = dataclasses.replace(conv, user_id=user_id)
-                await tx.update_conversation(conv)
-                await self._to_slack(tx, conv, "update_parent")
+                tx.update_conversation(conv)
+                self._to_slack(tx, conv, "update_parent")
             if user_id is not None and user_id != conv.user_id:
                 raise Invalid("userId", "is not this conversation's end user")
             if conv.status is Status.STOPPED:
                 raise Stopped()
-            await tx.insert_message(message_id, conv.id, user_id, content, self._clock())
-            await self._to_slack(tx, conv, "message", messageId=message_id)
-            await self._remember(tx, idem, message_id)
+            tx.insert_message(message_id, conv.id, user_id, content, self._clock())
+            self._to_slack(tx, conv, "message", messageId=message_id)
+            self._remember(tx, idem, message_id)
+
+        await self.store.write(send)
         self.outbox_pulse[SLACK].fire()
         return message_id
 
     async def stop(self, conversation_id: str, idem: Idem | None = None) -> None:
         """stopHitl: the bot ends the handoff. Not echoed back as `hitlStopped`."""
-        async with self.store.transaction() as tx:
-            conv = await self._conversation(tx, conversation_id)
+
+        def stop(tx: Tx) -> None:
+            conv = self._conversation(tx, conversation_id)
             if conv.status is not Status.STOPPED:
-                await self._stop(tx, conv, StopReason.BOT, by=None)
-            await self._remember(tx, idem, None)
+                self._stop(tx, conv, StopReason.BOT, by=None)
+            self._remember(tx, idem, None)
+
+        await self.store.write(stop)
         self.outbox_pulse[SLACK].fire()
 
     # --- what agents do in Slack ----------------------------------------------------------
@@ -283,38 +293,43 @@ class Service:
         """A human replied in a handoff thread. `content` is already plain text for the bot;
         `allowed` is False when the human is not one of the agents."""
         text = content.payload.text if content.type == "text" else ""
-        async with self.store.transaction() as tx:
-            if event_id is not None and not await tx.first_seen(event_id):
-                return Outcome(ignored="retry of an event already handled")
-            conv = await tx.conversation_by_thread(channel, thread_ts)
+        now = self._clock()
+
+        def reply(tx: Tx) -> tuple[Outcome, float | None]:
+            """What happened; and, on the handoff's first reply, the seconds to it."""
+            if event_id is not None and not tx.first_seen(event_id):
+                return Outcome(ignored="retry of an event already handled"), None
+            conv = tx.conversation_by_thread(channel, thread_ts)
             if conv is None:
-                return Outcome(ignored="not a handoff thread")
-            if await tx.slack_key(channel, ts) is not None:
-                return Outcome(ignored="message already relayed")
+                return Outcome(ignored="not a handoff thread"), None
+            if tx.slack_key(channel, ts) is not None:
+                return Outcome(ignored="message already relayed"), None
             if is_internal(text):
                 # The lock tells the agent it stayed inside.
-                await self._to_slack(tx, conv, "react", ts=ts, name="lock")
-                self.outbox_pulse[SLACK].fire()
-                return Outcome(ignored="internal note")
+                self._to_slack(tx, conv, "react", ts=ts, name="lock")
+                return Outcome(ignored="internal note"), None
             if not allowed:
-                await self._ephemeral(tx, conv, agent.slack_user_id, "not_allowed")
-                return Outcome(ignored="not an agent")
+                self._ephemeral(tx, conv, agent.slack_user_id, "not_allowed")
+                return Outcome(ignored="not an agent"), None
             if conv.status is Status.STOPPED:
-                await self._ephemeral(tx, conv, agent.slack_user_id, "stopped")
-                return Outcome(ignored="conversation stopped")
-            user = await self._agent(tx, agent)
+                self._ephemeral(tx, conv, agent.slack_user_id, "stopped")
+                return Outcome(ignored="conversation stopped"), None
+            user = self._agent(tx, agent)
             claimed = conv.status is Status.WAITING
             if claimed:
-                conv = await self._claim(tx, conv, user)
-            now = self._clock()
-            message_id = await self._relay(tx, conv, user, content)
-            first = await tx.first_reply(conv.id, now)
-            await tx.agent_active(conv.id, now)
-            await tx.record_slack(message_id, conv.id, channel, ts)
-        self._fire(bot=True)
-        if first:
-            self.metrics.first_reply.observe((now - conv.created_at).total_seconds())
-        return Outcome(relayed=True, claimed=claimed)
+                conv = self._claim(tx, conv, user)
+            message_id = self._relay(tx, conv, user, content)
+            first = tx.first_reply(conv.id, now)
+            tx.agent_active(conv.id, now)
+            tx.record_slack(message_id, conv.id, channel, ts)
+            waited = (now - conv.created_at).total_seconds()
+            return Outcome(relayed=True, claimed=claimed), waited if first else None
+
+        outcome, first_reply_after = await self.store.write(reply)
+        self._fire(bot=outcome.relayed)
+        if first_reply_after is not None:
+            self.metrics.first_reply.observe(first_reply_after)
+        return outcome
 
     async def agent_changed(
         self,
@@ -327,59 +342,62 @@ class Service:
     ) -> Outcome:
         """An agent edited (`text`) or deleted (None) a reply the end user already has. They
         are told so; with corrections on, the edited text goes out as a correction."""
-        async with self.store.transaction() as tx:
-            if event_id is not None and not await tx.first_seen(event_id):
+
+        def change(tx: Tx) -> Outcome:
+            if event_id is not None and not tx.first_seen(event_id):
                 return Outcome(ignored="retry of an event already handled")
-            key = await tx.slack_key(channel, ts)
-            message = await tx.message(key) if key else None
-            author = await tx.user(message.author_id) if message and message.author_id else None
+            key = tx.slack_key(channel, ts)
+            message = tx.message(key) if key else None
+            author = tx.user(message.author_id) if message and message.author_id else None
             if message is None or author is None or author.slack_user_id != slack_user_id:
                 return Outcome(ignored="not a relayed agent reply")
-            conv = await self._conversation(tx, message.conversation_id)
+            conv = self._conversation(tx, message.conversation_id)
             if text is None:
-                await self._ephemeral(tx, conv, slack_user_id, "deleted")
+                self._ephemeral(tx, conv, slack_user_id, "deleted")
             elif self._relay_corrections and conv.status is not Status.STOPPED and text:
                 correction = TextMessage(
                     type="text", payload=TextPayload(text=f"Correction: {text}"[:40000])
                 )
-                await self._relay(tx, conv, author, correction)
-                await self._ephemeral(tx, conv, slack_user_id, "corrected")
+                self._relay(tx, conv, author, correction)
+                self._ephemeral(tx, conv, slack_user_id, "corrected")
+                return Outcome(relayed=True)
             else:
-                await self._ephemeral(tx, conv, slack_user_id, "edited")
-        self._fire(bot=True)
-        return Outcome(relayed=text is not None and self._relay_corrections)
+                self._ephemeral(tx, conv, slack_user_id, "edited")
+            return Outcome()
+
+        outcome = await self.store.write(change)
+        self._fire(bot=outcome.relayed)
+        return outcome
 
     async def act(
         self, action: Action, conversation_id: str, agent: AgentProfile, allowed: bool = True
     ) -> Outcome:
         """An agent pressed Claim, Release or Resolve."""
         needs, _ = TRANSITIONS[action]
-        async with self.store.transaction() as tx:
-            conv = await tx.conversation(conversation_id)
+
+        def act(tx: Tx) -> Outcome:
+            conv = tx.conversation(conversation_id)
             if conv is None:
                 return Outcome(ignored="unknown conversation")
             if not allowed:
-                await self._ephemeral(tx, conv, agent.slack_user_id, "not_allowed")
-                self.outbox_pulse[SLACK].fire()
+                self._ephemeral(tx, conv, agent.slack_user_id, "not_allowed")
                 return Outcome(ignored="not an agent")
-            user = await self._agent(tx, agent)
+            user = self._agent(tx, agent)
             if (
                 self._assignee_closes
                 and action is not Action.CLAIM
                 and conv.status is Status.ASSIGNED
                 and conv.agent_id != user.id
             ):
-                await self._ephemeral(tx, conv, agent.slack_user_id, "assignee_only")
-                self.outbox_pulse[SLACK].fire()
+                self._ephemeral(tx, conv, agent.slack_user_id, "assignee_only")
                 return Outcome(ignored="only the assignee may release or resolve")
             if conv.status is not needs or (action is Action.CLAIM and conv.agent_id == user.id):
-                await self._ephemeral(tx, conv, agent.slack_user_id, "stale")
-                self.outbox_pulse[SLACK].fire()
+                self._ephemeral(tx, conv, agent.slack_user_id, "stale")
                 return Outcome(
                     ignored=f"{action} does not fit a conversation that is {conv.status}"
                 )
             if action is Action.CLAIM:
-                await self._claim(tx, conv, user)
+                self._claim(tx, conv, user)
             elif action is Action.RELEASE:
                 released = dataclasses.replace(
                     conv,
@@ -388,24 +406,31 @@ class Service:
                     changed_by=agent.slack_user_id,
                     waiting_since=self._clock(),
                 )
-                await tx.update_conversation(released)
-                await tx.reminded(conv.id, reset=True)
-                await self._to_slack(tx, conv, "update_parent")
+                tx.update_conversation(released)
+                tx.reminded(conv.id, reset=True)
+                self._to_slack(tx, conv, "update_parent")
             else:
-                await self._stop(tx, conv, StopReason.RESOLVED, by=agent.slack_user_id)
-        self._fire(bot=action is not Action.RELEASE)
-        return Outcome(claimed=action is Action.CLAIM)
+                self._stop(tx, conv, StopReason.RESOLVED, by=agent.slack_user_id)
+            return Outcome(claimed=action is Action.CLAIM)
+
+        outcome = await self.store.write(act)
+        self._fire(bot=outcome.ignored is None and action is not Action.RELEASE)
+        return outcome
 
     async def expire_waiting(self, older_than: timedelta, limit: int = 100) -> int:
         """Stop conversations nobody claimed in time (`hitlStopped` reason `timeout`)."""
         cutoff = self._clock() - older_than
-        async with self.store.transaction() as tx:
-            expired = await tx.waiting_since_before(cutoff, limit)
+
+        def expire(tx: Tx) -> int:
+            expired = tx.waiting_since_before(cutoff, limit)
             for conv in expired:
-                await self._stop(tx, conv, StopReason.TIMEOUT, by=None)
-        if expired:
+                self._stop(tx, conv, StopReason.TIMEOUT, by=None)
+            return len(expired)
+
+        count = await self.store.write(expire)
+        if count:
             self._fire(bot=True)
-        return len(expired)
+        return count
 
     async def receipt(self, event: dict[str, Any], via: str, failure: str | None) -> None:
         """The bot took an agent's reply (a reaction on it), or it never will (a warning
@@ -414,40 +439,45 @@ class Service:
         if event.get("type") != "message" or (not self._receipt and failure is None):
             return
         payload = event["payload"]
-        async with self.store.transaction() as tx:
-            conv = await self._conversation(tx, payload["conversationId"])
+
+        def receipt(tx: Tx) -> None:
+            conv = self._conversation(tx, payload["conversationId"])
             if (conv.origin is Origin.BOTPRESS) != (via == BOTPRESS):
                 return
-            ts = await tx.slack_ts(payload["messageId"])
+            ts = tx.slack_ts(payload["messageId"])
             if ts is None:
                 return
             if failure is None:
-                await self._to_slack(tx, conv, "react", ts=ts, name=self._receipt)
+                self._to_slack(tx, conv, "react", ts=ts, name=self._receipt)
             else:
-                await self._to_slack(tx, conv, "react", ts=ts, name="warning")
-                await self._to_slack(
+                self._to_slack(tx, conv, "react", ts=ts, name="warning")
+                self._to_slack(
                     tx, conv, "ephemeral", user=payload["agent"]["slackUserId"],
                     why="undelivered", state={"reason": failure[:300]},
                 )  # fmt: skip
+
+        await self.store.write(receipt)
         self.outbox_pulse[SLACK].fire()
 
     async def delivery_failed(self, conversation_id: str, what: str, reason: str) -> None:
         """Something for the thread was given up on: the agents get a notice there."""
-        async with self.store.transaction() as tx:
-            conv = await self._conversation(tx, conversation_id)
-            await self._to_slack(tx, conv, "failure_notice", what=what, reason=reason)
+
+        def notice(tx: Tx) -> None:
+            conv = self._conversation(tx, conversation_id)
+            self._to_slack(tx, conv, "failure_notice", what=what, reason=reason)
+
+        await self.store.write(notice)
         self.outbox_pulse[SLACK].fire()
 
     async def dead_letters(self, conversation_id: str) -> list[DeadLetter]:
-        async with self.store.reading() as tx:
-            return await tx.dead_letters(conversation_id)
+        return await self.store.read(lambda tx: tx.dead_letters(conversation_id))
 
     async def refresh_metrics(self) -> None:
         """Bring the gauges read from the database up to date (before a scrape)."""
         m = self.metrics
-        async with self.store.reading() as tx:
-            stats = await tx.outbox_stats()
-            counts = await tx.conversation_counts()
+        stats, counts = await self.store.read(
+            lambda tx: (tx.outbox_stats(), tx.conversation_counts())
+        )
         now = time.time()
         for target in (SLACK, BOT):
             depth, oldest = stats.get((target, "pending"), (0, now))
@@ -459,29 +489,28 @@ class Service:
 
     async def prune(self) -> None:
         """Forget old Slack event ids, idempotency keys and events (see `Tx.prune`)."""
-        async with self.store.transaction() as tx:
-            await tx.prune(time.time())
+        now = time.time()
+        await self.store.write(lambda tx: tx.prune(now))
 
     async def queue(
         self, status: Status = Status.WAITING, slack_user_id: str | None = None, limit: int = 20
     ) -> list[Queued]:
         """Open conversations, oldest first: the waiting ones, or one agent's."""
-        async with self.store.reading() as tx:
+
+        def read(tx: Tx) -> list[Queued]:
             agent_id = None
             if slack_user_id is not None:
-                agent = await tx.agent(slack_user_id)
+                agent = tx.agent(slack_user_id)
                 if agent is None:
                     return []
                 agent_id = agent.id
-            found = await tx.open_conversations(status, limit, agent_id)
-            return [
-                Queued(conv, await tx.user(conv.user_id) if conv.user_id else None)
-                for conv in found
-            ]
+            found = tx.open_conversations(status, limit, agent_id)
+            return [Queued(conv, tx.user(conv.user_id) if conv.user_id else None) for conv in found]
+
+        return await self.store.read(read)
 
     async def figures(self, since: datetime) -> Figures:
-        async with self.store.reading() as tx:
-            handoffs, firsts, resolves = await tx.day_figures(since)
+        handoffs, firsts, resolves = await self.store.read(lambda tx: tx.day_figures(since))
         return Figures(
             handoffs,
             statistics.median(firsts) if firsts else None,
@@ -490,48 +519,61 @@ class Service:
 
     async def remind(self, every: float, most: int, limit: int = 100) -> int:
         """Post the reminders owed to conversations nobody has claimed."""
-        async with self.store.transaction() as tx:
-            due = await tx.due_reminders(self._clock(), every, limit, most)
+        now = self._clock()
+
+        def remind(tx: Tx) -> int:
+            due = tx.due_reminders(now, every, limit, most)
             for conv in due:
-                await tx.reminded(conv.id)
-                waited = (self._clock() - (conv.waiting_since or conv.created_at)).total_seconds()
-                await self._to_slack(tx, conv, "reminder", waited=int(waited))
-        if due:
+                tx.reminded(conv.id)
+                waited = (now - (conv.waiting_since or conv.created_at)).total_seconds()
+                self._to_slack(tx, conv, "reminder", waited=int(waited))
+            return len(due)
+
+        count = await self.store.write(remind)
+        if count:
             self.outbox_pulse[SLACK].fire()
-        return len(due)
+        return count
 
     async def nudge_idle(self, after: timedelta, limit: int = 100) -> int:
         """Nudge assignees who have said nothing for `after` since they claimed or replied."""
-        async with self.store.transaction() as tx:
-            idle = await tx.idle_assigned(self._clock() - after, limit)
+        before = self._clock() - after
+
+        def nudge(tx: Tx) -> int:
+            idle = tx.idle_assigned(before, limit)
             for conv in idle:
-                assignee = await tx.user(conv.agent_id) if conv.agent_id else None
-                await tx.agent_active(conv.id, None)
+                assignee = tx.user(conv.agent_id) if conv.agent_id else None
+                tx.agent_active(conv.id, None)
                 if assignee is not None:
-                    await self._to_slack(
+                    self._to_slack(
                         tx,
                         conv,
                         "nudge",
                         user=assignee.slack_user_id,
                         idle=int(after.total_seconds()),
                     )
-        if idle:
+            return len(idle)
+
+        count = await self.store.write(nudge)
+        if count:
             self.outbox_pulse[SLACK].fire()
-        return len(idle)
+        return count
 
     # --- what the Slack sender reports back ---------------------------------------------
 
     async def queued_messages(self, row: OutboxRow, limit: int) -> list[StoredMessage]:
         """The messages queued right behind `row` for the thread, up to the first row that
         is not a message."""
-        async with self.store.reading() as tx:
+
+        def read(tx: Tx) -> list[StoredMessage]:
             found = []
-            for later in await tx.queued_after(row, limit):
-                message = await tx.message(later.payload.get("messageId", ""))
+            for later in tx.queued_after(row, limit):
+                message = tx.message(later.payload.get("messageId", ""))
                 if later.kind != "message" or message is None:
                     break
                 found.append(message)
             return found
+
+        return await self.store.read(read)
 
     async def posted(
         self,
@@ -543,29 +585,38 @@ class Service:
     ) -> None:
         """A post carrying `keys` reached Slack as `ts`. A parent (the first, or a new one
         after the thread was lost) becomes the conversation's thread, wherever it is."""
-        async with self.store.transaction() as tx:
+
+        def record(tx: Tx) -> None:
             for part, key in enumerate(keys):
-                await tx.record_slack(key, conversation_id, channel, ts, part)
+                tx.record_slack(key, conversation_id, channel, ts, part)
             if keys[0].startswith(parent_key(conversation_id)):
-                conv = await self._conversation(tx, conversation_id)
-                await tx.update_conversation(
+                conv = self._conversation(tx, conversation_id)
+                tx.update_conversation(
                     dataclasses.replace(conv, channel=channel, thread_ts=ts, permalink=permalink)
                 )
+
+        await self.store.write(record)
 
     async def recap(self, conversation_id: str, limit: int = 20) -> list[HistoryItem]:
         """The conversation so far as a transcript: the history given at the start, then
         what the end user and the bot said since (the last `limit` of it)."""
-        async with self.store.reading() as tx:
-            history = await tx.history(conversation_id)
-            conv = await self._conversation(tx, conversation_id)
-            said = await tx.messages(conversation_id, limit)
+
+        def read(tx: Tx) -> tuple[list[HistoryItem], Conversation, list[StoredMessage]]:
+            history = tx.history(conversation_id)
+            return (
+                history,
+                self._conversation(tx, conversation_id),
+                tx.messages(conversation_id, limit),
+            )
+
+        history, conv, said = await self.store.read(read)
         return history + [
             HistoryItem("user" if m.author_id == conv.user_id else "bot", m.content)
             for m in said
             if m.author_id is None or m.author_id == conv.user_id
         ]
 
-    # --- helpers ------------------------------------------------------------------------
+    # --- helpers: these run inside a transaction, on the database's thread ---------------
 
     def _fire(self, bot: bool) -> None:
         self.outbox_pulse[SLACK].fire()
@@ -574,21 +625,23 @@ class Service:
             self.outbox_pulse[BOTPRESS].fire()
             self.events_pulse.fire()
 
-    async def _conversation(self, tx: Tx, conversation_id: str) -> Conversation:
-        conv = await tx.conversation(conversation_id)
+    @staticmethod
+    def _conversation(tx: Tx, conversation_id: str) -> Conversation:
+        conv = tx.conversation(conversation_id)
         if conv is None:
             raise NotFound(conversation_id)
         return conv
 
-    async def _end_user(self, tx: Tx, user_id: str) -> User:
-        user = await tx.user(user_id)
+    @staticmethod
+    def _end_user(tx: Tx, user_id: str) -> User:
+        user = tx.user(user_id)
         if user is None or user.role is not Role.END_USER:
             raise Invalid("userId", "names no known end user")
         return user
 
-    async def _agent(self, tx: Tx, profile: AgentProfile) -> User:
+    def _agent(self, tx: Tx, profile: AgentProfile) -> User:
         """The agent's bridge user, created the first time they are seen, kept current."""
-        user = await tx.agent(profile.slack_user_id)
+        user = tx.agent(profile.slack_user_id)
         if user is None:
             user = User(
                 new_id("usr"),
@@ -598,23 +651,23 @@ class Service:
                 profile.email,
                 profile.slack_user_id,
             )
-            await tx.insert_user(user, self._clock())
+            tx.insert_user(user, self._clock())
         elif (user.name, user.picture_url, user.email) != (
             profile.name,
             profile.picture_url,
             profile.email,
         ):
-            await tx.update_agent(user.id, profile)
+            tx.update_agent(user.id, profile)
             user = dataclasses.replace(
                 user, name=profile.name, picture_url=profile.picture_url, email=profile.email
             )
         return user
 
-    async def _relay(self, tx: Tx, conv: Conversation, agent: User, content: Content) -> str:
+    def _relay(self, tx: Tx, conv: Conversation, agent: User, content: Content) -> str:
         """An agent's message for the bot: stored, and a `message` event."""
         message_id = new_id("msg")
-        await tx.insert_message(message_id, conv.id, agent.id, content, self._clock())
-        await self._event(
+        tx.insert_message(message_id, conv.id, agent.id, content, self._clock())
+        self._event(
             tx,
             conv,
             "message",
@@ -629,14 +682,14 @@ class Service:
         )
         return message_id
 
-    async def _claim(self, tx: Tx, conv: Conversation, agent: User) -> Conversation:
+    def _claim(self, tx: Tx, conv: Conversation, agent: User) -> Conversation:
         claimed = dataclasses.replace(
             conv, status=Status.ASSIGNED, agent_id=agent.id, changed_by=agent.slack_user_id
         )
-        await tx.update_conversation(claimed)
-        await tx.agent_active(conv.id, self._clock())
-        await self._to_slack(tx, conv, "update_parent")
-        await self._event(
+        tx.update_conversation(claimed)
+        tx.agent_active(conv.id, self._clock())
+        self._to_slack(tx, conv, "update_parent")
+        self._event(
             tx,
             conv,
             "hitlAssigned",
@@ -644,46 +697,46 @@ class Service:
         )
         return claimed
 
-    async def _stop(self, tx: Tx, conv: Conversation, reason: StopReason, by: str | None) -> None:
+    def _stop(self, tx: Tx, conv: Conversation, reason: StopReason, by: str | None) -> None:
         now = self._clock()
         stopped = dataclasses.replace(
             conv, status=Status.STOPPED, stop_reason=reason, changed_by=by, stopped_at=now
         )
-        await tx.update_conversation(stopped)
-        await self._to_slack(tx, conv, "update_parent")
+        tx.update_conversation(stopped)
+        self._to_slack(tx, conv, "update_parent")
         if reason is not StopReason.BOT:
-            await self._event(
+            self._event(
                 tx, conv, "hitlStopped", {"conversationId": conv.id, "reason": reason.value}
             )
         log.info("handoff stopped (%s)", reason.value, extra={"conversation": conv.id})
 
-    async def _ephemeral(self, tx: Tx, conv: Conversation, slack_user_id: str, why: str) -> None:
+    def _ephemeral(self, tx: Tx, conv: Conversation, slack_user_id: str, why: str) -> None:
         """Tell one agent why nothing happened, with the state as it is now (it may change
         before the notice goes out)."""
-        assignee = await tx.user(conv.agent_id) if conv.agent_id else None
+        assignee = tx.user(conv.agent_id) if conv.agent_id else None
         state = {
             "status": conv.status.value,
             "assignee": assignee.slack_user_id if assignee else None,
             "changedBy": conv.changed_by,
             "stopReason": conv.stop_reason.value if conv.stop_reason else None,
         }
-        await self._to_slack(tx, conv, "ephemeral", user=slack_user_id, why=why, state=state)
+        self._to_slack(tx, conv, "ephemeral", user=slack_user_id, why=why, state=state)
 
     @staticmethod
-    async def _to_slack(tx: Tx, conv: Conversation, kind: str, **payload: Any) -> None:
+    def _to_slack(tx: Tx, conv: Conversation, kind: str, **payload: Any) -> None:
         """Queue something for the conversation's thread; the channel rides along for pacing."""
-        await tx.enqueue(SLACK, conv.id, kind, {"channel": conv.channel, **payload})
+        tx.enqueue(SLACK, conv.id, kind, {"channel": conv.channel, **payload})
 
-    async def _event(self, tx: Tx, conv: Conversation, type_: str, payload: dict[str, Any]) -> None:
+    def _event(self, tx: Tx, conv: Conversation, type_: str, payload: dict[str, Any]) -> None:
         """An event for the bot: kept for `GET /v1/events`, queued for the webhook if any,
         and for Botpress when the conversation came from there."""
         event_id = new_id("evt")
         body = {"id": event_id, "type": type_, "createdAt": iso(self._clock()), "payload": payload}
-        await tx.append_event(event_id, conv.id, body)
+        tx.append_event(event_id, conv.id, body)
         if self._webhooks:
-            await tx.enqueue(BOT, conv.id, "event", body)
+            tx.enqueue(BOT, conv.id, "event", body)
         if self._botpress and conv.origin is Origin.BOTPRESS:
-            await tx.enqueue(BOTPRESS, conv.id, "event", body)
+            tx.enqueue(BOTPRESS, conv.id, "event", body)
 
     def _agent_json(self, agent: User) -> dict[str, Any]:
         """How the bot sees an agent: as themselves, or as the team persona when set."""
@@ -699,12 +752,12 @@ class Service:
         }
 
     @staticmethod
-    async def _remember(tx: Tx, idem: Idem | None, result: Any) -> None:
+    def _remember(tx: Tx, idem: Idem | None, result: Any) -> None:
         if idem is None:
             return
-        if await tx.recall(idem.scope, idem.key) is not None:
+        if tx.recall(idem.scope, idem.key) is not None:
             raise KeyTaken()
-        await tx.remember(idem.scope, idem.key, idem.fingerprint, result)
+        tx.remember(idem.scope, idem.key, idem.fingerprint, result)
 
 
 def parent_key(conversation_id: str) -> str:

@@ -1,23 +1,17 @@
-"""SQLite storage through aiosqlite: one connection, one transaction at a time.
-
-SQLite has a single writer anyway; serialising on an asyncio lock keeps every operation a
-short `BEGIN IMMEDIATE ... COMMIT` and makes reads see only committed state.
-"""
+"""SQLite storage through aiosqlite: transactions as functions run on its thread."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 
@@ -38,6 +32,8 @@ from bridge.model import (
 from bridge.store.migrations import MIGRATIONS
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,34 +139,30 @@ def _json(value: Any) -> str:
 class Tx:
     """The row functions, valid inside one `Store.transaction()`."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
 
-    # Each call is one trip to aiosqlite's thread (a cursor's fetch and close would be two
-    # more): those trips, not SQLite, are what a statement costs (see bench/RESULTS.md).
+    def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self._db.execute(sql, args).fetchone()
+        return row
 
-    async def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
-        rows = await self._all(sql, *args)
-        return rows[0] if rows else None
+    def _all(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        return self._db.execute(sql, args).fetchall()
 
-    async def _all(self, sql: str, *args: Any) -> list[sqlite3.Row]:
-        return list(await self._db.execute_fetchall(sql, args))
-
-    async def _run(self, sql: str, *args: Any) -> int:
+    def _run(self, sql: str, *args: Any) -> int:
         """Run a write; how many rows it changed."""
-        cursor = await self._db.execute(sql, args)
-        return cursor.rowcount
+        return self._db.execute(sql, args).rowcount
 
-    async def _insert(self, sql: str, *args: Any) -> int:
+    def _insert(self, sql: str, *args: Any) -> int:
         """Run an insert; the new row's id."""
-        row = await self._db.execute_insert(sql, args)
-        assert row is not None
-        return int(row[0])
+        row_id = self._db.execute(sql, args).lastrowid
+        assert row_id is not None
+        return row_id
 
     # users
 
-    async def insert_user(self, user: User, created_at: datetime) -> None:
-        await self._run(
+    def insert_user(self, user: User, created_at: datetime) -> None:
+        self._run(
             "INSERT INTO users (id, role, name, picture_url, email, slack_user_id, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             user.id,
@@ -182,16 +174,16 @@ class Tx:
             iso(created_at),
         )
 
-    async def user(self, user_id: str) -> User | None:
-        row = await self._one("SELECT * FROM users WHERE id = ?", user_id)
+    def user(self, user_id: str) -> User | None:
+        row = self._one("SELECT * FROM users WHERE id = ?", user_id)
         return _user(row) if row else None
 
-    async def agent(self, slack_user_id: str) -> User | None:
-        row = await self._one("SELECT * FROM users WHERE slack_user_id = ?", slack_user_id)
+    def agent(self, slack_user_id: str) -> User | None:
+        row = self._one("SELECT * FROM users WHERE slack_user_id = ?", slack_user_id)
         return _user(row) if row else None
 
-    async def update_agent(self, user_id: str, profile: AgentProfile) -> None:
-        await self._run(
+    def update_agent(self, user_id: str, profile: AgentProfile) -> None:
+        self._run(
             "UPDATE users SET name = ?, picture_url = ?, email = ? WHERE id = ?",
             profile.name,
             profile.picture_url,
@@ -201,10 +193,10 @@ class Tx:
 
     # conversations
 
-    async def insert_conversation(
+    def insert_conversation(
         self, conv: Conversation, history: Sequence[HistoryItem], session: Any
     ) -> None:
-        await self._run(
+        self._run(
             "INSERT INTO conversations (id, user_id, origin, priority, status, channel,"
             " thread_ts, title, description, history, session, created_at, waiting_since)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -223,24 +215,24 @@ class Tx:
             iso(conv.waiting_since) if conv.waiting_since else None,
         )
 
-    async def conversation(self, conversation_id: str) -> Conversation | None:
-        row = await self._one("SELECT * FROM conversations WHERE id = ?", conversation_id)
+    def conversation(self, conversation_id: str) -> Conversation | None:
+        row = self._one("SELECT * FROM conversations WHERE id = ?", conversation_id)
         return _conversation(row) if row else None
 
-    async def conversation_by_thread(self, channel: str, thread_ts: str) -> Conversation | None:
-        row = await self._one(
+    def conversation_by_thread(self, channel: str, thread_ts: str) -> Conversation | None:
+        row = self._one(
             "SELECT * FROM conversations WHERE channel = ? AND thread_ts = ?", channel, thread_ts
         )
         return _conversation(row) if row else None
 
-    async def history(self, conversation_id: str) -> list[HistoryItem]:
-        row = await self._one("SELECT history FROM conversations WHERE id = ?", conversation_id)
+    def history(self, conversation_id: str) -> list[HistoryItem]:
+        row = self._one("SELECT history FROM conversations WHERE id = ?", conversation_id)
         items = json.loads(row["history"]) if row else []
         return [HistoryItem(item.pop("source"), content_from_json(item)) for item in items]
 
-    async def update_conversation(self, conv: Conversation) -> None:
+    def update_conversation(self, conv: Conversation) -> None:
         """Write the mutable part of a conversation (status and who/when)."""
-        await self._run(
+        self._run(
             "UPDATE conversations SET user_id = ?, status = ?, agent_id = ?, changed_by = ?,"
             " stop_reason = ?, waiting_since = ?, stopped_at = ?, channel = ?, thread_ts = ?,"
             " permalink = ? WHERE id = ?",
@@ -257,8 +249,8 @@ class Tx:
             conv.id,
         )
 
-    async def waiting_since_before(self, moment: datetime, limit: int) -> list[Conversation]:
-        rows = await self._all(
+    def waiting_since_before(self, moment: datetime, limit: int) -> list[Conversation]:
+        rows = self._all(
             "SELECT * FROM conversations WHERE status = 'waiting' AND waiting_since <= ?"
             " ORDER BY waiting_since LIMIT ?",
             iso(moment),
@@ -266,12 +258,12 @@ class Tx:
         )
         return [_conversation(r) for r in rows]
 
-    async def due_reminders(
+    def due_reminders(
         self, now: datetime, every: float, limit: int, most: int
     ) -> list[Conversation]:
         """Waiting conversations owed their next reminder (one each `every` seconds of
         waiting, `most` at most)."""
-        rows = await self._all(
+        rows = self._all(
             "SELECT * FROM conversations WHERE status = 'waiting' AND reminders < ?"
             " AND (julianday(?) - julianday(waiting_since)) * 86400 >= (reminders + 1) * ?"
             " ORDER BY waiting_since LIMIT ?",
@@ -282,18 +274,18 @@ class Tx:
         )
         return [_conversation(r) for r in rows]
 
-    async def reminded(self, conversation_id: str, reset: bool = False) -> None:
+    def reminded(self, conversation_id: str, reset: bool = False) -> None:
         """Count a reminder sent, or start counting again (the conversation waits anew)."""
-        await self._run(
+        self._run(
             "UPDATE conversations SET reminders = CASE WHEN ? THEN 0 ELSE reminders + 1 END"
             " WHERE id = ?",
             reset,
             conversation_id,
         )
 
-    async def idle_assigned(self, before: datetime, limit: int) -> list[Conversation]:
+    def idle_assigned(self, before: datetime, limit: int) -> list[Conversation]:
         """Assigned conversations whose agent has said nothing since `before`, not nudged."""
-        rows = await self._all(
+        rows = self._all(
             "SELECT * FROM conversations WHERE status = 'assigned' AND nudged = 0"
             " AND last_agent_at <= ? ORDER BY last_agent_at LIMIT ?",
             iso(before),
@@ -301,22 +293,22 @@ class Tx:
         )
         return [_conversation(r) for r in rows]
 
-    async def agent_active(self, conversation_id: str, at: datetime | None) -> None:
+    def agent_active(self, conversation_id: str, at: datetime | None) -> None:
         """Restart the idle clock (an agent claimed or replied), or mark it nudged (None)."""
         if at is None:
-            await self._run("UPDATE conversations SET nudged = 1 WHERE id = ?", conversation_id)
+            self._run("UPDATE conversations SET nudged = 1 WHERE id = ?", conversation_id)
         else:
-            await self._run(
+            self._run(
                 "UPDATE conversations SET last_agent_at = ?, nudged = 0 WHERE id = ?",
                 iso(at),
                 conversation_id,
             )
 
-    async def open_conversations(
+    def open_conversations(
         self, status: Status, limit: int, agent_id: str | None = None
     ) -> list[Conversation]:
         """Conversations in `status` (those of one agent, if given), oldest first."""
-        rows = await self._all(
+        rows = self._all(
             "SELECT * FROM conversations WHERE status = ? AND (? IS NULL OR agent_id = ?)"
             " ORDER BY COALESCE(waiting_since, created_at) LIMIT ?",
             status.value,
@@ -326,9 +318,9 @@ class Tx:
         )
         return [_conversation(r) for r in rows]
 
-    async def day_figures(self, since: datetime) -> tuple[int, list[float], list[float]]:
+    def day_figures(self, since: datetime) -> tuple[int, list[float], list[float]]:
         """Handoffs opened since `since`; seconds to their first reply; seconds to resolve."""
-        rows = await self._all(
+        rows = self._all(
             "SELECT (julianday(first_reply_at) - julianday(created_at)) * 86400 AS first,"
             " CASE WHEN stop_reason = 'resolved'"
             " THEN (julianday(stopped_at) - julianday(created_at)) * 86400 END AS done"
@@ -338,22 +330,22 @@ class Tx:
         firsts = [r["first"] for r in rows if r["first"] is not None]
         return len(rows), firsts, [r["done"] for r in rows if r["done"] is not None]
 
-    async def first_reply(self, conversation_id: str, at: datetime) -> bool:
+    def first_reply(self, conversation_id: str, at: datetime) -> bool:
         """Note the first agent reply; False when there was one already."""
-        changed = await self._run(
+        changed = self._run(
             "UPDATE conversations SET first_reply_at = ? WHERE id = ? AND first_reply_at IS NULL",
             iso(at),
             conversation_id,
         )
         return changed == 1
 
-    async def conversation_counts(self) -> dict[str, int]:
-        rows = await self._all("SELECT status, COUNT(*) AS n FROM conversations GROUP BY status")
+    def conversation_counts(self) -> dict[str, int]:
+        rows = self._all("SELECT status, COUNT(*) AS n FROM conversations GROUP BY status")
         return {r["status"]: r["n"] for r in rows}
 
     # messages and their Slack twins
 
-    async def insert_message(
+    def insert_message(
         self,
         message_id: str,
         conversation_id: str,
@@ -361,7 +353,7 @@ class Tx:
         content: Content,
         created_at: datetime,
     ) -> None:
-        await self._run(
+        self._run(
             "INSERT INTO messages (id, conversation_id, author_id, content, created_at)"
             " VALUES (?, ?, ?, ?, ?)",
             message_id,
@@ -371,13 +363,13 @@ class Tx:
             iso(created_at),
         )
 
-    async def message(self, message_id: str) -> StoredMessage | None:
-        row = await self._one("SELECT * FROM messages WHERE id = ?", message_id)
+    def message(self, message_id: str) -> StoredMessage | None:
+        row = self._one("SELECT * FROM messages WHERE id = ?", message_id)
         return _stored(row) if row else None
 
-    async def messages(self, conversation_id: str, limit: int) -> list[StoredMessage]:
+    def messages(self, conversation_id: str, limit: int) -> list[StoredMessage]:
         """The latest `limit` messages of a conversation, oldest first."""
-        rows = await self._all(
+        rows = self._all(
             "SELECT * FROM (SELECT rowid AS n, * FROM messages WHERE conversation_id = ?"
             " ORDER BY rowid DESC LIMIT ?) ORDER BY n",
             conversation_id,
@@ -385,20 +377,18 @@ class Tx:
         )
         return [_stored(r) for r in rows]
 
-    async def slack_ts(self, key: str) -> str | None:
-        row = await self._one("SELECT ts FROM slack_messages WHERE key = ?", key)
+    def slack_ts(self, key: str) -> str | None:
+        row = self._one("SELECT ts FROM slack_messages WHERE key = ?", key)
         return str(row["ts"]) if row else None
 
-    async def slack_key(self, channel: str, ts: str) -> str | None:
-        row = await self._one(
-            "SELECT key FROM slack_messages WHERE channel = ? AND ts = ?", channel, ts
-        )
+    def slack_key(self, channel: str, ts: str) -> str | None:
+        row = self._one("SELECT key FROM slack_messages WHERE channel = ? AND ts = ?", channel, ts)
         return str(row["key"]) if row else None
 
-    async def record_slack(
+    def record_slack(
         self, key: str, conversation_id: str, channel: str, ts: str, part: int = 0
     ) -> None:
-        await self._run(
+        self._run(
             "INSERT INTO slack_messages (key, conversation_id, channel, ts, part)"
             " VALUES (?, ?, ?, ?, ?)",
             key,
@@ -408,9 +398,9 @@ class Tx:
             part,
         )
 
-    async def first_seen(self, event_id: str) -> bool:
+    def first_seen(self, event_id: str) -> bool:
         """Record a Slack `event_id`; False when it was seen before (a retry)."""
-        changed = await self._run(
+        changed = self._run(
             "INSERT OR IGNORE INTO slack_events (event_id, received_at) VALUES (?, ?)",
             event_id,
             time.time(),
@@ -419,14 +409,14 @@ class Tx:
 
     # idempotency keys
 
-    async def recall(self, scope: str, key: str) -> tuple[str, Any] | None:
-        row = await self._one(
+    def recall(self, scope: str, key: str) -> tuple[str, Any] | None:
+        row = self._one(
             "SELECT fingerprint, result FROM idempotency WHERE scope = ? AND key = ?", scope, key
         )
         return (row["fingerprint"], json.loads(row["result"])) if row else None
 
-    async def remember(self, scope: str, key: str, fingerprint: str, result: Any) -> None:
-        await self._run(
+    def remember(self, scope: str, key: str, fingerprint: str, result: Any) -> None:
+        self._run(
             "INSERT INTO idempotency (scope, key, fingerprint, result, created_at)"
             " VALUES (?, ?, ?, ?, ?)",
             scope,
@@ -436,19 +426,17 @@ class Tx:
             time.time(),
         )
 
-    async def secret(self, name: str) -> bytes:
+    def secret(self, name: str) -> bytes:
         """A random key kept in the database, made the first time it is asked for."""
-        await self._run(
-            "INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)", name, os.urandom(32)
-        )
-        row = await self._one("SELECT value FROM secrets WHERE name = ?", name)
+        self._run("INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)", name, os.urandom(32))
+        row = self._one("SELECT value FROM secrets WHERE name = ?", name)
         assert row is not None
         return bytes(row["value"])
 
     # events for the bot
 
-    async def append_event(self, event_id: str, conversation_id: str, body: dict[str, Any]) -> int:
-        return await self._insert(
+    def append_event(self, event_id: str, conversation_id: str, body: dict[str, Any]) -> int:
+        return self._insert(
             "INSERT INTO events (id, conversation_id, body, created_at) VALUES (?, ?, ?, ?)",
             event_id,
             conversation_id,
@@ -456,24 +444,24 @@ class Tx:
             time.time(),
         )
 
-    async def events_after(self, seq: int, limit: int) -> list[Event]:
-        rows = await self._all(
+    def events_after(self, seq: int, limit: int) -> list[Event]:
+        rows = self._all(
             "SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", seq, limit
         )
         return [Event(r["seq"], json.loads(r["body"])) for r in rows]
 
-    async def last_event_seq(self) -> int:
+    def last_event_seq(self) -> int:
         # sqlite_sequence remembers the highest seq ever issued, even after pruning.
-        row = await self._one("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
+        row = self._one("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
         return int(row["seq"]) if row else 0
 
     # outbox
 
-    async def enqueue(
+    def enqueue(
         self, target: str, conversation_id: str, kind: str, payload: dict[str, Any]
     ) -> None:
         now = time.time()
-        row_id = await self._insert(
+        row_id = self._insert(
             "INSERT INTO outbox (target, conversation_id, kind, payload, next_at, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             target,
@@ -484,7 +472,7 @@ class Tx:
             now,
         )
         # The first row of an idle conversation becomes its head; otherwise it waits behind.
-        await self._run(
+        self._run(
             "INSERT OR IGNORE INTO outbox_heads (target, conversation_id, row_id, next_at)"
             " VALUES (?, ?, ?, ?)",
             target,
@@ -493,16 +481,16 @@ class Tx:
             now,
         )
 
-    async def due(
-        self, target: str, now: float, limit: int, busy: Sequence[str]
-    ) -> list[OutboxRow]:
-        """The head of each conversation, when due, soonest first.
+    def take_due(self, target: str, now: float, limit: int, busy: Sequence[str]) -> list[OutboxRow]:
+        """The head of each conversation, when due, soonest first, each counted as an
+        attempt (and as maybe sent, until told otherwise) as it is taken.
 
         Only a conversation's head may go out: that is what keeps each conversation in order.
-        `busy` conversations already have their head in flight.
+        `busy` conversations already have their head in flight. The rows come back as they
+        were before this attempt.
         """
         marks = ",".join("?" * len(busy))
-        rows = await self._all(
+        rows = self._all(
             "SELECT o.* FROM outbox_heads h JOIN outbox o ON o.id = h.row_id"
             f" WHERE h.target = ? AND h.next_at <= ? AND h.conversation_id NOT IN ({marks})"
             " ORDER BY h.next_at LIMIT ?",
@@ -511,19 +499,23 @@ class Tx:
             *busy,
             limit,
         )
+        self._db.executemany(
+            "UPDATE outbox SET attempts = attempts + 1, maybe_sent = 1 WHERE id = ?",
+            [(r["id"],) for r in rows],
+        )
         return [_outbox_row(r) for r in rows]
 
-    async def outbox_stats(self) -> dict[tuple[str, str], tuple[int, float]]:
+    def outbox_stats(self) -> dict[tuple[str, str], tuple[int, float]]:
         """(target, state) -> (rows, oldest created_at), for those present."""
-        rows = await self._all(
+        rows = self._all(
             "SELECT target, state, COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox"
             " GROUP BY target, state"
         )
         return {(r["target"], r["state"]): (r["n"], r["oldest"]) for r in rows}
 
-    async def queued_after(self, row: OutboxRow, limit: int) -> list[OutboxRow]:
+    def queued_after(self, row: OutboxRow, limit: int) -> list[OutboxRow]:
         """The rows queued behind `row` in its conversation, oldest first."""
-        rows = await self._all(
+        rows = self._all(
             "SELECT * FROM outbox WHERE target = ? AND conversation_id = ? AND state = 'pending'"
             " AND id > ? ORDER BY id LIMIT ?",
             row.target,
@@ -533,10 +525,10 @@ class Tx:
         )
         return [_outbox_row(r) for r in rows]
 
-    async def next_due_at(self, target: str, busy: Sequence[str]) -> float | None:
+    def next_due_at(self, target: str, busy: Sequence[str]) -> float | None:
         """When the next head of a conversation not in `busy` falls due."""
         marks = ",".join("?" * len(busy))
-        row = await self._one(
+        row = self._one(
             "SELECT MIN(next_at) AS t FROM outbox_heads"
             f" WHERE target = ? AND conversation_id NOT IN ({marks})",
             target,
@@ -544,44 +536,44 @@ class Tx:
         )
         return float(row["t"]) if row and row["t"] is not None else None
 
-    async def begin_attempt(self, row_id: int) -> None:
-        await self._run(
-            "UPDATE outbox SET attempts = attempts + 1, maybe_sent = 1 WHERE id = ?", row_id
+    def defer(self, row: OutboxRow, at: float) -> None:
+        """Put `row` back until `at`, as if it had not been taken (no attempt made)."""
+        self._run(
+            "UPDATE outbox SET next_at = ?, attempts = ?, maybe_sent = ? WHERE id = ?",
+            at,
+            row.attempts,
+            int(row.maybe_sent),
+            row.id,
         )
+        self._run("UPDATE outbox_heads SET next_at = ? WHERE row_id = ?", at, row.id)
 
-    async def defer(self, row_id: int, at: float) -> None:
-        await self._run("UPDATE outbox SET next_at = ? WHERE id = ?", at, row_id)
-        await self._run("UPDATE outbox_heads SET next_at = ? WHERE row_id = ?", at, row_id)
-
-    async def retry_at(self, row_id: int, at: float, error: str, maybe_sent: bool) -> None:
-        await self._run(
+    def retry_at(self, row_id: int, at: float, error: str, maybe_sent: bool) -> None:
+        self._run(
             "UPDATE outbox SET next_at = ?, last_error = ?, maybe_sent = ? WHERE id = ?",
             at,
             error,
             int(maybe_sent),
             row_id,
         )
-        await self._run("UPDATE outbox_heads SET next_at = ? WHERE row_id = ?", at, row_id)
+        self._run("UPDATE outbox_heads SET next_at = ? WHERE row_id = ?", at, row_id)
 
-    async def delivered(self, row_id: int) -> None:
-        await self._advance(row_id)
-        await self._run("DELETE FROM outbox WHERE id = ?", row_id)
+    def delivered(self, row_id: int) -> None:
+        self._advance(row_id)
+        self._run("DELETE FROM outbox WHERE id = ?", row_id)
 
-    async def failed(self, row_id: int, error: str) -> None:
-        await self._advance(row_id)
-        await self._run(
-            "UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ?", error, row_id
-        )
+    def failed(self, row_id: int, error: str) -> None:
+        self._advance(row_id)
+        self._run("UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ?", error, row_id)
 
-    async def _advance(self, row_id: int) -> None:
+    def _advance(self, row_id: int) -> None:
         """The head `row_id` is done: the next pending row of its conversation takes over."""
-        head = await self._one(
+        head = self._one(
             "SELECT target, conversation_id FROM outbox_heads WHERE row_id = ?", row_id
         )
         if head is None:
             return
-        await self._run("DELETE FROM outbox_heads WHERE row_id = ?", row_id)
-        await self._run(
+        self._run("DELETE FROM outbox_heads WHERE row_id = ?", row_id)
+        self._run(
             "INSERT INTO outbox_heads (target, conversation_id, row_id, next_at)"
             " SELECT target, conversation_id, id, next_at FROM outbox"
             " WHERE target = ? AND conversation_id = ? AND state = 'pending' AND id > ?"
@@ -591,8 +583,8 @@ class Tx:
             row_id,
         )
 
-    async def dead_letters(self, conversation_id: str) -> list[DeadLetter]:
-        rows = await self._all(
+    def dead_letters(self, conversation_id: str) -> list[DeadLetter]:
+        rows = self._all(
             "SELECT * FROM outbox WHERE conversation_id = ? AND state = 'failed' ORDER BY id",
             conversation_id,
         )
@@ -608,23 +600,27 @@ class Tx:
             for r in rows
         ]
 
-    async def prune(self, now: float) -> None:
+    def prune(self, now: float) -> None:
         """Forget what the contract lets go: event ids after a day, keys after 24 h, events
         after 7 days."""
-        await self._run("DELETE FROM slack_events WHERE received_at < ?", now - 86400)
-        await self._run("DELETE FROM idempotency WHERE created_at < ?", now - 86400)
-        await self._run("DELETE FROM events WHERE created_at < ?", now - 7 * 86400)
+        self._run("DELETE FROM slack_events WHERE received_at < ?", now - 86400)
+        self._run("DELETE FROM idempotency WHERE created_at < ?", now - 86400)
+        self._run("DELETE FROM events WHERE created_at < ?", now - 7 * 86400)
 
 
 class Store:
-    """The database: writes inside `transaction()`, one at a time on the writing connection;
-    reads inside `reading()`, on a second connection, alongside them (WAL lets readers see
-    every committed write without waiting for the writer)."""
+    """The database, reached through aiosqlite: writes on one connection, reads on another.
+
+    A transaction is a plain function of a `Tx`, run whole on the connection's own thread:
+    one hand-off to that thread however many statements it runs (the hand-offs, not
+    SQLite, are what a statement would otherwise cost; see bench/RESULTS.md). The thread
+    runs one function at a time, so writes are serialised without a lock, and WAL lets the
+    reader see every committed write without waiting for the writer.
+    """
 
     def __init__(self, db: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
         self._db = db
         self._reader = reader
-        self._lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:
@@ -641,22 +637,41 @@ class Store:
         await self._reader.close()
         await self._db.close()
 
-    @asynccontextmanager
-    async def reading(self) -> AsyncIterator[Tx]:
-        """Reads only, each statement seeing what is committed by then."""
-        yield Tx(self._reader)
+    async def write(self, body: Callable[[Tx], T]) -> T:
+        """Run `body` as one `BEGIN IMMEDIATE ... COMMIT`; an exception rolls it back and is
+        raised here. `body` runs on another thread: it must not touch the event loop."""
+        return await _on_thread(self._db, _transaction, body)
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Tx]:
-        """One `BEGIN IMMEDIATE ... COMMIT`; an exception rolls it back."""
-        async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield Tx(self._db)
-            except BaseException:
-                await self._db.execute("ROLLBACK")
-                raise
-            await self._db.execute("COMMIT")
+    async def read(self, body: Callable[[Tx], T]) -> T:
+        """Run `body` on the reading connection; each statement sees what is committed by
+        then (reads that must agree with each other belong in one `write`)."""
+        return await _on_thread(self._reader, _reading, body)
+
+
+def _transaction(body: Callable[[Tx], T], db: sqlite3.Connection) -> T:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        result = body(Tx(db))
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return result
+
+
+def _reading(body: Callable[[Tx], T], db: sqlite3.Connection) -> T:
+    return body(Tx(db))
+
+
+async def _on_thread(
+    conn: aiosqlite.Connection,
+    fn: Callable[[Callable[[Tx], T], sqlite3.Connection], T],
+    body: Callable[[Tx], T],
+) -> T:
+    """Call `fn(body, connection)` on aiosqlite's thread for `conn`: the primitive each of
+    aiosqlite's methods is built on (one statement each), which it keeps private."""
+    execute = cast(Callable[..., Awaitable[T]], conn._execute)
+    return await execute(fn, body, conn._conn)
 
 
 async def _connect(path: Path | str, *extra: str) -> aiosqlite.Connection:

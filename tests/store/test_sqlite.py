@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bridge.model import Role, User, utcnow
-from bridge.store import Store
+from bridge.store import OutboxRow, Store, Tx
 from bridge.store.migrations import MIGRATIONS
 
 
@@ -33,31 +33,57 @@ async def test_a_newer_database_is_refused(tmp_path: Path) -> None:
 async def test_mappings_cannot_double(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "b.db")
     try:
-        async with store.transaction() as tx:
-            await tx.insert_user(User("u1", Role.AGENT, "A", None, None, "U1"), utcnow())
-        with pytest.raises(sqlite3.IntegrityError):
-            async with store.transaction() as tx:  # a second bridge user for one Slack user
-                await tx.insert_user(User("u2", Role.AGENT, "A", None, None, "U1"), utcnow())
-        with pytest.raises(sqlite3.IntegrityError):
-            async with store.transaction() as tx:  # an agent without a Slack id
-                await tx.insert_user(User("u3", Role.AGENT, "A", None, None, None), utcnow())
-        async with store.transaction() as tx:
-            assert await tx.first_seen("Ev1") is True
-            assert await tx.first_seen("Ev1") is False
+        await store.write(
+            lambda tx: tx.insert_user(User("u1", Role.AGENT, "A", None, None, "U1"), utcnow())
+        )
+        with pytest.raises(sqlite3.IntegrityError):  # a second bridge user for one Slack user
+            await store.write(
+                lambda tx: tx.insert_user(User("u2", Role.AGENT, "A", None, None, "U1"), utcnow())
+            )
+        with pytest.raises(sqlite3.IntegrityError):  # an agent without a Slack id
+            await store.write(
+                lambda tx: tx.insert_user(User("u3", Role.AGENT, "A", None, None, None), utcnow())
+            )
+        assert await store.write(lambda tx: (tx.first_seen("Ev1"), tx.first_seen("Ev1"))) == (
+            True,
+            False,
+        )
+    finally:
+        await store.close()
+
+
+async def test_a_failed_transaction_leaves_nothing_behind(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "b.db")
+
+    def half_done(tx: Tx) -> None:
+        tx.insert_user(User("u1", Role.END_USER, "A", None, None), utcnow())
+        raise ValueError("changed my mind")
+
+    try:
+        with pytest.raises(ValueError, match="changed my mind"):
+            await store.write(half_done)
+        assert await store.read(lambda tx: tx.user("u1")) is None
+        await store.write(
+            lambda tx: tx.insert_user(User("u1", Role.END_USER, "A", None, None), utcnow())
+        )
+        assert await store.read(lambda tx: tx.user("u1")) is not None
     finally:
         await store.close()
 
 
 async def test_prune_forgets_only_what_is_old(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "b.db")
+
+    def seed(tx: Tx) -> None:
+        tx.first_seen("EvOld")
+        tx.first_seen("EvNew")
+        tx.remember("POST /v1/users", "old", "f", "usr_1")
+        tx.remember("POST /v1/users", "new", "f", "usr_2")
+        tx.append_event("evt_old", "conv_1", {"id": "evt_old"})
+        tx.append_event("evt_new", "conv_1", {"id": "evt_new"})
+
     try:
-        async with store.transaction() as tx:
-            await tx.first_seen("EvOld")
-            await tx.first_seen("EvNew")
-            await tx.remember("POST /v1/users", "old", "f", "usr_1")
-            await tx.remember("POST /v1/users", "new", "f", "usr_2")
-            await tx.append_event("evt_old", "conv_1", {"id": "evt_old"})
-            await tx.append_event("evt_new", "conv_1", {"id": "evt_new"})
+        await store.write(seed)
         now = time.time()
         with sqlite3.connect(tmp_path / "b.db") as db:
             db.execute("UPDATE slack_events SET received_at = ? WHERE event_id = 'EvOld'",
@@ -65,34 +91,46 @@ async def test_prune_forgets_only_what_is_old(tmp_path: Path) -> None:
             db.execute("UPDATE idempotency SET created_at = ? WHERE key = 'old'", (now - 90000,))
             db.execute("UPDATE events SET created_at = ? WHERE id = 'evt_old'",
                        (now - 8 * 86400,))  # fmt: skip
-        async with store.transaction() as tx:
-            await tx.prune(now)
-            assert await tx.first_seen("EvOld") is True  # forgotten, so new again
-            assert await tx.first_seen("EvNew") is False
-            assert await tx.recall("POST /v1/users", "old") is None
-            assert await tx.recall("POST /v1/users", "new") is not None
-            assert [e.body["id"] for e in await tx.events_after(0, 10)] == ["evt_new"]
-            assert await tx.last_event_seq() == 2  # cursors stay valid after pruning
+        await store.write(lambda tx: tx.prune(now))
+        assert await store.write(lambda tx: tx.first_seen("EvOld")) is True  # forgotten: new again
+        assert await store.write(lambda tx: tx.first_seen("EvNew")) is False
+        assert await store.read(lambda tx: tx.recall("POST /v1/users", "old")) is None
+        assert await store.read(lambda tx: tx.recall("POST /v1/users", "new")) is not None
+        events = await store.read(lambda tx: tx.events_after(0, 10))
+        assert [e.body["id"] for e in events] == ["evt_new"]
+        assert await store.read(lambda tx: tx.last_event_seq()) == 2  # cursors survive pruning
     finally:
         await store.close()
 
 
+def three_each(tx: Tx) -> None:
+    """Three rows for each of two conversations."""
+    for conv in ("a", "b"):
+        for n in range(3):
+            tx.enqueue("slack", conv, "message", {"n": n})
+
+
 async def test_only_the_head_of_each_conversation_is_due(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "b.db")
+
+    async def take(busy: list[str]) -> list[OutboxRow]:
+        return await store.write(lambda tx: tx.take_due("slack", time.time(), 10, busy))
+
+    def seen(rows: list[OutboxRow]) -> list[tuple[str, int, int]]:
+        """(conversation, n, attempts made before) of each row."""
+        return [(r.conversation_id, r.payload["n"], r.attempts) for r in rows]
+
     try:
-        async with store.transaction() as tx:
-            for conv in ("a", "b"):
-                for n in range(3):
-                    await tx.enqueue("slack", conv, "message", {"n": n})
-            heads = await tx.due("slack", time.time(), 10, [])
-            assert [(r.conversation_id, r.payload["n"]) for r in heads] == [("a", 0), ("b", 0)]
-            assert [r.conversation_id for r in await tx.due("slack", time.time(), 10, ["a"])] == [
-                "b"
-            ]
-            await tx.defer(heads[0].id, time.time() + 60)  # a head held back holds its line
-            later = await tx.due("slack", time.time(), 10, [])
-            assert [(r.conversation_id, r.payload["n"]) for r in later] == [("b", 0)]
-            await tx.delivered(heads[1].id)
-            assert [r.payload["n"] for r in await tx.due("slack", time.time(), 10, ["a"])] == [1]
+        await store.write(three_each)
+        assert seen(await take([])) == [("a", 0, 0), ("b", 0, 0)]
+        assert seen(await take(["a"])) == [("b", 0, 1)]  # taking a row counts an attempt
+        a, b = await take([])
+        # A head held back holds its conversation's line, and the take did not count.
+        await store.write(lambda tx: tx.defer(a, time.time() + 60))
+        assert seen(await take([])) == [("b", 0, 3)]
+        await store.write(lambda tx: tx.delivered(b.id))
+        assert seen(await take(["a"])) == [("b", 1, 0)]
+        await store.write(lambda tx: tx.defer(a, time.time()))
+        assert seen(await take(["b"])) == [("a", 0, 1)]
     finally:
         await store.close()
