@@ -4,7 +4,8 @@ Nothing in `bridge/` changes; this wraps, at import time:
 
 - `Store.write` and `Store.read`: how many transactions (and reads) each caller runs, and
   how long each is awaited (queueing for the database's thread included);
-- the transaction runner: how long the writing thread is busy (it runs one at a time);
+- the batch runner: how long the writing thread is busy, and how many commits it makes
+  (transactions asked for together share one);
 - `aiosqlite.Connection._execute`: every round trip to SQLite's worker thread;
 - `AsyncWebClient.api_call`: Slack Web API calls per method, and their time;
 - `aiohttp.ClientSession.__init__`: sessions created (slack_sdk makes one per call when
@@ -44,6 +45,7 @@ class Trace:
         self.started = time.monotonic()
         self.tx: _Stats = defaultdict(lambda: [0, 0.0])  # caller -> [count, awaited seconds]
         self.writer_busy = 0.0
+        self.commits = 0
         self.sqlite_calls = 0
         self.sqlite_seconds = 0.0
         self.slack: _Stats = defaultdict(lambda: [0, 0.0])
@@ -55,6 +57,7 @@ class Trace:
             "wall": time.monotonic() - self.started,
             "transactions": dict(self.tx),
             "writer_busy": self.writer_busy,
+            "commits": self.commits,
             "sqlite_calls": self.sqlite_calls,
             "sqlite_seconds": self.sqlite_seconds,
             "slack": dict(self.slack),
@@ -85,16 +88,18 @@ def _install() -> None:
 
         setattr(store_sqlite.Store, name, traced)
 
-    original_transaction = store_sqlite._transaction
+    original_batch = store_sqlite._run_batch
 
-    def transaction(body: Any, db: Any) -> Any:  # runs on the writing thread
+    def run_batch(bodies: Any, transaction: bool, db: Any) -> Any:  # on a database thread
         start = time.monotonic()
         try:
-            return original_transaction(body, db)
+            return original_batch(bodies, transaction, db)
         finally:
-            TRACE.writer_busy += time.monotonic() - start
+            if transaction:
+                TRACE.writer_busy += time.monotonic() - start
+                TRACE.commits += 1
 
-    store_sqlite._transaction = transaction
+    store_sqlite._run_batch = run_batch
 
     original_execute: Any = aiosqlite.Connection._execute  # untyped in aiosqlite
 
@@ -206,7 +211,8 @@ def report(trace: dict[str, Any], messages: int, unit: str = "message") -> str:
     lines = [
         f"{messages} {unit}s in {wall:.2f} s (traced, so a little slower than untraced)",
         f"writing thread busy {trace['writer_busy']:.2f} s = "
-        f"{trace['writer_busy'] / wall:.0%} of the wall time",
+        f"{trace['writer_busy'] / wall:.0%} of the wall time; "
+        f"{trace['commits'] / messages:.2f} commits per {unit}",
         f"SQLite worker round trips: {trace['sqlite_calls'] / messages:.1f} per {unit} "
         f"({trace['sqlite_calls']} in all, {trace['sqlite_seconds']:.2f} s awaited)",
         f"aiohttp ClientSessions created: {trace['sessions'] / messages:.2f} per {unit}",

@@ -1,7 +1,9 @@
-"""SQLite storage through aiosqlite: transactions as functions run on its thread."""
+"""SQLite storage through aiosqlite: transactions as functions run on its thread, committed
+in groups."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -611,16 +613,18 @@ class Tx:
 class Store:
     """The database, reached through aiosqlite: writes on one connection, reads on another.
 
-    A transaction is a plain function of a `Tx`, run whole on the connection's own thread:
-    one hand-off to that thread however many statements it runs (the hand-offs, not
-    SQLite, are what a statement would otherwise cost; see bench/RESULTS.md). The thread
-    runs one function at a time, so writes are serialised without a lock, and WAL lets the
+    A transaction is a plain function of a `Tx`, run whole on the connection's own thread,
+    so it costs one hand-off to that thread however many statements it runs (the hand-offs,
+    not SQLite, were what statements cost; see bench/RESULTS.md). Transactions asked for
+    while others run go over together, committed at once (group commit). WAL lets the
     reader see every committed write without waiting for the writer.
     """
 
     def __init__(self, db: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
         self._db = db
         self._reader = reader
+        self._writes = _Lane(db, transaction=True)
+        self._reads = _Lane(reader, transaction=False)
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:
@@ -638,40 +642,104 @@ class Store:
         await self._db.close()
 
     async def write(self, body: Callable[[Tx], T]) -> T:
-        """Run `body` as one `BEGIN IMMEDIATE ... COMMIT`; an exception rolls it back and is
-        raised here. `body` runs on another thread: it must not touch the event loop."""
-        return await _on_thread(self._db, _transaction, body)
+        """Run `body` as a transaction: committed when this returns; an exception undoes
+        all it did and is raised here. `body` runs on another thread, so it must not touch
+        the event loop, and it may share its commit with others (each in a savepoint)."""
+        return await self._writes.run(body)
 
     async def read(self, body: Callable[[Tx], T]) -> T:
         """Run `body` on the reading connection; each statement sees what is committed by
         then (reads that must agree with each other belong in one `write`)."""
-        return await _on_thread(self._reader, _reading, body)
+        return await self._reads.run(body)
 
 
-def _transaction(body: Callable[[Tx], T], db: sqlite3.Connection) -> T:
+# The most functions one hand-off takes: it bounds how long the first of them waits.
+BATCH_MAX = 64
+
+
+class _Lane:
+    """The functions waiting for one connection's thread. While a batch runs there, the
+    next ones queue up, and go over together in one hand-off when it is done."""
+
+    def __init__(self, conn: aiosqlite.Connection, *, transaction: bool) -> None:
+        self._conn = conn
+        self._transaction = transaction
+        self._queue: list[tuple[Callable[[Tx], Any], asyncio.Future[Any]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def run(self, body: Callable[[Tx], T]) -> T:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.append((body, future))
+        if self._task is None:
+            self._task = loop.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        # aiosqlite's methods are each one statement on its thread; the primitive they are
+        # built on, which runs any function there, it keeps private.
+        execute = cast(Callable[..., Awaitable[list[_Outcome]]], self._conn._execute)
+        batch: list[tuple[Callable[[Tx], Any], asyncio.Future[Any]]] = []
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:BATCH_MAX], self._queue[BATCH_MAX:]
+                bodies = [body for body, _ in batch]
+                try:
+                    outcomes = await execute(
+                        _run_batch, bodies, self._transaction, self._conn._conn
+                    )
+                except Exception as exc:  # the batch as a whole failed: none of it happened
+                    outcomes = [(False, exc)] * len(batch)
+                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue  # its caller stopped waiting
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        except asyncio.CancelledError:  # the loop is going away
+            for _, future in batch + self._queue:
+                future.cancel()
+            self._queue = []
+            raise
+        finally:
+            self._task = None
+
+
+_Outcome = tuple[bool, Any]  # (True, what the function returned) or (False, what it raised)
+
+
+def _run_batch(
+    bodies: list[Callable[[Tx], Any]], transaction: bool, db: sqlite3.Connection
+) -> list[_Outcome]:
+    """On the connection's thread: run `bodies`, as one transaction if asked, each in a
+    savepoint of its own so that one failing undoes only itself."""
+    tx = Tx(db)
+    if not transaction:
+        return [_call(body, tx) for body in bodies]
+    outcomes = []
     db.execute("BEGIN IMMEDIATE")
     try:
-        result = body(Tx(db))
+        for body in bodies:
+            db.execute("SAVEPOINT body")
+            outcome = _call(body, tx)
+            if not outcome[0]:
+                db.execute("ROLLBACK TO body")
+            db.execute("RELEASE body")
+            outcomes.append(outcome)
+        db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:
+            db.execute("ROLLBACK")
         raise
-    db.execute("COMMIT")
-    return result
+    return outcomes
 
 
-def _reading(body: Callable[[Tx], T], db: sqlite3.Connection) -> T:
-    return body(Tx(db))
-
-
-async def _on_thread(
-    conn: aiosqlite.Connection,
-    fn: Callable[[Callable[[Tx], T], sqlite3.Connection], T],
-    body: Callable[[Tx], T],
-) -> T:
-    """Call `fn(body, connection)` on aiosqlite's thread for `conn`: the primitive each of
-    aiosqlite's methods is built on (one statement each), which it keeps private."""
-    execute = cast(Callable[..., Awaitable[T]], conn._execute)
-    return await execute(fn, body, conn._conn)
+def _call(body: Callable[[Tx], Any], tx: Tx) -> _Outcome:
+    try:
+        return True, body(tx)
+    except Exception as exc:
+        return False, exc
 
 
 async def _connect(path: Path | str, *extra: str) -> aiosqlite.Connection:

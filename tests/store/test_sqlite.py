@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -67,6 +69,36 @@ async def test_a_failed_transaction_leaves_nothing_behind(tmp_path: Path) -> Non
             lambda tx: tx.insert_user(User("u1", Role.END_USER, "A", None, None), utcnow())
         )
         assert await store.read(lambda tx: tx.user("u1")) is not None
+    finally:
+        await store.close()
+
+
+async def test_transactions_sharing_a_commit_stay_apart(tmp_path: Path) -> None:
+    """Writes asked for at once go over together (one commit); one that fails undoes only
+    what it did itself."""
+    store = await Store.open(tmp_path / "b.db")
+
+    def add(user_id: str, fail: bool = False) -> Callable[[Tx], str]:
+        def body(tx: Tx) -> str:
+            tx.insert_user(User(user_id, Role.END_USER, "A", None, None), utcnow())
+            if fail:
+                raise ValueError(f"not {user_id}")
+            return user_id
+
+        return body
+
+    try:
+        results = await asyncio.gather(
+            store.write(add("u1")),
+            store.write(add("u2", fail=True)),
+            store.write(add("u1")),  # a duplicate: IntegrityError, for itself alone
+            store.write(add("u3")),
+            return_exceptions=True,
+        )
+        assert results[0] == "u1" and results[3] == "u3"
+        assert isinstance(results[1], ValueError) and isinstance(results[2], sqlite3.IntegrityError)
+        found = await store.read(lambda tx: [tx.user(u) is not None for u in ("u1", "u2", "u3")])
+        assert found == [True, False, True]
     finally:
         await store.close()
 
