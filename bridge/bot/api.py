@@ -144,15 +144,23 @@ class BotApi:
 
     async def send_message(self, request: web.Request) -> web.Response:
         body = await self._body(request)
-        conv = await self._conversation(request)
-        data = self._parse(wire.SendMessage, body)
-        content = self._parse_with(lambda: wire.content(data.type, data.payload))
-        if data.userId is not None and data.userId != conv.user_id:
-            raise _invalid("userId", "is not this conversation's end user")
+        conversation_id = request.match_info["conversation_id"]
+        try:
+            data = self._parse(wire.SendMessage, body)
+            content = self._parse_with(lambda: wire.content(data.type, data.payload))
+        except ApiError:
+            await self._conversation(request)  # an unknown conversation is told first
+            raise
+        if request.headers.get("Idempotency-Key") is not None:
+            # A repeated key is answered before the service looks, so what the service would
+            # refuse, which wins over a 409, is checked here. Without a key, it checks alone.
+            conv = await self._conversation(request)
+            if data.userId is not None and data.userId != conv.user_id:
+                raise _invalid("userId", "is not this conversation's end user")
         return await self._once(
             request,
             body,
-            lambda idem: self._service.send_message(conv.id, content, data.userId, idem),
+            lambda idem: self._service.send_message(conversation_id, content, data.userId, idem),
             lambda message_id: web.json_response({"messageId": message_id}, status=202),
         )
 

@@ -152,6 +152,18 @@ async def test_not_found_wins_over_invalid_and_stopped(stage: Stage) -> None:
     assert (status, error(body)) == (409, "conversation_stopped")
 
 
+async def test_invalid_wins_over_a_key_conflict(stage: Stage) -> None:
+    api = stage.api
+    user, other = await api.create_user(), await api.create_user("Someone else")
+    conv = await api.start(user)
+    path, key = f"/v1/conversations/{conv}/messages", {"Idempotency-Key": "m-1"}
+    assert (await api.post(path, TEXT, headers=key))[0] == 202
+    status, body = await api.post(path, {**TEXT, "userId": other}, headers=key)
+    assert (status, error(body)) == (422, "invalid")  # 422 comes before 409
+    status, body = await api.post("/v1/conversations/conv_nobody/messages", TEXT, headers=key)
+    assert (status, error(body)) == (404, "not_found")
+
+
 async def test_idempotent_posts(stage: Stage) -> None:
     api, slack = stage.api, stage.slack
     key = {"Idempotency-Key": "create-erin-1"}
