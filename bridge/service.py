@@ -93,6 +93,17 @@ class Queued:
 
 
 @dataclass(frozen=True, slots=True)
+class View:
+    """A conversation as the Slack sender renders it."""
+
+    conv: Conversation
+    user: User | None
+    assignee: User | None
+    message: StoredMessage | None = None
+    message_ts: str | None = None  # the message's ts in Slack, once it is there
+
+
+@dataclass(frozen=True, slots=True)
 class Figures:
     """Today's handoffs, and the median seconds to a first reply and to resolve them."""
 
@@ -137,25 +148,26 @@ class Service:
     async def conversation(self, conversation_id: str) -> Conversation | None:
         return await self.store.read(lambda tx: tx.conversation(conversation_id))
 
-    async def view(
-        self, conversation_id: str
-    ) -> tuple[Conversation, User | None, User | None] | None:
-        """A conversation with its end user and its assignee, read at once."""
+    async def view(self, conversation_id: str, message_id: str | None = None) -> View | None:
+        """A conversation with its end user and its assignee, and the message named (with
+        where it is in Slack, if it is there already), read at once."""
 
-        def read(tx: Tx) -> tuple[Conversation, User | None, User | None] | None:
+        def read(tx: Tx) -> View | None:
             conv = tx.conversation(conversation_id)
             if conv is None:
                 return None
-            user = tx.user(conv.user_id) if conv.user_id else None
-            return conv, user, tx.user(conv.agent_id) if conv.agent_id else None
+            return View(
+                conv,
+                tx.user(conv.user_id) if conv.user_id else None,
+                tx.user(conv.agent_id) if conv.agent_id else None,
+                tx.message(message_id) if message_id else None,
+                tx.slack_ts(message_id) if message_id else None,
+            )
 
         return await self.store.read(read)
 
     async def history(self, conversation_id: str) -> list[HistoryItem]:
         return await self.store.read(lambda tx: tx.history(conversation_id))
-
-    async def message(self, message_id: str) -> StoredMessage | None:
-        return await self.store.read(lambda tx: tx.message(message_id))
 
     async def slack_ts(self, key: str) -> str | None:
         return await self.store.read(lambda tx: tx.slack_ts(key))

@@ -13,7 +13,6 @@ import dataclasses
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -22,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.model import BlocMessage, Content, Conversation, ImageMessage, Status, StopReason, User
 from bridge.outbox import Fail, Retry
-from bridge.service import Service, parent_key
+from bridge.service import Service, View, parent_key
 from bridge.slack import blocks
 from bridge.slack.pacing import Pacer
 from bridge.slack.text import escape
@@ -86,13 +85,6 @@ class Refused(Fail):
         self.error = error
 
 
-@dataclass(frozen=True, slots=True)
-class _View:
-    conv: Conversation
-    user: User | None
-    assignee: User | None
-
-
 class SlackSender:
     def __init__(
         self,
@@ -118,7 +110,7 @@ class SlackSender:
         self._booked: set[int] = set()  # rows whose pacing slot is booked
         self._waited: set[int] = set()  # rows that waited for their slot: a backlog
         self._absorbed: set[str] = set()  # messages already posted combined with an earlier
-        self._handlers: dict[str, Callable[[OutboxRow, _View], Awaitable[None]]] = {
+        self._handlers: dict[str, Callable[[OutboxRow, View], Awaitable[None]]] = {
             "post_parent": self._post_parent,
             "update_parent": self._update_parent,
             "transcript": self._transcript,
@@ -164,7 +156,7 @@ class SlackSender:
         handler = self._handlers.get(row.kind)
         if handler is None:
             raise Fail(f"unknown outbox kind {row.kind!r}")
-        view = await self._view(row.conversation_id)
+        view = await self._view(row)
         try:
             await handler(row, view)
         except Refused as exc:
@@ -174,9 +166,9 @@ class SlackSender:
                 or not await self._reanchor(view, exc.error)
             ):
                 raise
-            await handler(row, await self._view(row.conversation_id))
+            await handler(row, await self._view(row))
 
-    async def _reanchor(self, view: _View, error: str) -> bool:
+    async def _reanchor(self, view: View, error: str) -> bool:
         """The thread is gone (its parent deleted, its channel archived...): open a new one,
         with a short transcript, in the same channel or, if that is what is gone, the home
         channel. The bot never notices. False when there is nowhere to go."""
@@ -200,7 +192,7 @@ class SlackSender:
 
     # --- kinds ------------------------------------------------------------------------
 
-    async def _post_parent(self, row: OutboxRow, view: _View) -> None:
+    async def _post_parent(self, row: OutboxRow, view: View) -> None:
         conv = view.conv
         rendered = blocks.parent(conv, view.user, view.assignee, mention=self._mention)
         key = parent_key(conv.id)
@@ -211,7 +203,7 @@ class SlackSender:
         permalink = await self._permalink(conv.channel, ts)
         await self._service.posted([key], conv.id, conv.channel, ts, permalink)
 
-    async def _update_parent(self, row: OutboxRow, view: _View) -> None:
+    async def _update_parent(self, row: OutboxRow, view: View) -> None:
         conv = view.conv
         if conv.thread_ts is None:
             return  # the parent was never posted (it failed for good): nothing to update
@@ -224,14 +216,14 @@ class SlackSender:
             blocks=rendered.blocks,
         )
 
-    async def _transcript(self, row: OutboxRow, view: _View) -> None:
+    async def _transcript(self, row: OutboxRow, view: View) -> None:
         history = await self._service.history(view.conv.id)
         for part, rendered in enumerate(blocks.transcript(history, view.user)):
             if part:  # the row's booking covered the first part only
                 await asyncio.sleep(self._pacer.reserve(view.conv.channel))
             await self._reply(row, view.conv, [f"transcript:{view.conv.id}:{part}"], rendered)
 
-    async def _message(self, row: OutboxRow, view: _View) -> None:
+    async def _message(self, row: OutboxRow, view: View) -> None:
         waited = row.id in self._waited
         self._waited.discard(row.id)
         try:
@@ -241,36 +233,38 @@ class SlackSender:
                 self._waited.add(row.id)
             raise
 
-    async def _post_message(self, row: OutboxRow, view: _View, waited: bool) -> None:
-        message = await self._service.message(row.payload["messageId"])
+    async def _post_message(self, row: OutboxRow, view: View, waited: bool) -> None:
+        message = view.message
         if message is None:
             raise Fail(f"message {row.payload['messageId']} is gone")
+        self._absorbed.discard(message.id)
+        if view.message_ts is not None:
+            return  # in Slack already (combined with an earlier one, or uploaded)
         from_bot = message.author_id is None
         user = None if from_bot else view.user
         uploadable = self._uploads is not None and message.content.type in MEDIA
         if uploadable and await self._upload(view.conv, message, user):
             return
-        self._absorbed.discard(message.id)
         batch = [message]
         if waited and self._combine and not from_bot:
             batch += await self._queued_behind(row, message)
         try:
-            await self._reply(row, view.conv, [m.id for m in batch], _render(batch), as_user=user)
+            await self._reply(
+                row, view.conv, [m.id for m in batch], _render(batch), as_user=user, new=True
+            )
             self._absorbed.update(m.id for m in batch[1:])
         except Refused as exc:
             if exc.error != "invalid_blocks" or not _has_image(message.content):
                 raise
             # Slack refuses an image block whose picture it cannot fetch: show links instead.
             rendered = blocks.message(message.content, from_bot=from_bot, images=False)
-            await self._reply(row, view.conv, [message.id], rendered, as_user=user)
+            await self._reply(row, view.conv, [message.id], rendered, as_user=user, new=True)
 
     async def _upload(self, conv: Conversation, message: StoredMessage, user: User | None) -> bool:
         """Put a media message's file itself in the thread (`files_upload_v2`); False when it
         cannot be fetched, and the message is shown as a link instead."""
         if conv.thread_ts is None:
             raise Fail("the conversation has no Slack thread (its parent could not be posted)")
-        if await self._service.slack_ts(message.id) is not None:
-            return True
         assert self._uploads is not None
         payload = message.content.payload.model_dump()
         url = next(v for k, v in payload.items() if k.endswith("Url"))
@@ -315,7 +309,7 @@ class SlackSender:
             batch.append(later)
         return batch
 
-    async def _thread_notice(self, row: OutboxRow, view: _View) -> None:
+    async def _thread_notice(self, row: OutboxRow, view: View) -> None:
         """The bridge's own word in the thread: a reminder, a nudge, a failure."""
         p = row.payload
         if row.kind == "reminder":
@@ -328,7 +322,7 @@ class SlackSender:
             text = f":warning: Slack would not show {what} here ({p['reason']})."
         await self._reply(row, view.conv, [f"{row.kind}:{row.id}"], blocks.notice(text))
 
-    async def _react(self, row: OutboxRow, view: _View) -> None:
+    async def _react(self, row: OutboxRow, view: View) -> None:
         channel, ts, name = view.conv.channel, row.payload["ts"], row.payload["name"]
         try:
             await self._call("reactions_add", channel=channel, timestamp=ts, name=name)
@@ -336,7 +330,7 @@ class SlackSender:
             if exc.error != "already_reacted":
                 raise
 
-    async def _ephemeral(self, row: OutboxRow, view: _View) -> None:
+    async def _ephemeral(self, row: OutboxRow, view: View) -> None:
         conv = view.conv
         who = row.payload["user"]
         rendered = blocks.notice(_notice(row.payload["why"], row.payload["state"], who))
@@ -358,11 +352,13 @@ class SlackSender:
         keys: list[str],
         rendered: blocks.Rendered,
         as_user: User | None = None,
+        new: bool = False,
     ) -> None:
-        """Post one thread reply carrying `keys`, unless it is already there."""
+        """Post one thread reply carrying `keys`, unless it is already there (`new`: the
+        caller knows it is not recorded as posted)."""
         if conv.thread_ts is None:
             raise Fail("the conversation has no Slack thread (its parent could not be posted)")
-        if await self._service.slack_ts(keys[0]) is not None:
+        if not new and await self._service.slack_ts(keys[0]) is not None:
             return
         found = await self._find(row, keys[0], conv.channel, conv.thread_ts, None)
         if found is not None:
@@ -467,11 +463,11 @@ class SlackSender:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise Retry(f"{method}: {type(exc).__name__} {exc}".strip()) from None
 
-    async def _view(self, conversation_id: str) -> _View:
-        found = await self._service.view(conversation_id)
-        if found is None:
-            raise Fail(f"conversation {conversation_id} is gone")
-        return _View(*found)
+    async def _view(self, row: OutboxRow) -> View:
+        view = await self._service.view(row.conversation_id, row.payload.get("messageId"))
+        if view is None:
+            raise Fail(f"conversation {row.conversation_id} is gone")
+        return view
 
 
 def _mention(who: str | None) -> str:
