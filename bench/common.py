@@ -280,7 +280,10 @@ def bridge_env(fakes: Fakes, db: Path, port: int, *, webhook: bool) -> dict[str,
     }
     if webhook:
         env |= {"BRIDGE_WEBHOOK_URL": fakes.bot_url, "BRIDGE_WEBHOOK_SECRET": fakes.bot_secret}
-    return env
+    return env | BRIDGE_SETTINGS
+
+
+BRIDGE_SETTINGS: dict[str, str] = {}  # `--set NAME=VALUE`: more settings for the bridge
 
 
 async def start_server(
@@ -330,6 +333,7 @@ def machine() -> dict[str, str]:
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
         "packages": ", ".join(f"{k} {v}" for k, v in versions.items()),
+        "bridge_settings": " ".join(f"{k}={v}" for k, v in BRIDGE_SETTINGS.items()) or "default",
     }
 
 
@@ -632,7 +636,19 @@ def parse_args(
         help="before each trial, wait up to this many seconds for an idle machine (0: never)",
     )
     parser.add_argument("--json", metavar="FILE", help="write the figures as JSON")
+    parser.add_argument(
+        "--set",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="a setting for the bridge, e.g. BRIDGE_RECEIPT_REACTION=off (repeatable)",
+    )
     args = parser.parse_args(argv)
+    for setting in args.set:
+        name, sep, value = setting.partition("=")
+        if not sep or not name.startswith(("BRIDGE_", "SLACK_")):
+            parser.error(f"--set {setting!r}: expected BRIDGE_NAME=VALUE")
+        BRIDGE_SETTINGS[name] = value
     if min(getattr(args, unit), args.conversations, args.runs, args.latency_runs) < 1:
         parser.error("counts must be positive")
     if min(args.rates) <= 0 or args.latency_seconds <= 0:
