@@ -78,9 +78,7 @@ class Bridge:
             self._session,
             slack_hosts={"files.slack.com", urlsplit(s.slack_api_url).netloc},
         )
-        bolt = build_app(
-            service, client, directory, home, files, None if s.socket_mode else signing
-        )
+        bolt = build_app(service, client, directory, home, files)
         api = BotApi(service, s.api_tokens, s.max_body, self._closing)
 
         app = web.Application(middlewares=[api.middleware])

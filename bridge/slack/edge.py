@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
@@ -20,6 +21,8 @@ from urllib.parse import parse_qs
 from bridge.model import unstorable
 
 WINDOW = 300  # seconds a signed request stays valid
+DEPTH = 64  # the deepest nesting let through
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 STRINGS = ("type", "subtype", "user", "channel", "ts", "thread_ts", "text", "bot_id", "tab")
 HANDLED_EVENTS = ("message", "app_home_opened")
 
@@ -49,11 +52,13 @@ def parse(body: bytes, content_type: str) -> dict[str, Any] | None:
     return parsed if isinstance(parsed, dict) else None
 
 
-def problem(payload: dict[str, Any]) -> str | None:
-    """Why Bolt should not see this payload (None: it may)."""
-    why = unstorable(payload, max_depth=64)
-    if why is not None:
-        return f"it {why.removeprefix('must ')}"
+def problem(payload: dict[str, Any], raw_json: bytes | None = None) -> str | None:
+    """Why Bolt should not see this payload (None: it may). `raw_json`: the body it was
+    parsed from, when that was JSON (not a form), which can spare a walk through it."""
+    if raw_json is None or not _plainly_storable(raw_json):
+        why = unstorable(payload, max_depth=DEPTH)
+        if why is not None:
+            return f"it {why.removeprefix('must ')}"
     kind = payload.get("type")
     if kind in ("url_verification", "ssl_check"):
         return None
@@ -76,6 +81,13 @@ def problem(payload: dict[str, Any]) -> str | None:
     if "command" in payload:  # a slash command's fields, all strings already
         return None
     return "a kind the bridge does not use"
+
+
+def _plainly_storable(raw_json: bytes) -> bool:
+    """True when JSON this raw cannot hold what `unstorable` looks for: it has too few
+    brackets to nest `DEPTH` deep, and no escaped surrogate (UTF-8 cannot carry one raw)."""
+    brackets = raw_json.count(b"{") + raw_json.count(b"[")
+    return brackets <= DEPTH and _ESCAPED_SURROGATE.search(raw_json) is None
 
 
 def addressed_to(payload: dict[str, Any]) -> tuple[str | None, str | None]:
