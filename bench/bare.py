@@ -53,8 +53,10 @@ def post_args(channel: str, thread_ts: str, text: str, username: str, key: str) 
 
 
 def build(env: dict[str, str], session: aiohttp.ClientSession) -> web.Application:
-    # Built the way the bridge builds its client (server.py): no shared session.
-    client = AsyncWebClient(token=env["SLACK_BOT_TOKEN"], base_url=env["SLACK_API_URL"])
+    # Built the way the bridge builds its client (server.py): one session for every call.
+    client = AsyncWebClient(
+        token=env["SLACK_BOT_TOKEN"], base_url=env["SLACK_API_URL"], session=session
+    )
     channel = env["BRIDGE_CHANNEL"]
     bearer = f"Bearer {env['BRIDGE_API_TOKEN']}"
     verifier = SignatureVerifier(env["SLACK_SIGNING_SECRET"])

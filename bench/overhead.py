@@ -202,8 +202,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 procs.append(bridge)
                 bare, bare_url = await start_server(session, "bare", "bench.bare", env, work)
                 procs.append(bare)
-                # Built as the bridge builds its own (no shared session).
-                client = AsyncWebClient(token=fakes.bot_token, base_url=fakes.slack_api_url)
+                # Built as the bridge builds its own: one session for every call.
+                client = AsyncWebClient(
+                    token=fakes.bot_token, base_url=fakes.slack_api_url, session=session
+                )
                 makers: dict[str, Callable[[], Target]] = {
                     "bridge": lambda: BridgeTarget(session, bridge_url),
                     "bare": lambda: BareTarget(session, bare_url, client),

@@ -2,6 +2,9 @@
 
 Each operation is one transaction that writes the new state together with the outbox rows
 saying what must be told to Slack and to the bot. Nothing here talks to either party.
+
+A transaction is a function run whole on the database's thread (`Store.write`): it must not
+touch the event loop, so the pulses that wake the drainers fire after it returns.
 """
 
 from __future__ import annotations
@@ -183,9 +186,6 @@ class Service:
         return await self.store.read(lambda tx: (tx.events_after(seq, limit), tx.last_event_seq()))
 
     # --- the bot's calls ----------------------------------------------------------------
-    #
-    # Each transaction is a function run whole on the database's thread (`Store.write`):
-    # it may not touch the event loop, so pulses fire after it returns.
 
     async def create_user(
         self, name: str, picture_url: str | None, email: str | None, idem: Idem | None = None
@@ -628,14 +628,18 @@ class Service:
             if m.author_id is None or m.author_id == conv.user_id
         ]
 
-    # --- helpers: these run inside a transaction, on the database's thread ---------------
+    # --- helpers -----------------------------------------------------------------------
 
     def _fire(self, bot: bool) -> None:
+        """Wake the drainers (and long polls) after a commit; on the event loop, never in a
+        transaction."""
         self.outbox_pulse[SLACK].fire()
         if bot:
             self.outbox_pulse[BOT].fire()
             self.outbox_pulse[BOTPRESS].fire()
             self.events_pulse.fire()
+
+    # The helpers below run inside transactions, on the database's thread.
 
     @staticmethod
     def _conversation(tx: Tx, conversation_id: str) -> Conversation:
