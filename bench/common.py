@@ -361,9 +361,11 @@ async def sleep_until(moment: float) -> None:
         await asyncio.sleep(delay)
 
 
-def cpu_seconds(pid: int) -> tuple[float, float]:
-    """User and system CPU seconds a process has used so far (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(pid: int, thread: int | None = None) -> tuple[float, float]:
+    """User and system CPU seconds a process (all its threads), or one of its threads, has
+    used so far."""
+    stat = Path(f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat")
+    fields = stat.read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return int(fields[11]) / ticks, int(fields[12]) / ticks
 
@@ -409,19 +411,22 @@ async def quiet(limit: float = 0.25) -> float:
 @dataclass
 class CpuMeter:
     """CPU seconds (user + system) used by some processes between `start()` and `stop()`;
-    for `server`, also its system seconds and context switches; `others`: what the rest
+    for `server`, also its system seconds, its main thread's seconds (the event loop; the
+    rest are SQLite's threads) and context switches; `others`: what the rest
     of the machine used meanwhile (other people's jobs, interrupts); `steal`: CPU time the
     hypervisor took from this VM while it wanted to run."""
 
     pids: dict[str, int]
     _start: dict[str, tuple[float, float]] = field(default_factory=dict)
     _switches: int = 0
+    _main: float = 0.0  # the server's main thread (its event loop)
     _machine: tuple[float, float] = (0.0, 0.0)
 
     def start(self) -> None:
         self._start = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
         if "server" in self.pids:
             self._switches = context_switches(self.pids["server"])
+            self._main = sum(cpu_seconds(self.pids["server"], self.pids["server"]))
         self._machine = machine_busy()
 
     def stop(self) -> dict[str, float]:
@@ -434,6 +439,7 @@ class CpuMeter:
             if name == "server":
                 used["server_sys"] = system - self._start[name][1]
                 used["server_switches"] = context_switches(pid) - self._switches
+                used["server_main"] = sum(cpu_seconds(pid, pid)) - self._main
         used["others"] = max(0.0, machine - sum(used[name] for name in self.pids))
         return used
 
@@ -572,14 +578,15 @@ def log_problems(proc: Proc, limit: int = 5) -> tuple[int, list[str]]:
 
 
 def server_cells(trials: list[dict[str, float]], n: int) -> list[str]:
-    """Table cells for a server process: median CPU seconds (system part), context
-    switches per message; dashes when the contestant has no server."""
+    """Table cells for a server process: median CPU seconds (system part; main thread),
+    context switches per message; dashes when the contestant has no server."""
     if "cpu_server" not in trials[0]:
         return ["-", "-"]
     cpu = median(t["cpu_server"] for t in trials)
     system = median(t["cpu_server_sys"] for t in trials)
+    main = median(t["cpu_server_main"] for t in trials)
     switches = median(t["cpu_server_switches"] for t in trials) / n
-    return [f"{cpu:.2f} ({system:.2f})", f"{switches:.1f}"]
+    return [f"{cpu:.2f} ({system:.2f}; {main:.2f})", f"{switches:.1f}"]
 
 
 def print_latency(res: dict[str, Any], args: argparse.Namespace, unit: str) -> None:

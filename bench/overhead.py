@@ -361,7 +361,7 @@ def _print_throughput(res: Trials, args: argparse.Namespace) -> None:
         "msg/s",
         "runs (s)",
         "POSTs answered (s)",
-        "CPU s server (sys)",
+        "CPU s server (sys; main thread)",
         "ctx switches/msg",
         "CPU s fakes",
         "CPU s loadgen",

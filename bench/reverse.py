@@ -450,7 +450,7 @@ def _print_throughput(res: Trials, args: argparse.Namespace) -> None:
         "events/s",
         "runs (s)",
         "POSTs answered (s)",
-        "CPU s server (sys)",
+        "CPU s server (sys; main thread)",
         "ctx switches/event",
         "CPU s fakes",
         "CPU s loadgen",

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Awaitable
 from functools import partial
 from typing import Protocol
 
@@ -52,11 +53,13 @@ class Sender(Protocol):
         ...
 
     async def delivered(self, row: OutboxRow) -> None:
-        """The row went out (and is recorded as such): tell whom it concerns."""
+        """The row went out: tell whom it concerns. This runs before the row leaves the
+        outbox, so what it queues is there first (a crash in between sends the row again)."""
         ...
 
     async def failed(self, row: OutboxRow, reason: Fail) -> None:
-        """The row was given up on (refused, or out of retries): tell whom it concerns."""
+        """The row was given up on (refused, or out of retries): tell whom it concerns.
+        This too runs before the row is marked failed."""
         ...
 
 
@@ -158,10 +161,10 @@ class Drainer:
             )
             await self._retry(row, f"{type(exc).__name__}: {exc}", self._backoff(row), True)
         else:
+            await self._follow_up(self._sender.delivered(row), row)
             await self._store.write(lambda tx: tx.delivered(row.id))
             self._count("delivered")
             self._metrics.latency.labels(self._target).observe(time.time() - row.created_at)
-            await self._sender.delivered(row)
         finally:
             self._inflight.pop(row.conversation_id, None)
             self._pulse.fire()
@@ -178,9 +181,23 @@ class Drainer:
             exc,
             extra={"conversation": row.conversation_id},
         )
+        await self._follow_up(self._sender.failed(row, exc), row)
         await self._store.write(lambda tx: tx.failed(row.id, str(exc)))
         self._count("failed")
-        await self._sender.failed(row, exc)
+
+    async def _follow_up(self, telling: Awaitable[None], row: OutboxRow) -> None:
+        """Run a sender's follow-up; its failure is logged, and does not hold the row back."""
+        try:
+            await telling
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception(
+                "%s follow-up of %s failed",
+                self._target,
+                row.kind,
+                extra={"conversation": row.conversation_id},
+            )
 
     async def _retry(self, row: OutboxRow, reason: str, after: float, maybe_sent: bool) -> None:
         attempts, age = row.attempts + 1, time.time() - row.created_at

@@ -139,7 +139,7 @@ def _json(value: Any) -> str:
 
 
 class Tx:
-    """The row functions, valid inside one `Store.transaction()`."""
+    """The row functions, for a function run by `Store.write` or `Store.read`."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db

@@ -1,0 +1,104 @@
+"""The drainer, over a real store, with a sender that only records: what happens around a
+delivery, and in which order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+
+from bridge.metrics import Metrics
+from bridge.outbox import Drainer, Fail, backoff
+from bridge.pulse import Pulse
+from bridge.store import OutboxRow, Store, Tx
+
+
+class Recorder:
+    """Takes every row but those numbered in `refuse`; each follow-up notes how many rows
+    were still pending at that moment, and may break."""
+
+    def __init__(self, store: Store, refuse: set[int], broken: bool = False) -> None:
+        self.store = store
+        self.refuse = refuse
+        self.broken = broken
+        self.seen: list[tuple[str, int, int]] = []  # (follow-up, row number, rows pending)
+
+    def hold(self, row: OutboxRow) -> float:
+        return 0.0
+
+    async def send(self, row: OutboxRow) -> None:
+        if row.payload["n"] in self.refuse:
+            raise Fail("refused")
+
+    async def delivered(self, row: OutboxRow) -> None:
+        await self._note("delivered", row)
+
+    async def failed(self, row: OutboxRow, reason: Fail) -> None:
+        await self._note("failed", row)
+
+    async def _note(self, what: str, row: OutboxRow) -> None:
+        stats = await self.store.read(lambda tx: tx.outbox_stats())
+        self.seen.append((what, row.payload["n"], stats.get(("t", "pending"), (0, 0))[0]))
+        if self.broken:
+            raise RuntimeError("the follow-up broke")
+
+
+async def run(sender: Recorder) -> dict[tuple[str, str], tuple[int, float]]:
+    """Queue rows 0, 1, 2 of one conversation, drain them, and say what is left."""
+
+    def queue(tx: Tx) -> None:
+        for n in range(3):
+            tx.enqueue("t", "conv", "message", {"n": n})
+
+    await sender.store.write(queue)
+    pulse = Pulse()
+    drainer = Drainer(
+        sender.store, "t", sender, pulse, retry_base=0.01, retry_max=0.01, metrics=Metrics()
+    )
+    task = asyncio.create_task(drainer.run())
+    try:
+        for _ in range(200):
+            stats = await sender.store.read(lambda tx: tx.outbox_stats())
+            if ("t", "pending") not in stats:
+                return stats
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"the outbox did not drain: {stats}")
+    finally:
+        await drainer.stop(1)
+        task.cancel()
+
+
+@pytest.fixture
+async def store(tmp_path: Path):  # type: ignore[no-untyped-def]
+    store = await Store.open(tmp_path / "b.db")
+    yield store
+    await store.close()
+
+
+async def test_follow_ups_run_while_the_row_is_still_queued(store: Store) -> None:
+    """What a delivery sets off (a receipt, a notice) is queued before the row leaves the
+    outbox: the outbox is never empty while a follow-up is on its way."""
+    sender = Recorder(store, refuse={1})
+    left = await run(sender)
+    assert sender.seen == [("delivered", 0, 3), ("failed", 1, 2), ("delivered", 2, 1)]
+    assert left[("t", "failed")][0] == 1
+
+
+async def test_a_broken_follow_up_does_not_hold_the_row_back(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, "bridge.outbox")
+    sender = Recorder(store, refuse=set(), broken=True)
+    assert await run(sender) == {}
+    assert [n for _, n, _ in sender.seen] == [0, 1, 2]
+    assert sum("follow-up of message failed" in r.getMessage() for r in caplog.records) == 3
+
+
+def test_backoff_is_capped_and_jittered() -> None:
+    for attempts in range(1, 12):
+        delay = min(8.0, 0.5 * 2 ** (attempts - 1))
+        waits = {backoff(attempts, 0.5, 8.0) for _ in range(50)}
+        assert all(delay / 2 <= w <= delay for w in waits)
+        assert len(waits) > 1  # jitter: retries of many rows do not line up
