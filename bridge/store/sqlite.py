@@ -611,66 +611,70 @@ class Tx:
 
 
 class Store:
-    """The database, reached through aiosqlite: writes on one connection, reads on another.
+    """The database: one SQLite connection in WAL mode, reached through aiosqlite.
 
-    A transaction is a plain function of a `Tx`, run whole on the connection's own thread,
-    so it costs one hand-off to that thread however many statements it runs (the hand-offs,
-    not SQLite, were what statements cost; see bench/RESULTS.md). Transactions asked for
-    while others run go over together, committed at once (group commit). WAL lets the
-    reader see every committed write without waiting for the writer.
+    A transaction is a plain function of a `Tx`, run whole on aiosqlite's thread for the
+    connection, so it costs one hand-off to that thread however many statements it runs
+    (the hand-offs, not SQLite, were what statements cost; see bench/RESULTS.md). Whatever
+    is asked for while the thread is busy goes over together in the next hand-off, writes
+    in one transaction with one commit (group commit). One connection and one thread for
+    reads and writes alike: a second one cost more in thread wake-ups than it saved.
     """
 
-    def __init__(self, db: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
-        self._reader = reader
-        self._writes = _Lane(db, transaction=True)
-        self._reads = _Lane(reader, transaction=False)
+        self._lane = _Lane(db)
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:
         db = await _connect(path)
         try:
             await _migrate(db)
-            reader = await _connect(path, "PRAGMA query_only = ON")
         except BaseException:
             await db.close()
             raise
-        return cls(db, reader)
+        return cls(db)
 
     async def close(self) -> None:
-        await self._reader.close()
         await self._db.close()
 
     async def write(self, body: Callable[[Tx], T]) -> T:
         """Run `body` as a transaction: committed when this returns; an exception undoes
         all it did and is raised here. `body` runs on another thread, so it must not touch
         the event loop, and it may share its commit with others (each in a savepoint)."""
-        return await self._writes.run(body)
+        return await self._lane.run(body, writes=True)
 
     async def read(self, body: Callable[[Tx], T]) -> T:
-        """Run `body` on the reading connection; each statement sees what is committed by
-        then (reads that must agree with each other belong in one `write`)."""
-        return await self._reads.run(body)
+        """Run `body`, which only reads, on the same thread; it sees what is committed, and
+        its statements may run inside others' transaction (reads that must agree with each
+        other across a commit belong in one `write`)."""
+        return await self._lane.run(body, writes=False)
 
 
 # The most functions one hand-off takes: it bounds how long the first of them waits.
 BATCH_MAX = 64
 
 
+@dataclass(slots=True)
+class _Asked:
+    body: Callable[[Tx], Any]
+    future: asyncio.Future[Any]
+    writes: bool
+
+
 class _Lane:
-    """The functions waiting for one connection's thread. While a batch runs there, the
+    """The functions waiting for the connection's thread. While a batch runs there, the
     next ones queue up, and go over together in one hand-off when it is done."""
 
-    def __init__(self, conn: aiosqlite.Connection, *, transaction: bool) -> None:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
-        self._transaction = transaction
-        self._queue: list[tuple[Callable[[Tx], Any], asyncio.Future[Any]]] = []
+        self._queue: list[_Asked] = []
         self._task: asyncio.Task[None] | None = None
 
-    async def run(self, body: Callable[[Tx], T]) -> T:
+    async def run(self, body: Callable[[Tx], T], *, writes: bool) -> T:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.append((body, future))
+        self._queue.append(_Asked(body, future, writes))
         if self._task is None:
             self._task = loop.create_task(self._drain())
         return await future
@@ -679,27 +683,26 @@ class _Lane:
         # aiosqlite's methods are each one statement on its thread; the primitive they are
         # built on, which runs any function there, it keeps private.
         execute = cast(Callable[..., Awaitable[list[_Outcome]]], self._conn._execute)
-        batch: list[tuple[Callable[[Tx], Any], asyncio.Future[Any]]] = []
+        batch: list[_Asked] = []
         try:
             while self._queue:
                 batch, self._queue = self._queue[:BATCH_MAX], self._queue[BATCH_MAX:]
-                bodies = [body for body, _ in batch]
+                bodies = [asked.body for asked in batch]
+                writes = any(asked.writes for asked in batch)
                 try:
-                    outcomes = await execute(
-                        _run_batch, bodies, self._transaction, self._conn._conn
-                    )
+                    outcomes = await execute(_run_batch, bodies, writes, self._conn._conn)
                 except Exception as exc:  # the batch as a whole failed: none of it happened
                     outcomes = [(False, exc)] * len(batch)
-                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
-                    if future.done():
+                for asked, (ok, value) in zip(batch, outcomes, strict=True):
+                    if asked.future.done():
                         continue  # its caller stopped waiting
                     if ok:
-                        future.set_result(value)
+                        asked.future.set_result(value)
                     else:
-                        future.set_exception(value)
+                        asked.future.set_exception(value)
         except asyncio.CancelledError:  # the loop is going away
-            for _, future in batch + self._queue:
-                future.cancel()
+            for asked in batch + self._queue:
+                asked.future.cancel()
             self._queue = []
             raise
         finally:
@@ -712,8 +715,8 @@ _Outcome = tuple[bool, Any]  # (True, what the function returned) or (False, wha
 def _run_batch(
     bodies: list[Callable[[Tx], Any]], transaction: bool, db: sqlite3.Connection
 ) -> list[_Outcome]:
-    """On the connection's thread: run `bodies`, as one transaction if asked, each in a
-    savepoint of its own so that one failing undoes only itself."""
+    """On the connection's thread: run `bodies`; as one transaction if any of them writes,
+    each in a savepoint of its own so that one failing undoes only itself."""
     tx = Tx(db)
     if not transaction:
         return [_call(body, tx) for body in bodies]
@@ -742,7 +745,7 @@ def _call(body: Callable[[Tx], Any], tx: Tx) -> _Outcome:
         return False, exc
 
 
-async def _connect(path: Path | str, *extra: str) -> aiosqlite.Connection:
+async def _connect(path: Path | str) -> aiosqlite.Connection:
     db = await aiosqlite.connect(str(path), isolation_level=None)
     db.row_factory = sqlite3.Row
     for pragma in (
@@ -751,7 +754,6 @@ async def _connect(path: Path | str, *extra: str) -> aiosqlite.Connection:
         "PRAGMA synchronous = NORMAL",
         "PRAGMA foreign_keys = ON",
         "PRAGMA busy_timeout = 5000",
-        *extra,
     ):
         await db.execute(pragma)
     return db

@@ -74,8 +74,8 @@ async def test_a_failed_transaction_leaves_nothing_behind(tmp_path: Path) -> Non
 
 
 async def test_transactions_sharing_a_commit_stay_apart(tmp_path: Path) -> None:
-    """Writes asked for at once go over together (one commit); one that fails undoes only
-    what it did itself."""
+    """Writes (and reads) asked for at once go over together (one commit); one that fails
+    undoes only what it did itself."""
     store = await Store.open(tmp_path / "b.db")
 
     def add(user_id: str, fail: bool = False) -> Callable[[Tx], str]:
@@ -92,11 +92,14 @@ async def test_transactions_sharing_a_commit_stay_apart(tmp_path: Path) -> None:
             store.write(add("u1")),
             store.write(add("u2", fail=True)),
             store.write(add("u1")),  # a duplicate: IntegrityError, for itself alone
+            store.read(lambda tx: tx.user("u1")),  # reads ride along, in order
+            store.read(lambda tx: tx.user("u2")),
             store.write(add("u3")),
             return_exceptions=True,
         )
-        assert results[0] == "u1" and results[3] == "u3"
+        assert results[0] == "u1" and results[5] == "u3"
         assert isinstance(results[1], ValueError) and isinstance(results[2], sqlite3.IntegrityError)
+        assert isinstance(results[3], User) and results[4] is None
         found = await store.read(lambda tx: [tx.user(u) is not None for u in ("u1", "u2", "u3")])
         assert found == [True, False, True]
     finally:
