@@ -4,8 +4,8 @@ Nothing in `bridge/` changes; this wraps, at import time:
 
 - `Store.write` and `Store.read`: how many transactions (and reads) each caller runs, and
   how long each is awaited (queueing for the database's thread included);
-- the batch runner: how long the writing thread is busy, and how many commits it makes
-  (transactions asked for together share one);
+- the batch runner: how long the database's thread is busy, and how many commits of
+  writes it makes (transactions asked for together share one);
 - `aiosqlite.Connection._execute`: every round trip to SQLite's worker thread;
 - `AsyncWebClient.api_call`: Slack Web API calls per method, and their time;
 - `aiohttp.ClientSession.__init__`: sessions created (slack_sdk makes one per call when
@@ -44,7 +44,7 @@ class Trace:
     def reset(self) -> None:
         self.started = time.monotonic()
         self.tx: _Stats = defaultdict(lambda: [0, 0.0])  # caller -> [count, awaited seconds]
-        self.writer_busy = 0.0
+        self.db_busy = 0.0
         self.commits = 0
         self.sqlite_calls = 0
         self.sqlite_seconds = 0.0
@@ -56,7 +56,7 @@ class Trace:
         return {
             "wall": time.monotonic() - self.started,
             "transactions": dict(self.tx),
-            "writer_busy": self.writer_busy,
+            "db_busy": self.db_busy,
             "commits": self.commits,
             "sqlite_calls": self.sqlite_calls,
             "sqlite_seconds": self.sqlite_seconds,
@@ -90,14 +90,13 @@ def _install() -> None:
 
     original_batch = store_sqlite._run_batch
 
-    def run_batch(bodies: Any, transaction: bool, db: Any) -> Any:  # on a database thread
+    def run_batch(bodies: Any, writes: bool, db: Any) -> Any:  # on the database's thread
         start = time.monotonic()
         try:
-            return original_batch(bodies, transaction, db)
+            return original_batch(bodies, writes, db)
         finally:
-            if transaction:
-                TRACE.writer_busy += time.monotonic() - start
-                TRACE.commits += 1
+            TRACE.db_busy += time.monotonic() - start
+            TRACE.commits += writes
 
     store_sqlite._run_batch = run_batch
 
@@ -210,8 +209,8 @@ def report(trace: dict[str, Any], messages: int, unit: str = "message") -> str:
     wall = trace["wall"]
     lines = [
         f"{messages} {unit}s in {wall:.2f} s (traced, so a little slower than untraced)",
-        f"writing thread busy {trace['writer_busy']:.2f} s = "
-        f"{trace['writer_busy'] / wall:.0%} of the wall time; "
+        f"database thread busy {trace['db_busy']:.2f} s = "
+        f"{trace['db_busy'] / wall:.0%} of the wall time; "
         f"{trace['commits'] / messages:.2f} commits per {unit}",
         f"SQLite worker round trips: {trace['sqlite_calls'] / messages:.1f} per {unit} "
         f"({trace['sqlite_calls']} in all, {trace['sqlite_seconds']:.2f} s awaited)",

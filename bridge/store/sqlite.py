@@ -713,15 +713,14 @@ _Outcome = tuple[bool, Any]  # (True, what the function returned) or (False, wha
 
 
 def _run_batch(
-    bodies: list[Callable[[Tx], Any]], transaction: bool, db: sqlite3.Connection
+    bodies: list[Callable[[Tx], Any]], writes: bool, db: sqlite3.Connection
 ) -> list[_Outcome]:
-    """On the connection's thread: run `bodies`; as one transaction if any of them writes,
-    each in a savepoint of its own so that one failing undoes only itself."""
+    """On the connection's thread: run `bodies` in one transaction (taking the write lock
+    only if one of them writes), each in a savepoint so that one failing undoes only what
+    it did itself."""
     tx = Tx(db)
-    if not transaction:
-        return [_call(body, tx) for body in bodies]
     outcomes = []
-    db.execute("BEGIN IMMEDIATE")
+    db.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
     try:
         for body in bodies:
             db.execute("SAVEPOINT body")
