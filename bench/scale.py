@@ -71,12 +71,7 @@ async def seed(path: Path, conversations: int, backlog_per_conversation: int = 0
                     (conv, f'{{"channel":"{CHANNEL}","messageId":"{mid}"}}', t, t)
                     for mid, conv in rows
                 ),
-            )
-            db.execute(
-                "INSERT INTO outbox_heads (target, conversation_id, row_id, next_at)"
-                " SELECT target, conversation_id, MIN(id), MIN(next_at) FROM outbox"
-                " GROUP BY target, conversation_id"
-            )
+            )  # the schema's triggers make each conversation's first row its head
     return threads
 
 

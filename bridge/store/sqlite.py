@@ -462,8 +462,9 @@ class Tx:
     def enqueue(
         self, target: str, conversation_id: str, kind: str, payload: dict[str, Any]
     ) -> None:
+        """Queue a row; the first of an idle conversation becomes its head (a trigger)."""
         now = time.time()
-        row_id = self._insert(
+        self._run(
             "INSERT INTO outbox (target, conversation_id, kind, payload, next_at, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             target,
@@ -471,15 +472,6 @@ class Tx:
             kind,
             _json(payload),
             now,
-            now,
-        )
-        # The first row of an idle conversation becomes its head; otherwise it waits behind.
-        self._run(
-            "INSERT OR IGNORE INTO outbox_heads (target, conversation_id, row_id, next_at)"
-            " VALUES (?, ?, ?, ?)",
-            target,
-            conversation_id,
-            row_id,
             now,
         )
 
@@ -560,30 +552,12 @@ class Tx:
         self._run("UPDATE outbox_heads SET next_at = ? WHERE row_id = ?", at, row_id)
 
     def delivered(self, row_id: int) -> None:
-        self._advance(row_id)
+        """The row is done with; the next of its conversation takes over (a trigger)."""
         self._run("DELETE FROM outbox WHERE id = ?", row_id)
 
     def failed(self, row_id: int, error: str) -> None:
-        self._advance(row_id)
+        """The row is given up on and kept as a dead letter; the next takes over."""
         self._run("UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ?", error, row_id)
-
-    def _advance(self, row_id: int) -> None:
-        """The head `row_id` is done: the next pending row of its conversation takes over."""
-        head = self._one(
-            "SELECT target, conversation_id FROM outbox_heads WHERE row_id = ?", row_id
-        )
-        if head is None:
-            return
-        self._run("DELETE FROM outbox_heads WHERE row_id = ?", row_id)
-        self._run(
-            "INSERT INTO outbox_heads (target, conversation_id, row_id, next_at)"
-            " SELECT target, conversation_id, id, next_at FROM outbox"
-            " WHERE target = ? AND conversation_id = ? AND state = 'pending' AND id > ?"
-            " ORDER BY id LIMIT 1",
-            head["target"],
-            head["conversation_id"],
-            row_id,
-        )
 
     def dead_letters(self, conversation_id: str) -> list[DeadLetter]:
         rows = self._all(

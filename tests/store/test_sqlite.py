@@ -25,6 +25,37 @@ async def test_migrations_are_applied_once_and_recorded(tmp_path: Path) -> None:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+async def test_a_queue_left_by_the_first_schema_drains_after_the_upgrade(tmp_path: Path) -> None:
+    """Version 1 kept outbox heads in Python; version 2 has triggers do it. A backlog left
+    behind by the first goes out in order under the second."""
+    with sqlite3.connect(tmp_path / "b.db") as db:
+        db.executescript(f"{MIGRATIONS[0]}\nPRAGMA user_version = 1;")
+        for n in range(3):
+            db.execute(
+                "INSERT INTO outbox (target, conversation_id, kind, payload, next_at, created_at)"
+                " VALUES ('slack', 'a', 'message', ?, 0, 0)",
+                (f'{{"n": {n}}}',),
+            )
+        db.execute("INSERT INTO outbox_heads VALUES ('slack', 'a', 1, 0)")  # as version 1 did
+    store = await Store.open(tmp_path / "b.db")
+
+    async def take() -> list[OutboxRow]:
+        return await store.write(lambda tx: tx.take_due("slack", time.time(), 10, []))
+
+    async def deliver(row_id: int) -> None:
+        await store.write(lambda tx: tx.delivered(row_id))
+
+    try:
+        sent = []
+        while rows := await take():
+            (row,) = rows  # one conversation: one head at a time
+            sent.append(row.payload["n"])
+            await deliver(row.id)
+        assert sent == [0, 1, 2]
+    finally:
+        await store.close()
+
+
 async def test_a_newer_database_is_refused(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "b.db") as db:
         db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
