@@ -127,8 +127,8 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX outbox_heads_due ON outbox_heads (target, next_at);
     """,
-    # 2: outbox_heads kept in step by SQLite itself, sparing a statement per enqueue and
-    # three per delivery (each one a trip through Python and the GIL).
+    # 2: outbox_heads kept in step by SQLite itself, sparing a statement per enqueue, retry
+    # or deferral and three per delivery (each one a trip through Python and the GIL).
     """
     -- A new row heads its conversation's line when the line is empty.
     CREATE TRIGGER outbox_head_on_insert AFTER INSERT ON outbox
@@ -137,27 +137,31 @@ MIGRATIONS: list[str] = [
         VALUES (NEW.target, NEW.conversation_id, NEW.id, NEW.next_at);
     END;
 
-    -- A head that leaves (delivered: deleted; given up on: failed) hands over to the next
-    -- pending row of its conversation, if there is one.
+    -- A head put off (deferred, or to be retried) waits as long as its row.
+    CREATE TRIGGER outbox_head_on_reschedule AFTER UPDATE OF next_at ON outbox
+    BEGIN
+        UPDATE outbox_heads SET next_at = NEW.next_at WHERE row_id = NEW.id;
+    END;
+
+    -- A head leaves when its row is delivered (deleted) or given up on (failed)...
     CREATE TRIGGER outbox_head_on_delete BEFORE DELETE ON outbox
-    WHEN EXISTS (SELECT 1 FROM outbox_heads WHERE row_id = OLD.id)
     BEGIN
         DELETE FROM outbox_heads WHERE row_id = OLD.id;
-        INSERT INTO outbox_heads (target, conversation_id, row_id, next_at)
-        SELECT target, conversation_id, id, next_at FROM outbox
-        WHERE target = OLD.target AND conversation_id = OLD.conversation_id
-            AND state = 'pending' AND id > OLD.id
-        ORDER BY id LIMIT 1;
     END;
 
     CREATE TRIGGER outbox_head_on_fail AFTER UPDATE OF state ON outbox
-    WHEN NEW.state = 'failed' AND EXISTS (SELECT 1 FROM outbox_heads WHERE row_id = OLD.id)
+    WHEN NEW.state = 'failed'
     BEGIN
         DELETE FROM outbox_heads WHERE row_id = OLD.id;
+    END;
+
+    -- ...and hands over to the next pending row of its conversation, if there is one.
+    CREATE TRIGGER outbox_head_next AFTER DELETE ON outbox_heads
+    BEGIN
         INSERT INTO outbox_heads (target, conversation_id, row_id, next_at)
         SELECT target, conversation_id, id, next_at FROM outbox
         WHERE target = OLD.target AND conversation_id = OLD.conversation_id
-            AND state = 'pending' AND id > OLD.id
+            AND state = 'pending' AND id > OLD.row_id
         ORDER BY id LIMIT 1;
     END;
     """,

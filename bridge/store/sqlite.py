@@ -155,12 +155,6 @@ class Tx:
         """Run a write; how many rows it changed."""
         return self._db.execute(sql, args).rowcount
 
-    def _insert(self, sql: str, *args: Any) -> int:
-        """Run an insert; the new row's id."""
-        row_id = self._db.execute(sql, args).lastrowid
-        assert row_id is not None
-        return row_id
-
     # users
 
     def insert_user(self, user: User, created_at: datetime) -> None:
@@ -437,8 +431,8 @@ class Tx:
 
     # events for the bot
 
-    def append_event(self, event_id: str, conversation_id: str, body: dict[str, Any]) -> int:
-        return self._insert(
+    def append_event(self, event_id: str, conversation_id: str, body: dict[str, Any]) -> None:
+        self._run(
             "INSERT INTO events (id, conversation_id, body, created_at) VALUES (?, ?, ?, ?)",
             event_id,
             conversation_id,
@@ -531,7 +525,8 @@ class Tx:
         return float(row["t"]) if row and row["t"] is not None else None
 
     def defer(self, row: OutboxRow, at: float) -> None:
-        """Put `row` back until `at`, as if it had not been taken (no attempt made)."""
+        """Put `row` back until `at`, as if it had not been taken (no attempt made); its
+        head waits as long (a trigger)."""
         self._run(
             "UPDATE outbox SET next_at = ?, attempts = ?, maybe_sent = ? WHERE id = ?",
             at,
@@ -539,7 +534,6 @@ class Tx:
             int(row.maybe_sent),
             row.id,
         )
-        self._run("UPDATE outbox_heads SET next_at = ? WHERE row_id = ?", at, row.id)
 
     def retry_at(self, row_id: int, at: float, error: str, maybe_sent: bool) -> None:
         self._run(
@@ -549,7 +543,6 @@ class Tx:
             int(maybe_sent),
             row_id,
         )
-        self._run("UPDATE outbox_heads SET next_at = ? WHERE row_id = ?", at, row_id)
 
     def delivered(self, row_id: int) -> None:
         """The row is done with; the next of its conversation takes over (a trigger)."""
