@@ -337,6 +337,33 @@ def machine() -> dict[str, str]:
     }
 
 
+def announce() -> dict[str, str]:
+    """Print the machine and the sources measured (and a warning if the machine is busy);
+    return them for the JSON output."""
+    info = machine()
+    print(
+        f"# {info['date']}  {info['nproc']} cpus  {info['cpu']}  Python {info['python']}"
+        f"  SQLite {info['sqlite']}  bridge sources {info['bridge_sources_sha256']}"
+        f"  load average {info['loadavg_at_start']}"
+    )
+    if os.getloadavg()[0] > 0.5:
+        print("# warning: the machine is busy; other processes will skew these figures")
+    return info
+
+
+def latency_figures(lat: list[float], late: list[float], cpu: dict[str, float]) -> dict[str, float]:
+    """One latency trial's figures: percentiles of `lat` (ms), how late the sender was (its
+    p99, ms), and what the rest of the machine used meanwhile."""
+    return {
+        "cpu_others": cpu["others"],
+        "cpu_steal": cpu["steal"],
+        "p50_ms": percentile(lat, 50),
+        "p99_ms": percentile(lat, 99),
+        "max_ms": max(lat),
+        "late_p99_ms": percentile(late, 99) * 1000,
+    }
+
+
 def table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=True)]
     lines = [

@@ -45,18 +45,18 @@ from bench.common import (
     BotApi,
     CpuMeter,
     Fakes,
+    announce,
     bridge_env,
     closed_loop,
     latencies,
+    latency_figures,
     log_problems,
-    machine,
     marker,
     median,
     now,
     paced,
     parents,
     parse_args,
-    percentile,
     print_latency,
     quiet,
     server_cells,
@@ -245,27 +245,11 @@ async def latency(
     meter.start()
     sent, late = await paced(target, tag, n, m, rate, text)
     lat = latencies(sent, await fakes.wait_bot(tag, n, timeout=TRIAL_TIMEOUT))
-    cpu = meter.stop()
-    return {
-        "cpu_others": cpu["others"],
-        "cpu_steal": cpu["steal"],
-        "p50_ms": percentile(lat, 50),
-        "p99_ms": percentile(lat, 99),
-        "max_ms": max(lat),
-        "late_p99_ms": percentile(late, 99) * 1000,
-    }
+    return latency_figures(lat, late, meter.stop())
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    info = machine()
-    print(
-        f"# {info['date']}  {info['nproc']} cpus  {info['cpu']}  Python {info['python']}"
-        f"  SQLite {info['sqlite']}  bridge sources {info['bridge_sources_sha256']}"
-        f"  load average {info['loadavg_at_start']}"
-    )
-    if os.getloadavg()[0] > 0.5:
-        print("# warning: the machine is busy; other processes will skew these figures")
-    results: dict[str, Any] = {"machine": info, "args": vars(args)}
+    results: dict[str, Any] = {"machine": announce(), "args": vars(args)}
     with tempfile.TemporaryDirectory(prefix="hitl-bench-") as tmp:
         work = Path(tmp)
         connector = aiohttp.TCPConnector(limit=200)
