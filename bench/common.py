@@ -22,8 +22,9 @@ import socket
 import sqlite3
 import statistics
 import sys
+import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
@@ -307,6 +308,68 @@ async def start_server(
 
 
 # --------------------------------------------------------------------------- reporting
+
+
+@dataclass
+class Contestants:
+    """The fakes, the bridge and the bare forwarder, running, on one client session."""
+
+    session: aiohttp.ClientSession
+    work: Path
+    fakes: Fakes
+    bridge: Proc
+    bridge_url: str
+    bare_url: str
+    pids: dict[str, int]  # the processes besides the servers whose CPU is counted
+    servers: dict[str, int]  # each contestant's server process
+
+
+@contextlib.asynccontextmanager
+async def contestants(*, webhook: bool) -> AsyncIterator[Contestants]:
+    """Start the fakes and both servers in a scratch directory; stop them all at the end
+    (printing each one's last output if something failed)."""
+    with tempfile.TemporaryDirectory(prefix="hitl-bench-") as tmp:
+        work = Path(tmp)
+        connector = aiohttp.TCPConnector(limit=200)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            fakes = await start_fakes(session, work)
+            procs = [fakes.proc]
+            try:
+                env = bridge_env(fakes, work / "bridge.db", 0, webhook=webhook)
+                bridge, bridge_url = await start_server(session, "bridge", "bridge", env, work)
+                procs.append(bridge)
+                bare, bare_url = await start_server(session, "bare", "bench.bare", env, work)
+                procs.append(bare)
+                yield Contestants(
+                    session,
+                    work,
+                    fakes,
+                    bridge,
+                    bridge_url,
+                    bare_url,
+                    {"fakes": fakes.proc.pid, "loadgen": os.getpid()},
+                    {"bridge": bridge.pid, "bare": bare.pid},
+                )
+            except BaseException:
+                for proc in procs:
+                    print(f"--- {proc.name}: {proc.tail()}", file=sys.stderr)
+                raise
+            finally:
+                for proc in reversed(procs):
+                    await proc.stop()
+
+
+async def wrap_up(c: Contestants) -> dict[str, Any]:
+    """What a run reports at its end: the fakes' counters, the load, the bridge's log."""
+    loadavg = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"\nload average at the end: {loadavg}")
+    count, first = log_problems(c.bridge)
+    print(f"\nbridge log: {count} WARNING/ERROR lines", *first, sep="\n  ")
+    return {
+        "fake_stats": await c.fakes.stats(),
+        "loadavg_at_end": loadavg,
+        "bridge_log_problems": count,
+    }
 
 
 def machine() -> dict[str, str]:

@@ -25,8 +25,6 @@ import argparse
 import asyncio
 import os
 import signal
-import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -46,10 +44,10 @@ from bench.common import (
     announce,
     bridge_env,
     closed_loop,
+    contestants,
     expect,
     latencies,
     latency_figures,
-    log_problems,
     marker,
     median,
     now,
@@ -59,9 +57,9 @@ from bench.common import (
     print_latency,
     quiet,
     server_cells,
-    start_fakes,
     start_server,
     table,
+    wrap_up,
     write_json,
 )
 from bench.profile import Spy, summarize
@@ -174,50 +172,25 @@ async def latency(
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": announce(), "args": vars(args)}
-    with tempfile.TemporaryDirectory(prefix="hitl-bench-") as tmp:
-        work = Path(tmp)
-        connector = aiohttp.TCPConnector(limit=200)
-        async with aiohttp.ClientSession(connector=connector) as session:
-            fakes = await start_fakes(session, work)
-            procs = [fakes.proc]
-            try:
-                env = bridge_env(fakes, work / "bridge.db", 0, webhook=False)
-                bridge, bridge_url = await start_server(session, "bridge", "bridge", env, work)
-                procs.append(bridge)
-                bare, bare_url = await start_server(session, "bare", "bench.bare", env, work)
-                procs.append(bare)
-                # Built as the bridge builds its own: one session for every call.
-                client = AsyncWebClient(
-                    token=fakes.bot_token, base_url=fakes.slack_api_url, session=session
-                )
-                makers: dict[str, Callable[[], Target]] = {
-                    "bridge": lambda: BridgeTarget(session, bridge_url),
-                    "bare": lambda: BareTarget(session, bare_url, client),
-                    "direct": lambda: DirectTarget(client),
-                }
-                pids = {"fakes": fakes.proc.pid, "loadgen": os.getpid()}
-                servers = {"bridge": bridge.pid, "bare": bare.pid}
-                results["throughput"] = await _throughputs(args, fakes, makers, pids, servers)
-                _print_throughput(results["throughput"], args)
-                results["latency"] = await _latencies(args, fakes, makers, pids)
-                print_latency(results["latency"], args, "messages")
-                if args.profile:
-                    results["profile"] = await _profile(args, fakes, makers["bridge"], bridge.pid)
-                if args.trace:
-                    results["trace"] = await _trace(args, session, fakes, work)
-                results["fake_stats"] = await fakes.stats()
-                results["loadavg_at_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
-                print(f"\nload average at the end: {results['loadavg_at_end']}")
-                count, first = log_problems(bridge)
-                results["bridge_log_problems"] = count
-                print(f"\nbridge log: {count} WARNING/ERROR lines", *first, sep="\n  ")
-            except BaseException:
-                for proc in procs:
-                    print(f"--- {proc.name}: {proc.tail()}", file=sys.stderr)
-                raise
-            finally:
-                for proc in reversed(procs):
-                    await proc.stop()
+    async with contestants(webhook=False) as c:
+        # Built as the bridge builds its own: one session for every call.
+        client = AsyncWebClient(
+            token=c.fakes.bot_token, base_url=c.fakes.slack_api_url, session=c.session
+        )
+        makers: dict[str, Callable[[], Target]] = {
+            "bridge": lambda: BridgeTarget(c.session, c.bridge_url),
+            "bare": lambda: BareTarget(c.session, c.bare_url, client),
+            "direct": lambda: DirectTarget(client),
+        }
+        results["throughput"] = await _throughputs(args, c.fakes, makers, c.pids, c.servers)
+        _print_throughput(results["throughput"], args)
+        results["latency"] = await _latencies(args, c.fakes, makers, c.pids)
+        print_latency(results["latency"], args, "messages")
+        if args.profile:
+            results["profile"] = await _profile(args, c.fakes, makers["bridge"], c.bridge.pid)
+        if args.trace:
+            results["trace"] = await _trace(args, c.session, c.fakes, c.work)
+        results |= await wrap_up(c)
     return results
 
 

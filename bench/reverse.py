@@ -26,8 +26,6 @@ import itertools
 import json
 import os
 import signal
-import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -48,9 +46,9 @@ from bench.common import (
     announce,
     bridge_env,
     closed_loop,
+    contestants,
     latencies,
     latency_figures,
-    log_problems,
     marker,
     median,
     now,
@@ -62,9 +60,9 @@ from bench.common import (
     server_cells,
     slack_signature,
     split,
-    start_fakes,
     start_server,
     table,
+    wrap_up,
     write_json,
 )
 from bench.profile import Spy, summarize
@@ -250,42 +248,17 @@ async def latency(
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": announce(), "args": vars(args)}
-    with tempfile.TemporaryDirectory(prefix="hitl-bench-") as tmp:
-        work = Path(tmp)
-        connector = aiohttp.TCPConnector(limit=200)
-        async with aiohttp.ClientSession(connector=connector) as session:
-            fakes = await start_fakes(session, work)
-            procs = [fakes.proc]
-            try:
-                env = bridge_env(fakes, work / "bridge.db", 0, webhook=True)
-                bridge, bridge_url = await start_server(session, "bridge", "bridge", env, work)
-                procs.append(bridge)
-                bare, bare_url = await start_server(session, "bare", "bench.bare", env, work)
-                procs.append(bare)
-                makers = _makers(session, fakes, bridge_url, bare_url)
-                pids = {"fakes": fakes.proc.pid, "loadgen": os.getpid()}
-                servers = {"bridge": bridge.pid, "bare": bare.pid}
-                results["throughput"] = await _throughputs(args, fakes, makers, pids, servers)
-                _print_throughput(results["throughput"], args)
-                results["latency"] = await _latencies(args, fakes, makers, pids)
-                print_latency(results["latency"], args, "events")
-                if args.profile:
-                    results["profile"] = await _profile(args, fakes, makers["bridge"], bridge.pid)
-                if args.trace:
-                    results["trace"] = await _trace(args, session, fakes, work)
-                results["fake_stats"] = await fakes.stats()
-                results["loadavg_at_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
-                print(f"\nload average at the end: {results['loadavg_at_end']}")
-                count, first = log_problems(bridge)
-                results["bridge_log_problems"] = count
-                print(f"\nbridge log: {count} WARNING/ERROR lines", *first, sep="\n  ")
-            except BaseException:
-                for proc in procs:
-                    print(f"--- {proc.name}: {proc.tail()}", file=sys.stderr)
-                raise
-            finally:
-                for proc in reversed(procs):
-                    await proc.stop()
+    async with contestants(webhook=True) as c:
+        makers = _makers(c.session, c.fakes, c.bridge_url, c.bare_url)
+        results["throughput"] = await _throughputs(args, c.fakes, makers, c.pids, c.servers)
+        _print_throughput(results["throughput"], args)
+        results["latency"] = await _latencies(args, c.fakes, makers, c.pids)
+        print_latency(results["latency"], args, "events")
+        if args.profile:
+            results["profile"] = await _profile(args, c.fakes, makers["bridge"], c.bridge.pid)
+        if args.trace:
+            results["trace"] = await _trace(args, c.session, c.fakes, c.work)
+        results |= await wrap_up(c)
     return results
 
 
