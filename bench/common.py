@@ -667,6 +667,101 @@ def log_problems(proc: Proc, limit: int = 5) -> tuple[int, list[str]]:
     return len(bad), bad[:limit]
 
 
+Trials = dict[str, list[dict[str, float]]]  # contestant -> one dict of figures per run
+ThroughputTrial = Callable[[T, str, "CpuMeter"], Awaitable[dict[str, float]]]
+LatencyTrial = Callable[[T, str, int, float, "CpuMeter"], Awaitable[dict[str, float]]]
+
+
+async def throughputs(
+    args: argparse.Namespace,
+    c: Contestants,
+    makers: dict[str, Callable[[], T]],
+    trial: ThroughputTrial[T],
+    per: str,
+) -> Trials:
+    """`args.runs` throughput trials of each contestant, interleaved so that drift hits all
+    alike; `per` names the rate's unit (`msg/s`)."""
+    out: Trials = {name: [] for name in makers}
+    for r in range(args.runs):
+        for name, make in makers.items():
+            server = {"server": c.servers[name]} if name in c.servers else {}
+            figures = await trial(make(), f"t{r}{name}", CpuMeter(c.pids | server))
+            out[name].append(figures)
+            print(
+                f"  run {r + 1} {name:6s} {figures['seconds']:6.2f} s {figures['rate']:6.0f} {per}"
+                f"  (all POSTs answered at {figures['acked_seconds']:.2f} s;"
+                f" others used {figures['cpu_others']:.2f} CPU s,"
+                f" steal {figures['cpu_steal']:.2f} s)",
+                flush=True,
+            )
+    return out
+
+
+async def latency_trials(
+    args: argparse.Namespace,
+    c: Contestants,
+    makers: dict[str, Callable[[], T]],
+    trial: LatencyTrial[T],
+) -> dict[str, Trials]:
+    """For each of `args.rates`: `args.latency_runs` paced trials of the bridge and the bare
+    forwarder, interleaved."""
+    out: dict[str, Trials] = {}
+    for rate in args.rates:
+        n = max(args.conversations, round(rate * args.latency_seconds))
+        trials: Trials = {"bridge": [], "bare": []}
+        out[f"{rate:g}"] = trials
+        for r in range(args.latency_runs):
+            for name, runs in trials.items():
+                tag = f"l{r}{name}{round(rate)}"
+                figures = await trial(makers[name](), tag, n, rate, CpuMeter(c.pids))
+                runs.append(figures)
+                print(
+                    f"  {rate:g}/s run {r + 1} {name:6s} p50 {figures['p50_ms']:8.2f} ms"
+                    f"  p99 {figures['p99_ms']:8.2f} ms"
+                    f"  (others used {figures['cpu_others']:.2f} CPU s,"
+                    f" steal {figures['cpu_steal']:.2f} s)",
+                    flush=True,
+                )
+    return out
+
+
+CPU_COLUMNS = ("cpu_fakes", "cpu_loadgen", "cpu_others", "cpu_steal")  # after the server's
+
+
+def print_throughput(res: Trials, n: int, heading: str, per: str, each: str) -> dict[str, float]:
+    """The throughput table under `heading`; the median seconds of each contestant. `per`
+    and `each` name the units (`msg/s`, `msg`)."""
+    print(f"\n## {heading}\n")
+    med = {name: median(t["seconds"] for t in trials) for name, trials in res.items()}
+    rows = [
+        [
+            name,
+            f"{med[name]:.2f}",
+            f"{n / med[name]:.0f}",
+            ", ".join(f"{t['seconds']:.2f}" for t in trials),
+            f"{median(t['acked_seconds'] for t in trials):.2f}",
+            *server_cells(trials, n),
+            *(f"{median(t[k] for t in trials):.2f}" for k in CPU_COLUMNS),
+        ]
+        for name, trials in res.items()
+    ]
+    headers = [
+        "contestant",
+        "seconds",
+        per,
+        "runs (s)",
+        "POSTs answered (s)",
+        "CPU s server (sys; main thread)",
+        f"ctx switches/{each}",
+        "CPU s fakes",
+        "CPU s loadgen",
+        "CPU s others",
+        "steal s",
+    ]
+    print(table(headers, rows))
+    return med
+
+
 def server_cells(trials: list[dict[str, float]], n: int) -> list[str]:
     """Table cells for a server process: median CPU seconds (system part; main thread),
     context switches per message; dashes when the contestant has no server."""

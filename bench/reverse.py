@@ -43,32 +43,31 @@ from bench.common import (
     BotApi,
     CpuMeter,
     Fakes,
+    Trials,
     announce,
     bridge_env,
     closed_loop,
     contestants,
     latencies,
     latency_figures,
+    latency_trials,
     marker,
-    median,
     now,
     paced,
     parents,
     parse_args,
     print_latency,
+    print_throughput,
     quiet,
-    server_cells,
     slack_signature,
     split,
     start_server,
-    table,
+    throughputs,
     wrap_up,
     write_json,
 )
 from bench.profile import Spy, summarize
 from bench.traced import report, snapshot
-
-Trials = dict[str, list[dict[str, float]]]
 
 # The fake Slack's identities (bridge.testing.fake_slack defaults).
 TEAM = "T0FAKE"
@@ -250,9 +249,24 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": announce(), "args": vars(args)}
     async with contestants(webhook=True) as c:
         makers = _makers(c.session, c.fakes, c.bridge_url, c.bare_url)
-        results["throughput"] = await _throughputs(args, c.fakes, makers, c.pids, c.servers)
+        results["throughput"] = await throughputs(
+            args,
+            c,
+            makers,
+            lambda t, tag, meter: throughput(
+                t, c.fakes, tag, args.events, args.conversations, meter
+            ),
+            "ev/s",
+        )
         _print_throughput(results["throughput"], args)
-        results["latency"] = await _latencies(args, c.fakes, makers, c.pids)
+        results["latency"] = await latency_trials(
+            args,
+            c,
+            makers,
+            lambda t, tag, n, rate, meter: latency(
+                t, c.fakes, tag, n, args.conversations, rate, meter
+            ),
+        )
         print_latency(results["latency"], args, "events")
         if args.profile:
             results["profile"] = await _profile(args, c.fakes, makers["bridge"], c.bridge.pid)
@@ -287,54 +301,6 @@ def _makers(session: aiohttp.ClientSession, fakes: Fakes, bridge_url: str, bare_
             "bare", Events(session, bare_url, secret), fakes, lambda m: parents(client, m)
         ),
     }
-
-
-async def _throughputs(
-    args: argparse.Namespace,
-    fakes: Fakes,
-    makers: Makers,
-    pids: dict[str, int],
-    servers: dict[str, int],
-) -> Trials:
-    out: Trials = {name: [] for name in makers}
-    for r in range(args.runs):
-        for name, make in makers.items():  # interleaved, so drift hits both alike
-            meter = CpuMeter(pids | {"server": servers[name]})
-            tag = f"t{r}{name}"
-            trial = await throughput(make(), fakes, tag, args.events, args.conversations, meter)
-            out[name].append(trial)
-            print(
-                f"  run {r + 1} {name:6s} {trial['seconds']:6.2f} s {trial['rate']:6.0f} ev/s"
-                f"  (all POSTs answered at {trial['acked_seconds']:.2f} s;"
-                f" others used {trial['cpu_others']:.2f} CPU s, steal {trial['cpu_steal']:.2f} s)",
-                flush=True,
-            )
-    return out
-
-
-async def _latencies(
-    args: argparse.Namespace, fakes: Fakes, makers: Makers, pids: dict[str, int]
-) -> dict[str, Trials]:
-    out: dict[str, Trials] = {}
-    for rate in args.rates:
-        n = max(args.conversations, round(rate * args.latency_seconds))
-        trials: Trials = {name: [] for name in makers}
-        out[f"{rate:g}"] = trials
-        for r in range(args.latency_runs):
-            for name in trials:
-                tag = f"l{r}{name}{round(rate)}"
-                meter = CpuMeter(pids)
-                target = makers[name]()
-                trial = await latency(target, fakes, tag, n, args.conversations, rate, meter)
-                trials[name].append(trial)
-                print(
-                    f"  {rate:g}/s run {r + 1} {name:6s} p50 {trial['p50_ms']:8.2f} ms"
-                    f"  p99 {trial['p99_ms']:8.2f} ms"
-                    f"  (others used {trial['cpu_others']:.2f} CPU s,"
-                    f" steal {trial['cpu_steal']:.2f} s)",
-                    flush=True,
-                )
-    return out
 
 
 async def _profile(
@@ -381,40 +347,11 @@ async def _trace(
 
 
 def _print_throughput(res: Trials, args: argparse.Namespace) -> None:
-    print(
-        f"\n## Slack -> bot throughput: {args.events} events over {args.conversations} "
-        f"conversations (median of {args.runs} runs)\n"
+    heading = (
+        f"Slack -> bot throughput: {args.events} events over {args.conversations}"
+        f" conversations (median of {args.runs} runs)"
     )
-    med = {name: median(t["seconds"] for t in trials) for name, trials in res.items()}
-    rows = [
-        [
-            name,
-            f"{med[name]:.2f}",
-            f"{args.events / med[name]:.0f}",
-            ", ".join(f"{t['seconds']:.2f}" for t in trials),
-            f"{median(t['acked_seconds'] for t in trials):.2f}",
-            *server_cells(trials, args.events),
-            f"{median(t['cpu_fakes'] for t in trials):.2f}",
-            f"{median(t['cpu_loadgen'] for t in trials):.2f}",
-            f"{median(t['cpu_others'] for t in trials):.2f}",
-            f"{median(t['cpu_steal'] for t in trials):.2f}",
-        ]
-        for name, trials in res.items()
-    ]
-    headers = [
-        "contestant",
-        "seconds",
-        "events/s",
-        "runs (s)",
-        "POSTs answered (s)",
-        "CPU s server (sys; main thread)",
-        "ctx switches/event",
-        "CPU s fakes",
-        "CPU s loadgen",
-        "CPU s others",
-        "steal s",
-    ]
-    print(table(headers, rows))
+    med = print_throughput(res, args.events, heading, "events/s", "event")
     print(f"\nbridge/bare = {med['bridge'] / med['bare']:.2f}")
 
 
