@@ -31,6 +31,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from standardwebhooks.webhooks import Webhook
 
+from bridge import logs
 from bridge.model import TextMessage, TextPayload
 from bridge.slack import blocks
 
@@ -142,4 +143,7 @@ async def serve() -> None:
 if __name__ == "__main__":
     if sys.argv[1:] != ["serve"]:
         sys.exit("usage: python -m bench.bare serve")
+    # Logging set up as the bridge's is, which also spares slack_sdk formatting a debug line
+    # for every call (bridge/logs.py): that saving is not the bridge's to claim.
+    logs.setup("INFO")
     asyncio.run(serve())

@@ -13,6 +13,9 @@ from typing import IO, Any
 
 # Libraries that log every request or query, payloads included, at DEBUG.
 NOISY = ("slack_bolt", "slack_sdk", "aiohttp.access", "aiosqlite")
+# Loggers whose own level (not the effective one) slack_sdk reads before it formats a debug
+# line for every Web API call: left unset, it formats them all, only for them to be dropped.
+BY_OWN_LEVEL = ("slack_sdk.web.async_base_client",)
 
 
 class TextFormatter(logging.Formatter):
@@ -45,5 +48,6 @@ def setup(level: str, fmt: str = "text", stream: IO[str] | None = None) -> None:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     logging.basicConfig(level=level, handlers=[handler], force=True)
-    for name in NOISY:
-        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    quiet = max(logging.WARNING, logging.getLevelName(level))
+    for name in (*NOISY, *BY_OWN_LEVEL):
+        logging.getLogger(name).setLevel(quiet)
