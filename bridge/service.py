@@ -40,7 +40,7 @@ from bridge.model import (
     utcnow,
 )
 from bridge.pulse import Pulse
-from bridge.store import DeadLetter, Event, OutboxRow, Store, StoredMessage, Tx
+from bridge.store import DeadLetter, Event, OutboxRow, Store, StoredMessage, Tx, View
 
 log = logging.getLogger(__name__)
 
@@ -96,17 +96,6 @@ class Queued:
 
 
 @dataclass(frozen=True, slots=True)
-class View:
-    """A conversation as the Slack sender renders it."""
-
-    conv: Conversation
-    user: User | None
-    assignee: User | None
-    message: StoredMessage | None = None
-    message_ts: str | None = None  # the message's ts in Slack, once it is there
-
-
-@dataclass(frozen=True, slots=True)
 class Figures:
     """Today's handoffs, and the median seconds to a first reply and to resolve them."""
 
@@ -154,20 +143,7 @@ class Service:
     async def view(self, conversation_id: str, message_id: str | None = None) -> View | None:
         """A conversation with its end user and its assignee, and the message named (with
         where it is in Slack, if it is there already), read at once."""
-
-        def read(tx: Tx) -> View | None:
-            conv = tx.conversation(conversation_id)
-            if conv is None:
-                return None
-            return View(
-                conv,
-                tx.user(conv.user_id) if conv.user_id else None,
-                tx.user(conv.agent_id) if conv.agent_id else None,
-                tx.message(message_id) if message_id else None,
-                tx.slack_ts(message_id) if message_id else None,
-            )
-
-        return await self.store.read(read)
+        return await self.store.read(lambda tx: tx.view(conversation_id, message_id))
 
     async def history(self, conversation_id: str) -> list[HistoryItem]:
         return await self.store.read(lambda tx: tx.history(conversation_id))

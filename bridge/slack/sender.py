@@ -21,11 +21,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.model import BlocMessage, Content, Conversation, ImageMessage, Status, StopReason, User
 from bridge.outbox import Fail, Retry
-from bridge.service import Service, View, parent_key
+from bridge.service import Service, parent_key
 from bridge.slack import blocks
 from bridge.slack.pacing import Pacer
 from bridge.slack.text import escape
-from bridge.store import OutboxRow, StoredMessage
+from bridge.store import OutboxRow, StoredMessage, View
 
 log = logging.getLogger(__name__)
 

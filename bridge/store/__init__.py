@@ -1,5 +1,5 @@
 """Storage: numbered migrations and the row functions the core uses."""
 
-from bridge.store.sqlite import DeadLetter, Event, OutboxRow, Store, StoredMessage, Tx
+from bridge.store.sqlite import DeadLetter, Event, OutboxRow, Store, StoredMessage, Tx, View
 
-__all__ = ["DeadLetter", "Event", "OutboxRow", "Store", "StoredMessage", "Tx"]
+__all__ = ["DeadLetter", "Event", "OutboxRow", "Store", "StoredMessage", "Tx", "View"]

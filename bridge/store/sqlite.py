@@ -9,7 +9,8 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -71,6 +72,17 @@ class StoredMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class View:
+    """A conversation as the Slack sender renders it."""
+
+    conv: Conversation
+    user: User | None
+    assignee: User | None
+    message: StoredMessage | None = None
+    message_ts: str | None = None  # the message's ts in Slack, once it is there
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     seq: int
     body: dict[str, Any]
@@ -80,44 +92,45 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _conversation(row: sqlite3.Row) -> Conversation:
+def _conversation(row: sqlite3.Row, p: str = "") -> Conversation:
+    """A conversation from its columns (named `p` + column, for a joined row)."""
     return Conversation(
-        id=row["id"],
-        user_id=row["user_id"],
-        status=Status(row["status"]),
-        channel=row["channel"],
-        thread_ts=row["thread_ts"],
-        permalink=row["permalink"],
-        title=row["title"],
-        description=row["description"],
-        agent_id=row["agent_id"],
-        changed_by=row["changed_by"],
-        stop_reason=StopReason(row["stop_reason"]) if row["stop_reason"] else None,
-        created_at=datetime.fromisoformat(row["created_at"]),
-        waiting_since=_dt(row["waiting_since"]),
-        stopped_at=_dt(row["stopped_at"]),
-        origin=Origin(row["origin"]),
-        priority=Priority(row["priority"]) if row["priority"] else None,
+        id=row[p + "id"],
+        user_id=row[p + "user_id"],
+        status=Status(row[p + "status"]),
+        channel=row[p + "channel"],
+        thread_ts=row[p + "thread_ts"],
+        permalink=row[p + "permalink"],
+        title=row[p + "title"],
+        description=row[p + "description"],
+        agent_id=row[p + "agent_id"],
+        changed_by=row[p + "changed_by"],
+        stop_reason=StopReason(row[p + "stop_reason"]) if row[p + "stop_reason"] else None,
+        created_at=datetime.fromisoformat(row[p + "created_at"]),
+        waiting_since=_dt(row[p + "waiting_since"]),
+        stopped_at=_dt(row[p + "stopped_at"]),
+        origin=Origin(row[p + "origin"]),
+        priority=Priority(row[p + "priority"]) if row[p + "priority"] else None,
     )
 
 
-def _user(row: sqlite3.Row) -> User:
+def _user(row: sqlite3.Row, p: str = "") -> User:
     return User(
-        id=row["id"],
-        role=Role(row["role"]),
-        name=row["name"],
-        picture_url=row["picture_url"],
-        email=row["email"],
-        slack_user_id=row["slack_user_id"],
+        id=row[p + "id"],
+        role=Role(row[p + "role"]),
+        name=row[p + "name"],
+        picture_url=row[p + "picture_url"],
+        email=row[p + "email"],
+        slack_user_id=row[p + "slack_user_id"],
     )
 
 
-def _stored(row: sqlite3.Row) -> StoredMessage:
+def _stored(row: sqlite3.Row, p: str = "") -> StoredMessage:
     return StoredMessage(
-        row["id"],
-        row["conversation_id"],
-        row["author_id"],
-        content_from_json(json.loads(row["content"])),
+        row[p + "id"],
+        row[p + "conversation_id"],
+        row[p + "author_id"],
+        content_from_json(json.loads(row[p + "content"])),
     )
 
 
@@ -132,6 +145,27 @@ def _outbox_row(row: sqlite3.Row) -> OutboxRow:
         maybe_sent=bool(row["maybe_sent"]),
         created_at=row["created_at"],
     )
+
+
+def _as(alias: str, columns: str) -> str:
+    """`alias.column AS alias_column, ...`: a joined table's columns, told apart."""
+    return ", ".join(f"{alias}.{c} AS {alias}_{c}" for c in columns.split())
+
+
+_USER = "id role name picture_url email slack_user_id"
+
+# A conversation with its end user, its assignee, and one of its messages with its ts in
+# Slack: what the Slack sender reads for every post, in one statement.
+_VIEW = (
+    f"SELECT c.*, {_as('u', _USER)}, {_as('a', _USER)},"
+    f" {_as('m', 'id conversation_id author_id content')}, s.ts AS s_ts"
+    " FROM conversations c"
+    " LEFT JOIN users u ON u.id = c.user_id"
+    " LEFT JOIN users a ON a.id = c.agent_id"
+    " LEFT JOIN messages m ON m.id = :message"
+    " LEFT JOIN slack_messages s ON s.key = :message"
+    " WHERE c.id = :conversation"
+)
 
 
 def _json(value: Any) -> str:
@@ -214,6 +248,20 @@ class Tx:
     def conversation(self, conversation_id: str) -> Conversation | None:
         row = self._one("SELECT * FROM conversations WHERE id = ?", conversation_id)
         return _conversation(row) if row else None
+
+    def view(self, conversation_id: str, message_id: str | None = None) -> View | None:
+        row = self._db.execute(
+            _VIEW, {"conversation": conversation_id, "message": message_id}
+        ).fetchone()
+        if row is None:
+            return None
+        return View(
+            _conversation(row),
+            _user(row, "u_") if row["u_id"] else None,
+            _user(row, "a_") if row["a_id"] else None,
+            _stored(row, "m_") if row["m_id"] else None,
+            row["s_ts"],
+        )
 
     def conversation_by_thread(self, channel: str, thread_ts: str) -> Conversation | None:
         row = self._one(
@@ -608,7 +656,8 @@ class Store:
     async def write(self, body: Callable[[Tx], T]) -> T:
         """Run `body` as a transaction: committed when this returns; an exception undoes
         all it did and is raised here. `body` runs on another thread, so it must not touch
-        the event loop, and it may share its commit with others (each in a savepoint)."""
+        the event loop. It may share its commit with others, and when one of those fails it
+        runs again: so it must change nothing but the database."""
         return await self._lane.run(body, writes=True)
 
     async def read(self, body: Callable[[Tx], T]) -> T:
@@ -683,12 +732,20 @@ def _run_batch(
     bodies: list[Callable[[Tx], Any]], writes: bool, db: sqlite3.Connection
 ) -> list[_Outcome]:
     """On the connection's thread: run `bodies` in one transaction (taking the write lock
-    only if one of them writes), each in a savepoint so that one failing undoes only what
-    it did itself."""
+    only if one of them writes). If one that writes fails, the batch is undone and run
+    again with each body in a savepoint, so that the failure undoes only what it did itself.
+    Savepoints are not free (each is a statement, and every statement lets go of the GIL),
+    so they are only paid for when a batch needs them."""
     tx = Tx(db)
-    outcomes = []
-    db.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
-    try:
+    with _transaction(db, writes):
+        outcomes = [_call(body, tx) for body in bodies]
+        if not writes or all(ok for ok, _ in outcomes):
+            return outcomes
+        db.execute("ROLLBACK")  # the failure's half-done writes, and with them the others'
+        if len(bodies) == 1:
+            return outcomes
+    with _transaction(db, writes):
+        outcomes = []
         for body in bodies:
             db.execute("SAVEPOINT body")
             outcome = _call(body, tx)
@@ -696,12 +753,21 @@ def _run_batch(
                 db.execute("ROLLBACK TO body")
             db.execute("RELEASE body")
             outcomes.append(outcome)
-        db.execute("COMMIT")
+        return outcomes
+
+
+@contextmanager
+def _transaction(db: sqlite3.Connection, writes: bool) -> Iterator[None]:
+    """BEGIN, then COMMIT; or ROLLBACK if what ran raised (or rolled back already)."""
+    db.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
+    try:
+        yield
     except BaseException:
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
-    return outcomes
+    if db.in_transaction:
+        db.execute("COMMIT")
 
 
 def _call(body: Callable[[Tx], Any], tx: Tx) -> _Outcome:

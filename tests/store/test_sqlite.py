@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -106,11 +107,13 @@ async def test_a_failed_transaction_leaves_nothing_behind(tmp_path: Path) -> Non
 
 async def test_transactions_sharing_a_commit_stay_apart(tmp_path: Path) -> None:
     """Writes (and reads) asked for at once go over together (one commit); one that fails
-    undoes only what it did itself."""
+    undoes only what it did itself (the others run again, each in a savepoint)."""
     store = await Store.open(tmp_path / "b.db")
+    runs: Counter[str] = Counter()
 
     def add(user_id: str, fail: bool = False) -> Callable[[Tx], str]:
         def body(tx: Tx) -> str:
+            runs[user_id] += 1
             tx.insert_user(User(user_id, Role.END_USER, "A", None, None), utcnow())
             if fail:
                 raise ValueError(f"not {user_id}")
@@ -133,6 +136,11 @@ async def test_transactions_sharing_a_commit_stay_apart(tmp_path: Path) -> None:
         assert isinstance(results[3], User) and results[4] is None
         found = await store.read(lambda tx: [tx.user(u) is not None for u in ("u1", "u2", "u3")])
         assert found == [True, False, True]
+        assert runs["u3"] == 2  # its batch was run again
+
+        runs.clear()
+        await asyncio.gather(store.write(add("u4")), store.write(add("u5")))
+        assert runs == {"u4": 1, "u5": 1}  # nothing failed: each ran once
     finally:
         await store.close()
 
