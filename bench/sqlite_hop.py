@@ -12,6 +12,13 @@ transaction, in a WAL database with the bridge's pragmas, five ways:
 - ``Store.write``: the bridge's store as it is (a user looked up by id): the whole
   transaction as one function on aiosqlite's thread, from 1 task and from 32 (whose
   transactions share commits).
+
+Then what one Slack-bound message costs the store, with nothing else running: the row
+functions the bridge calls for it (`Service.send_message`'s check and inserts, the outbox's
+take, the Slack sender's view, `Service.posted`, the delivery), run on the store's thread
+with no event loop or other thread in the way. Once with a commit for each transaction,
+once with `--share` transactions to a commit (the bridge shares one among about three).
+The CPU time this takes is a floor for the bridge's database thread.
 """
 
 from __future__ import annotations
@@ -21,13 +28,25 @@ import asyncio
 import sqlite3
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
+from typing import cast
 
 import aiosqlite
 
-from bridge.model import Role, User, utcnow
+from bridge.model import (
+    Conversation,
+    Origin,
+    Role,
+    Status,
+    TextMessage,
+    TextPayload,
+    User,
+    utcnow,
+)
 from bridge.store import Store, Tx
+from bridge.store.sqlite import _run_batch
 
 PRAGMAS = ("PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL")
 SCHEMA = "CREATE TABLE t (id TEXT PRIMARY KEY, body TEXT NOT NULL)"
@@ -99,9 +118,79 @@ async def store_writes(path: Path, n: int, tasks: int) -> float:
     return spent / (n // tasks * tasks)
 
 
+def _message(i: int) -> tuple[Callable[[Tx], None], Callable[[Tx], None]]:
+    """Message `i`'s two transactions: stored with its outbox row; taken and delivered."""
+    message_id = f"m{i}"
+    content = TextMessage(type="text", payload=TextPayload(text=f"message {i}, hello there"))
+
+    def send(tx: Tx) -> None:
+        tx.conversation("c1")
+        tx.insert_message(message_id, "c1", "u1", content, utcnow())
+        tx.enqueue("slack", "c1", "message", {"messageId": message_id, "channel": "C1"})
+
+    def deliver(tx: Tx) -> None:
+        (row,) = tx.take_due("slack", time.time(), 32, [])
+        tx.view("c1", message_id)
+        tx.record_slack(message_id, "c1", "C1", f"{i}.000100")
+        tx.delivered(row.id)
+
+    return send, deliver
+
+
+def _seed(tx: Tx) -> None:
+    now = utcnow()
+    tx.insert_user(User("u1", Role.END_USER, "Ann", None, None), now)
+    conv = Conversation(
+        id="c1",
+        user_id="u1",
+        status=Status.WAITING,
+        channel="C1",
+        thread_ts="1.000100",
+        permalink=None,
+        title=None,
+        description=None,
+        agent_id=None,
+        changed_by=None,
+        stop_reason=None,
+        created_at=now,
+        waiting_since=now,
+        stopped_at=None,
+        origin=Origin.NATIVE,
+        priority=None,
+    )
+    tx.insert_conversation(conv, [], None)
+
+
+async def message_work(path: Path, n: int, share: int) -> tuple[float, float]:
+    """CPU and wall seconds per message on the store's thread, `share` transactions to a
+    commit (1: each its own)."""
+    store = await Store.open(path)
+    await store.write(_seed)
+    db = store._db._conn  # on its own thread, below, as the store itself uses it
+
+    def work() -> tuple[float, float]:
+        messages = [_message(i) for i in range(n)]
+        cpu, wall = time.thread_time(), time.perf_counter()
+        for k in range(0, n, share):
+            group = messages[k : k + share]
+            for bodies in ([send for send, _ in group], [deliver for _, deliver in group]):
+                for ok, value in _run_batch(bodies, True, db):
+                    if not ok:
+                        raise value
+        return (time.thread_time() - cpu) / n, (time.perf_counter() - wall) / n
+
+    try:
+        execute = cast(Callable[..., Awaitable[tuple[float, float]]], store._db._execute)
+        return await execute(work)
+    finally:
+        await store.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.sqlite_hop", description=__doc__)
     parser.add_argument("--statements", type=int, default=5000)
+    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--share", type=int, default=3, help="transactions to a commit")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "hop.db"
@@ -117,6 +206,12 @@ def main() -> None:
     print(f"one transaction (BEGIN IMMEDIATE; a primary-key SELECT; COMMIT), {n} times:")
     for name, seconds in rows:
         print(f"  {name:28s} {seconds * 1e6:8.1f} us  -> {1 / seconds:8.0f} per second")
+    print(f"\none Slack-bound message's store work, {args.messages} messages, on its thread alone:")
+    for share in (1, args.share):
+        with tempfile.TemporaryDirectory() as tmp:
+            cpu, wall = asyncio.run(message_work(Path(tmp) / "m.db", args.messages, share))
+        commits = "a commit each" if share == 1 else f"{share} to a commit"
+        print(f"  transactions {commits:16s} CPU {cpu * 1e6:6.0f} us, wall {wall * 1e6:6.0f} us")
 
 
 if __name__ == "__main__":
