@@ -732,10 +732,10 @@ def _run_batch(
     bodies: list[Callable[[Tx], Any]], writes: bool, db: sqlite3.Connection
 ) -> list[_Outcome]:
     """On the connection's thread: run `bodies` in one transaction (taking the write lock
-    only if one of them writes). If one that writes fails, the batch is undone and run
-    again with each body in a savepoint, so that the failure undoes only what it did itself.
-    Savepoints are not free (each is a statement, and every statement lets go of the GIL),
-    so they are only paid for when a batch needs them."""
+    only if one of them writes). If one of a batch that writes fails, the batch is undone
+    and run again with each body in a savepoint, so that the failure undoes only what it did
+    itself. Savepoints are not free (each is a statement, and every statement lets go of the
+    GIL), so only a batch that needs them pays for them."""
     tx = Tx(db)
     with _transaction(db, writes):
         outcomes = [_call(body, tx) for body in bodies]
