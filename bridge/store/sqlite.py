@@ -741,7 +741,8 @@ def _run_batch(
         outcomes = [_call(body, tx) for body in bodies]
         if not writes or all(ok for ok, _ in outcomes):
             return outcomes
-        db.execute("ROLLBACK")  # the failure's half-done writes, and with them the others'
+        if db.in_transaction:  # (SQLite may have rolled back already, e.g. on a full disk)
+            db.execute("ROLLBACK")  # the failure's half-done writes, and with them the others'
         if len(bodies) == 1:
             return outcomes
     with _transaction(db, writes):
