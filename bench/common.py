@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -45,6 +45,7 @@ HOST = "127.0.0.1"
 MARKER = re.compile(r"bench-([a-z0-9]+)-(\d+)-(\d+)")
 
 T = TypeVar("T")
+TargetT = TypeVar("TargetT", bound="Target")
 
 
 def now() -> float:
@@ -668,15 +669,59 @@ def log_problems(proc: Proc, limit: int = 5) -> tuple[int, list[str]]:
 
 
 Trials = dict[str, list[dict[str, float]]]  # contestant -> one dict of figures per run
-ThroughputTrial = Callable[[T, str, "CpuMeter"], Awaitable[dict[str, float]]]
-LatencyTrial = Callable[[T, str, int, float, "CpuMeter"], Awaitable[dict[str, float]]]
+
+
+@dataclass(frozen=True)
+class Load(Generic[TargetT]):
+    """What one benchmark sends through a target of type `TargetT`, and how it sees it arrive."""
+
+    # Set a target up for a tag's `n` messages, before any clock runs (warm-up included).
+    prepare: Callable[[TargetT, str, int], Awaitable[None]]
+    # When each message marked with the tag arrived at the receiver (at least `n` of them).
+    arrivals: Callable[[str, int], Awaitable[dict[str, float]]]
+    text: Callable[[str], str]  # a message's text, around its marker
+    count: int  # messages in a throughput trial
+    conversations: int
+    unit: str  # "message" or "event"
+
+
+async def throughput(
+    load: Load[TargetT], target: TargetT, tag: str, meter: CpuMeter
+) -> dict[str, float]:
+    """One throughput trial: `load.count` messages in a closed loop, timed from the first
+    POST until the last arrives."""
+    await load.prepare(target, tag, load.count)
+    await quiet()
+    meter.start()
+    start = now()
+    acked = await closed_loop(target, tag, load.count, load.conversations, load.text)
+    end = max((await load.arrivals(tag, load.count)).values())
+    cpu = meter.stop()
+    return {
+        "seconds": end - start,
+        "rate": load.count / (end - start),
+        "acked_seconds": acked - start,
+        **{f"cpu_{k}": v for k, v in cpu.items()},
+    }
+
+
+async def latency(
+    load: Load[TargetT], target: TargetT, tag: str, n: int, rate: float, meter: CpuMeter
+) -> dict[str, float]:
+    """One latency trial: `n` messages paced at `rate` per second."""
+    await load.prepare(target, tag, n)
+    await quiet()
+    meter.start()
+    sent, late = await paced(target, tag, n, load.conversations, rate, load.text)
+    lat = latencies(sent, await load.arrivals(tag, n))
+    return latency_figures(lat, late, meter.stop())
 
 
 async def throughputs(
     args: argparse.Namespace,
     c: Contestants,
-    makers: dict[str, Callable[[], T]],
-    trial: ThroughputTrial[T],
+    makers: dict[str, Callable[[], TargetT]],
+    load: Load[TargetT],
     per: str,
 ) -> Trials:
     """`args.runs` throughput trials of each contestant, interleaved so that drift hits all
@@ -685,7 +730,7 @@ async def throughputs(
     for r in range(args.runs):
         for name, make in makers.items():
             server = {"server": c.servers[name]} if name in c.servers else {}
-            figures = await trial(make(), f"t{r}{name}", CpuMeter(c.pids | server))
+            figures = await throughput(load, make(), f"t{r}{name}", CpuMeter(c.pids | server))
             out[name].append(figures)
             print(
                 f"  run {r + 1} {name:6s} {figures['seconds']:6.2f} s {figures['rate']:6.0f} {per}"
@@ -700,8 +745,8 @@ async def throughputs(
 async def latency_trials(
     args: argparse.Namespace,
     c: Contestants,
-    makers: dict[str, Callable[[], T]],
-    trial: LatencyTrial[T],
+    makers: dict[str, Callable[[], TargetT]],
+    load: Load[TargetT],
 ) -> dict[str, Trials]:
     """For each of `args.rates`: `args.latency_runs` paced trials of the bridge and the bare
     forwarder, interleaved."""
@@ -713,7 +758,7 @@ async def latency_trials(
         for r in range(args.latency_runs):
             for name, runs in trials.items():
                 tag = f"l{r}{name}{round(rate)}"
-                figures = await trial(makers[name](), tag, n, rate, CpuMeter(c.pids))
+                figures = await latency(load, makers[name](), tag, n, rate, CpuMeter(c.pids))
                 runs.append(figures)
                 print(
                     f"  {rate:g}/s run {r + 1} {name:6s} p50 {figures['p50_ms']:8.2f} ms"

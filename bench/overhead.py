@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,33 +36,24 @@ from bench.common import (
     CHANNEL,
     TRIAL_TIMEOUT,
     BotApi,
-    CpuMeter,
     Fakes,
+    Load,
     Target,
     Trials,
     announce,
-    bridge_env,
-    closed_loop,
     contestants,
     expect,
-    latencies,
-    latency_figures,
     latency_trials,
     marker,
-    now,
-    paced,
     parents,
     parse_args,
     print_latency,
     print_throughput,
-    quiet,
-    start_server,
     throughputs,
     wrap_up,
     write_json,
 )
-from bench.profile import Spy, summarize
-from bench.traced import report, snapshot
+from bench.diagnose import profile, trace
 
 
 def text(mark: str) -> str:
@@ -138,37 +127,6 @@ async def prepare(target: Target, fakes: Fakes, tag: str, m: int) -> None:
     await fakes.wait_slack(tag + "w", m, timeout=60)
 
 
-async def throughput(
-    target: Target, fakes: Fakes, tag: str, n: int, m: int, meter: CpuMeter
-) -> dict[str, float]:
-    await prepare(target, fakes, tag, m)
-    await quiet()
-    meter.start()
-    start = now()
-    acked = await closed_loop(target, tag, n, m, text)
-    times = await fakes.wait_slack(tag, n, timeout=TRIAL_TIMEOUT)
-    end = max(times.values())
-    cpu = meter.stop()
-    seconds = end - start
-    return {
-        "seconds": seconds,
-        "rate": n / seconds,
-        "acked_seconds": acked - start,
-        **{f"cpu_{k}": v for k, v in cpu.items()},
-    }
-
-
-async def latency(
-    target: Target, fakes: Fakes, tag: str, n: int, m: int, rate: float, meter: CpuMeter
-) -> dict[str, float]:
-    await prepare(target, fakes, tag, m)
-    await quiet()
-    meter.start()
-    sent, late = await paced(target, tag, n, m, rate, text)
-    lat = latencies(sent, await fakes.wait_slack(tag, n, timeout=TRIAL_TIMEOUT))
-    return latency_figures(lat, late, meter.stop())
-
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": announce(), "args": vars(args)}
     async with contestants(webhook=False) as c:
@@ -181,75 +139,32 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "bare": lambda: BareTarget(c.session, c.bare_url, client),
             "direct": lambda: DirectTarget(client),
         }
-        results["throughput"] = await throughputs(
-            args,
-            c,
-            makers,
-            lambda t, tag, meter: throughput(
-                t, c.fakes, tag, args.messages, args.conversations, meter
-            ),
-            "msg/s",
+        load: Load[Target] = Load(
+            lambda target, tag, _: prepare(target, c.fakes, tag, args.conversations),
+            lambda tag, n: c.fakes.wait_slack(tag, n, timeout=TRIAL_TIMEOUT),
+            text,
+            args.messages,
+            args.conversations,
+            "message",
         )
+        results["throughput"] = await throughputs(args, c, makers, load, "msg/s")
         _print_throughput(results["throughput"], args)
-        results["latency"] = await latency_trials(
-            args,
-            c,
-            makers,
-            lambda t, tag, n, rate, meter: latency(
-                t, c.fakes, tag, n, args.conversations, rate, meter
-            ),
-        )
+        results["latency"] = await latency_trials(args, c, makers, load)
         print_latency(results["latency"], args, "messages")
         if args.profile:
-            results["profile"] = await _profile(args, c.fakes, makers["bridge"], c.bridge.pid)
+            bridge = makers["bridge"]()
+            results["profile"] = await profile(load, bridge, c.bridge.pid, Path(args.profile))
         if args.trace:
-            results["trace"] = await _trace(args, c.session, c.fakes, c.work)
+            results["trace"] = await trace(
+                load,
+                c.session,
+                c.fakes,
+                c.work,
+                lambda url: BridgeTarget(c.session, url),
+                webhook=False,
+            )
         results |= await wrap_up(c)
     return results
-
-
-async def _profile(
-    args: argparse.Namespace, fakes: Fakes, make: Callable[[], Target], pid: int
-) -> str:
-    """One more throughput trial of the bridge with py-spy attached (not timed)."""
-    out = Path(args.profile)
-    target = make()
-    await prepare(target, fakes, "p", args.conversations)
-    spy = Spy(pid, out)
-    await spy.start()
-    try:
-        await closed_loop(target, "p", args.messages, args.conversations, text)
-        await fakes.wait_slack("p", args.messages, timeout=TRIAL_TIMEOUT)
-    finally:
-        await spy.stop()
-    summary = summarize(out)
-    print(f"\n## py-spy profile of the bridge during one throughput trial ({out})\n")
-    print(summary)
-    return summary
-
-
-async def _trace(
-    args: argparse.Namespace, session: aiohttp.ClientSession, fakes: Fakes, work: Path
-) -> str:
-    """One more throughput trial against a second bridge run by `bench.traced` (counts
-    transactions, lock time, SQLite round trips, Slack calls). Not timed."""
-    env = bridge_env(fakes, work / "traced.db", 0, webhook=False)
-    env["BENCH_TRACE_FILE"] = str(work / "trace.json")
-    proc, url = await start_server(session, "traced", "bench.traced", env, work)
-    try:
-        target = BridgeTarget(session, url)
-        await prepare(target, fakes, "x", args.conversations)
-        os.kill(proc.pid, signal.SIGUSR1)  # reset the counters
-        await asyncio.sleep(0.1)
-        await closed_loop(target, "x", args.messages, args.conversations, text)
-        await fakes.wait_slack("x", args.messages, timeout=TRIAL_TIMEOUT)
-        counters = await snapshot(proc.pid, work / "trace.json")
-    finally:
-        await proc.stop()
-    summary = report(counters, args.messages)
-    print("\n## Where the bridge's time goes (bench.traced, one throughput trial)\n")
-    print(summary)
-    return summary
 
 
 def _print_throughput(res: Trials, args: argparse.Namespace) -> None:

@@ -25,7 +25,6 @@ import base64
 import itertools
 import json
 import os
-import signal
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -41,33 +40,24 @@ from bench.common import (
     MARKER,
     TRIAL_TIMEOUT,
     BotApi,
-    CpuMeter,
     Fakes,
+    Load,
     Trials,
     announce,
-    bridge_env,
-    closed_loop,
     contestants,
-    latencies,
-    latency_figures,
     latency_trials,
     marker,
-    now,
-    paced,
     parents,
     parse_args,
     print_latency,
     print_throughput,
-    quiet,
     slack_signature,
     split,
-    start_server,
     throughputs,
     wrap_up,
     write_json,
 )
-from bench.profile import Spy, summarize
-from bench.traced import report, snapshot
+from bench.diagnose import profile, trace
 
 # The fake Slack's identities (bridge.testing.fake_slack defaults).
 TEAM = "T0FAKE"
@@ -215,63 +205,34 @@ async def prepare(target: ReplyTarget, fakes: Fakes, tag: str, n: int, m: int) -
     await fakes.wait_bot(tag + "c", m, timeout=60)
 
 
-async def throughput(
-    target: ReplyTarget, fakes: Fakes, tag: str, n: int, m: int, meter: CpuMeter
-) -> dict[str, float]:
-    await prepare(target, fakes, tag, n, m)
-    await quiet()
-    meter.start()
-    start = now()
-    acked = await closed_loop(target, tag, n, m, text)
-    times = await fakes.wait_bot(tag, n, timeout=TRIAL_TIMEOUT)
-    end = max(times.values())
-    cpu = meter.stop()
-    return {
-        "seconds": end - start,
-        "rate": n / (end - start),
-        "acked_seconds": acked - start,
-        **{f"cpu_{k}": v for k, v in cpu.items()},
-    }
-
-
-async def latency(
-    target: ReplyTarget, fakes: Fakes, tag: str, n: int, m: int, rate: float, meter: CpuMeter
-) -> dict[str, float]:
-    await prepare(target, fakes, tag, n, m)
-    await quiet()
-    meter.start()
-    sent, late = await paced(target, tag, n, m, rate, text)
-    lat = latencies(sent, await fakes.wait_bot(tag, n, timeout=TRIAL_TIMEOUT))
-    return latency_figures(lat, late, meter.stop())
-
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": announce(), "args": vars(args)}
     async with contestants(webhook=True) as c:
         makers = _makers(c.session, c.fakes, c.bridge_url, c.bare_url)
-        results["throughput"] = await throughputs(
-            args,
-            c,
-            makers,
-            lambda t, tag, meter: throughput(
-                t, c.fakes, tag, args.events, args.conversations, meter
-            ),
-            "ev/s",
+        load: Load[ReplyTarget] = Load(
+            lambda target, tag, n: prepare(target, c.fakes, tag, n, args.conversations),
+            lambda tag, n: c.fakes.wait_bot(tag, n, timeout=TRIAL_TIMEOUT),
+            text,
+            args.events,
+            args.conversations,
+            "event",
         )
+        results["throughput"] = await throughputs(args, c, makers, load, "ev/s")
         _print_throughput(results["throughput"], args)
-        results["latency"] = await latency_trials(
-            args,
-            c,
-            makers,
-            lambda t, tag, n, rate, meter: latency(
-                t, c.fakes, tag, n, args.conversations, rate, meter
-            ),
-        )
+        results["latency"] = await latency_trials(args, c, makers, load)
         print_latency(results["latency"], args, "events")
         if args.profile:
-            results["profile"] = await _profile(args, c.fakes, makers["bridge"], c.bridge.pid)
+            bridge = makers["bridge"]()
+            results["profile"] = await profile(load, bridge, c.bridge.pid, Path(args.profile))
         if args.trace:
-            results["trace"] = await _trace(args, c.session, c.fakes, c.work)
+            results["trace"] = await trace(
+                load,
+                c.session,
+                c.fakes,
+                c.work,
+                lambda url: _makers(c.session, c.fakes, url, url)["bridge"](),
+                webhook=True,
+            )
         results |= await wrap_up(c)
     return results
 
@@ -301,49 +262,6 @@ def _makers(session: aiohttp.ClientSession, fakes: Fakes, bridge_url: str, bare_
             "bare", Events(session, bare_url, secret), fakes, lambda m: parents(client, m)
         ),
     }
-
-
-async def _profile(
-    args: argparse.Namespace, fakes: Fakes, make: Callable[[], ReplyTarget], pid: int
-) -> str:
-    """One more throughput trial of the bridge with py-spy attached (not timed)."""
-    out = Path(args.profile)
-    target = make()
-    await prepare(target, fakes, "p", args.events, args.conversations)
-    spy = Spy(pid, out)
-    await spy.start()
-    try:
-        await closed_loop(target, "p", args.events, args.conversations, text)
-        await fakes.wait_bot("p", args.events, timeout=TRIAL_TIMEOUT)
-    finally:
-        await spy.stop()
-    summary = summarize(out)
-    print(f"\n## py-spy profile of the bridge during one throughput trial ({out})\n")
-    print(summary)
-    return summary
-
-
-async def _trace(
-    args: argparse.Namespace, session: aiohttp.ClientSession, fakes: Fakes, work: Path
-) -> str:
-    """One more throughput trial against a second bridge run by `bench.traced`. Not timed."""
-    env = bridge_env(fakes, work / "traced.db", 0, webhook=True)
-    env["BENCH_TRACE_FILE"] = str(work / "trace.json")
-    proc, url = await start_server(session, "traced", "bench.traced", env, work)
-    try:
-        target = _makers(session, fakes, url, url)["bridge"]()
-        await prepare(target, fakes, "x", args.events, args.conversations)
-        os.kill(proc.pid, signal.SIGUSR1)  # reset the counters
-        await asyncio.sleep(0.1)
-        await closed_loop(target, "x", args.events, args.conversations, text)
-        await fakes.wait_bot("x", args.events, timeout=TRIAL_TIMEOUT)
-        counters = await snapshot(proc.pid, work / "trace.json")
-    finally:
-        await proc.stop()
-    summary = report(counters, args.events, unit="event")
-    print("\n## Where the bridge's time goes (bench.traced, one throughput trial)\n")
-    print(summary)
-    return summary
 
 
 def _print_throughput(res: Trials, args: argparse.Namespace) -> None:

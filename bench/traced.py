@@ -1,6 +1,6 @@
 """`python -m bench.traced serve`: the real bridge, with counters bolted on from outside.
 
-Nothing in `bridge/` changes; this wraps, at import time:
+Nothing in `bridge/` changes; when it starts, this wraps:
 
 - `Store.write` and `Store.read`: how many transactions (and reads) each caller runs, and
   how long each is awaited (queueing for the database's thread included);
