@@ -36,16 +36,8 @@ from typing import cast
 
 import aiosqlite
 
-from bridge.model import (
-    Conversation,
-    Origin,
-    Role,
-    Status,
-    TextMessage,
-    TextPayload,
-    User,
-    utcnow,
-)
+from bridge.model import Role, TextMessage, TextPayload, User, utcnow
+from bridge.service import Service, parent_key
 from bridge.store import Store, Tx
 from bridge.store.sqlite import _run_batch
 
@@ -119,58 +111,45 @@ async def store_writes(path: Path, n: int, tasks: int) -> float:
     return spent / (n // tasks * tasks)
 
 
-def _message(i: int) -> tuple[Callable[[Tx], None], Callable[[Tx], None]]:
+def _message(conv: str, user: str, i: int) -> tuple[Callable[[Tx], None], Callable[[Tx], None]]:
     """Message `i`'s two transactions: stored with its outbox row; taken and delivered."""
     message_id = f"m{i}"
     content = TextMessage(type="text", payload=TextPayload(text=f"message {i}, hello there"))
 
     def send(tx: Tx) -> None:
-        tx.conversation("c1")
-        tx.insert_message(message_id, "c1", "u1", content, utcnow())
-        tx.enqueue("slack", "c1", "message", {"messageId": message_id, "channel": "C1"})
+        tx.conversation(conv)
+        tx.insert_message(message_id, conv, user, content, utcnow())
+        tx.enqueue("slack", conv, "message", {"messageId": message_id, "channel": "C1"})
 
     def deliver(tx: Tx) -> None:
         (row,) = tx.take_due("slack", time.time(), 32, [])
-        tx.view("c1", message_id)
-        tx.record_slack(message_id, "c1", "C1", f"{i}.000100")
+        tx.view(conv, message_id)
+        tx.record_slack(message_id, conv, "C1", f"{i}.000100")
         tx.delivered(row.id)
 
     return send, deliver
 
 
-def _seed(tx: Tx) -> None:
-    now = utcnow()
-    tx.insert_user(User("u1", Role.END_USER, "Ann", None, None), now)
-    conv = Conversation(
-        id="c1",
-        user_id="u1",
-        status=Status.WAITING,
-        channel="C1",
-        thread_ts="1.000100",
-        permalink=None,
-        title=None,
-        description=None,
-        agent_id=None,
-        changed_by=None,
-        stop_reason=None,
-        created_at=now,
-        waiting_since=now,
-        stopped_at=None,
-        origin=Origin.NATIVE,
-        priority=None,
-    )
-    tx.insert_conversation(conv, [], None)
+async def _handoff(store: Store) -> tuple[str, str]:
+    """An end user and their handoff, opened by the service, its thread posted in Slack."""
+    service = Service(store, channel_for=lambda _: "C1", webhooks=False)
+    user = await service.create_user("Ann", None, None)
+    conv = await service.start_hitl(user, title=None, description=None, history=[], session=None)
+    (parent,) = await store.write(lambda tx: tx.take_due("slack", time.time(), 1, []))
+    await service.posted([parent_key(conv)], conv, "C1", "0.000000")
+    await store.write(lambda tx: tx.delivered(parent.id))
+    return conv, user
 
 
 async def message_work(path: Path, n: int, share: int) -> tuple[float, float]:
     """CPU and wall seconds per message on the store's thread, the stores of `share`
     messages in one commit and their deliveries in another (1: each its own)."""
     store = await Store.open(path)
-    await store.write(_seed)
+    conv, user = await _handoff(store)
     db = store._db._conn  # on its own thread, below, as the store itself uses it
 
     def work() -> tuple[float, float]:
-        messages = [_message(i) for i in range(n)]
+        messages = [_message(conv, user, i) for i in range(n)]
         cpu, wall = time.thread_time(), time.perf_counter()
         for k in range(0, n, share):
             group = messages[k : k + share]
