@@ -91,7 +91,7 @@ class Bridge:
             ]
         )
         if signing is not None and not s.socket_mode:
-            app.add_routes([events_route(bolt, signing, directory)])
+            app.add_routes([events_route(bolt, signing)])
         if s.botpress_webhook_url:
             app.add_routes(BotpressApi(service, s.botpress_prefix).routes())
             if s.botpress_path_token is None:

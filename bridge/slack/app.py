@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from slack_bolt import BoltResponse
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -45,6 +47,26 @@ def build_app(
         request_verification_enabled=False,
         process_before_response=True,
     )
+
+    @app.middleware
+    async def only_our_app(
+        body: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
+        """Acknowledge but ignore requests meant for another workspace or app (the same
+        signing secret, or an app installed in several workspaces, can bring them), over
+        HTTP and Socket Mode alike."""
+        team, app_id = await directory.identity()
+        their_team = context.team_id
+        their_app = body.get("api_app_id")
+        if context.enterprise_id and context.is_enterprise_install:
+            their_team = team  # an org-wide install spans the org's workspaces
+        if (their_team and team and their_team != team) or (
+            their_app and app_id and their_app != app_id
+        ):
+            log.info("ignoring a request for team %s / app %s", their_team, their_app)
+            return BoltResponse(status=200, body="")
+        await next()
+        return None
 
     async def on_change(event: dict[str, Any], body: dict[str, Any]) -> None:
         """An agent edited or deleted a message; it matters only if it was relayed."""
@@ -158,7 +180,7 @@ def build_app(
     return app
 
 
-def events_route(app: AsyncApp, signing_secret: str, directory: Directory) -> web.RouteDef:
+def events_route(app: AsyncApp, signing_secret: str) -> web.RouteDef:
     """`POST /slack/events`: checked at the door (see `edge`), then Bolt."""
 
     async def handle(request: web.Request) -> web.Response:
@@ -168,11 +190,6 @@ def events_route(app: AsyncApp, signing_secret: str, directory: Directory) -> we
         payload = edge.parse(body, request.content_type)
         raw_json = None if request.content_type.endswith("urlencoded") else body
         why = "it is not a JSON object" if payload is None else edge.problem(payload, raw_json)
-        if payload is not None and why is None:
-            team, app_id = edge.addressed_to(payload)
-            ours = await directory.identity()
-            if (team and ours[0] and team != ours[0]) or (app_id and ours[1] and app_id != ours[1]):
-                why = f"it is for team {team} / app {app_id}"
         if why is not None:
             # Signed, so from Slack: acknowledge it, or Slack retries it and may disable us.
             log.info("ignoring a request from Slack: %s", why)

@@ -3,9 +3,8 @@
 Bolt parses a body before it checks the signature, and trusts the shape of what it parsed, so
 a forged or malformed request could make it fail with a 500. Here every request is checked
 first, on its raw bytes: the signature (5-minute window, constant time), then the shape of
-the few kinds the bridge handles. A signed request that is malformed, meant for another
-workspace or app, or of a kind the bridge does not use is acknowledged (200, so Slack does
-not retry it) and goes no further.
+the few kinds the bridge handles. A signed request that is malformed or of a kind the bridge
+does not use is acknowledged (200, so Slack does not retry it) and goes no further.
 """
 
 from __future__ import annotations
@@ -88,13 +87,3 @@ def _plainly_storable(raw_json: bytes) -> bool:
     brackets to nest `DEPTH` deep, and no escaped surrogate (UTF-8 cannot carry one raw)."""
     brackets = raw_json.count(b"{") + raw_json.count(b"[")
     return brackets <= DEPTH and _ESCAPED_SURROGATE.search(raw_json) is None
-
-
-def addressed_to(payload: dict[str, Any]) -> tuple[str | None, str | None]:
-    """The workspace (team id) and app the request is for, as far as it says."""
-    team = payload.get("team_id")
-    if not isinstance(team, str):
-        team_obj = payload.get("team")
-        team = team_obj.get("id") if isinstance(team_obj, dict) else None
-    app = payload.get("api_app_id")
-    return (team if isinstance(team, str) else None, app if isinstance(app, str) else None)
