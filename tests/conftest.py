@@ -15,6 +15,7 @@ import pytest
 
 from bridge.config import Settings, load_settings
 from bridge.server import Bridge
+from bridge.store import Store
 from bridge.testing.fake_bot import FakeBot
 from bridge.testing.fake_slack import FakeSlack
 
@@ -194,3 +195,11 @@ async def make_stage(slack: FakeSlack, bot: FakeBot, tmp_path: Path) -> AsyncIte
 @pytest.fixture
 async def stage(make_stage: StageFactory) -> Stage:
     return await make_stage()
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    """A fresh store of its own (`b.db` in the test's directory), closed after."""
+    store = await Store.open(tmp_path / "b.db")
+    yield store
+    await store.close()

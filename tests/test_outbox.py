@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 
 import pytest
 
@@ -68,13 +67,7 @@ async def run(sender: Recorder) -> dict[tuple[str, str], tuple[int, float]]:
     finally:
         await drainer.stop(1)
         task.cancel()
-
-
-@pytest.fixture
-async def store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    store = await Store.open(tmp_path / "b.db")
-    yield store
-    await store.close()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def test_follow_ups_run_while_the_row_is_still_queued(store: Store) -> None:

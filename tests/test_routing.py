@@ -25,10 +25,9 @@ async def test_unclaimed_handoff_times_out(make_stage: StageFactory) -> None:
     stage = await make_stage(BRIDGE_ASSIGN_TIMEOUT="1")
     slack, bot, api = stage.slack, stage.bot, stage.api
     assert bot is not None
-    claimed = await api.start(await api.create_user())
-    waiting = await api.start(await api.create_user())
-    await slack.click(ALICE, CHANNEL, await stage.parent_ts(claimed), "claim")
-    parent = await stage.parent_ts(waiting)
+    claimed, claimed_parent = await stage.handoff()
+    waiting, parent = await stage.handoff()
+    await slack.click(ALICE, CHANNEL, claimed_parent, "claim")
     await bot.wait_for(lambda: len(bot.events("hitlStopped")) == 1, timeout=10)
     assert bot.events("hitlStopped")[0]["payload"] == {
         "conversationId": waiting,

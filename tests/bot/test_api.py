@@ -32,8 +32,8 @@ async def test_users_round_trip(stage: Stage) -> None:
 async def test_agents_are_users_too(stage: Stage) -> None:
     api, slack, bot = stage.api, stage.slack, stage.bot
     assert bot is not None
-    conv = await api.start(await api.create_user())
-    await slack.click(ALICE, CHANNEL, await stage.parent_ts(conv), "claim")
+    conv, parent = await stage.handoff()
+    await slack.click(ALICE, CHANNEL, parent, "claim")
     await bot.wait_for(lambda: len(bot.events()) == 1)
     agent_id = bot.events()[0]["payload"]["userId"]
     status, body = await api.get(f"/v1/users/{agent_id}")

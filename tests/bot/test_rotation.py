@@ -25,9 +25,8 @@ async def test_every_listed_token_works(make_stage: StageFactory) -> None:
 
 async def test_webhooks_are_signed_with_every_key(make_stage: StageFactory, bot: FakeBot) -> None:
     stage = await make_stage(BRIDGE_WEBHOOK_SECRET=f"{NEW_KEY},{bot.secret}")
-    slack, api = stage.slack, stage.api
-    conv = await api.start(await api.create_user())
-    await slack.click(ALICE, CHANNEL, await stage.parent_ts(conv), "claim")
+    _, parent = await stage.handoff()
+    await stage.slack.click(ALICE, CHANNEL, parent, "claim")
     await bot.wait_for(lambda: len(bot.events()) == 1)  # the old key still verifies
     assert bot.rejected == 0
     signatures = bot.received_headers[0]["webhook-signature"].split()

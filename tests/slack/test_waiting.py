@@ -90,10 +90,10 @@ async def test_a_team_persona_hides_who_answers(make_stage: StageFactory) -> Non
         BRIDGE_PERSONA_NAME="Support Team",
         BRIDGE_PERSONA_PICTURE="https://img.example.com/team.png",
     )
-    slack, bot, api = stage.slack, stage.bot, stage.api
+    slack, bot = stage.slack, stage.bot
     assert bot is not None
-    conv = await api.start(await api.create_user())
-    await slack.user_says(ALICE, CHANNEL, "hello", thread_ts=await stage.parent_ts(conv))
+    _, parent = await stage.handoff()
+    await slack.user_says(ALICE, CHANNEL, "hello", thread_ts=parent)
     await bot.wait_for(lambda: len(bot.events()) == 2)
     for event in bot.events():
         agent = event["payload"]["agent"]

@@ -16,6 +16,11 @@ from bridge.store import OutboxRow, Store, Tx
 from bridge.store.migrations import MIGRATIONS
 
 
+async def take(store: Store, busy: list[str] | None = None) -> list[OutboxRow]:
+    """Up to 10 due Slack rows, none of a `busy` conversation."""
+    return await store.write(lambda tx: tx.take_due("slack", time.time(), 10, busy or []))
+
+
 async def test_migrations_are_applied_once_and_recorded(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "b.db")
     await store.close()
@@ -40,15 +45,12 @@ async def test_a_queue_left_by_the_first_schema_drains_after_the_upgrade(tmp_pat
         db.execute("INSERT INTO outbox_heads VALUES ('slack', 'a', 1, 0)")  # as version 1 did
     store = await Store.open(tmp_path / "b.db")
 
-    async def take() -> list[OutboxRow]:
-        return await store.write(lambda tx: tx.take_due("slack", time.time(), 10, []))
-
     async def deliver(row_id: int) -> None:
         await store.write(lambda tx: tx.delivered(row_id))
 
     try:
         sent = []
-        while rows := await take():
+        while rows := await take(store):
             (row,) = rows  # one conversation: one head at a time
             sent.append(row.payload["n"])
             await deliver(row.id)
@@ -64,51 +66,39 @@ async def test_a_newer_database_is_refused(tmp_path: Path) -> None:
         await Store.open(tmp_path / "b.db")
 
 
-async def test_mappings_cannot_double(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "b.db")
-    try:
+async def test_mappings_cannot_double(store: Store) -> None:
+    await store.write(
+        lambda tx: tx.insert_user(User("u1", Role.AGENT, "A", None, None, "U1"), utcnow())
+    )
+    with pytest.raises(sqlite3.IntegrityError):  # a second bridge user for one Slack user
         await store.write(
-            lambda tx: tx.insert_user(User("u1", Role.AGENT, "A", None, None, "U1"), utcnow())
+            lambda tx: tx.insert_user(User("u2", Role.AGENT, "A", None, None, "U1"), utcnow())
         )
-        with pytest.raises(sqlite3.IntegrityError):  # a second bridge user for one Slack user
-            await store.write(
-                lambda tx: tx.insert_user(User("u2", Role.AGENT, "A", None, None, "U1"), utcnow())
-            )
-        with pytest.raises(sqlite3.IntegrityError):  # an agent without a Slack id
-            await store.write(
-                lambda tx: tx.insert_user(User("u3", Role.AGENT, "A", None, None, None), utcnow())
-            )
-        assert await store.write(lambda tx: (tx.first_seen("Ev1"), tx.first_seen("Ev1"))) == (
-            True,
-            False,
+    with pytest.raises(sqlite3.IntegrityError):  # an agent without a Slack id
+        await store.write(
+            lambda tx: tx.insert_user(User("u3", Role.AGENT, "A", None, None, None), utcnow())
         )
-    finally:
-        await store.close()
+    seen = await store.write(lambda tx: (tx.first_seen("Ev1"), tx.first_seen("Ev1")))
+    assert seen == (True, False)
 
 
-async def test_a_failed_transaction_leaves_nothing_behind(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "b.db")
-
+async def test_a_failed_transaction_leaves_nothing_behind(store: Store) -> None:
     def half_done(tx: Tx) -> None:
         tx.insert_user(User("u1", Role.END_USER, "A", None, None), utcnow())
         raise ValueError("changed my mind")
 
-    try:
-        with pytest.raises(ValueError, match="changed my mind"):
-            await store.write(half_done)
-        assert await store.read(lambda tx: tx.user("u1")) is None
-        await store.write(
-            lambda tx: tx.insert_user(User("u1", Role.END_USER, "A", None, None), utcnow())
-        )
-        assert await store.read(lambda tx: tx.user("u1")) is not None
-    finally:
-        await store.close()
+    with pytest.raises(ValueError, match="changed my mind"):
+        await store.write(half_done)
+    assert await store.read(lambda tx: tx.user("u1")) is None
+    await store.write(
+        lambda tx: tx.insert_user(User("u1", Role.END_USER, "A", None, None), utcnow())
+    )
+    assert await store.read(lambda tx: tx.user("u1")) is not None
 
 
-async def test_transactions_sharing_a_commit_stay_apart(tmp_path: Path) -> None:
+async def test_transactions_sharing_a_commit_stay_apart(store: Store) -> None:
     """Writes (and reads) asked for at once go over together (one commit); one that fails
     undoes only what it did itself (the others run again, each in a savepoint)."""
-    store = await Store.open(tmp_path / "b.db")
     runs: Counter[str] = Counter()
 
     def add(user_id: str, fail: bool = False) -> Callable[[Tx], str]:
@@ -121,32 +111,28 @@ async def test_transactions_sharing_a_commit_stay_apart(tmp_path: Path) -> None:
 
         return body
 
-    try:
-        results = await asyncio.gather(
-            store.write(add("u1")),
-            store.write(add("u2", fail=True)),
-            store.write(add("u1")),  # a duplicate: IntegrityError, for itself alone
-            store.read(lambda tx: tx.user("u1")),  # reads ride along, in order
-            store.read(lambda tx: tx.user("u2")),
-            store.write(add("u3")),
-            return_exceptions=True,
-        )
-        assert results[0] == "u1" and results[5] == "u3"
-        assert isinstance(results[1], ValueError) and isinstance(results[2], sqlite3.IntegrityError)
-        assert isinstance(results[3], User) and results[4] is None
-        found = await store.read(lambda tx: [tx.user(u) is not None for u in ("u1", "u2", "u3")])
-        assert found == [True, False, True]
-        assert runs["u3"] == 2  # its batch was run again
+    results = await asyncio.gather(
+        store.write(add("u1")),
+        store.write(add("u2", fail=True)),
+        store.write(add("u1")),  # a duplicate: IntegrityError, for itself alone
+        store.read(lambda tx: tx.user("u1")),  # reads ride along, in order
+        store.read(lambda tx: tx.user("u2")),
+        store.write(add("u3")),
+        return_exceptions=True,
+    )
+    assert results[0] == "u1" and results[5] == "u3"
+    assert isinstance(results[1], ValueError) and isinstance(results[2], sqlite3.IntegrityError)
+    assert isinstance(results[3], User) and results[4] is None
+    found = await store.read(lambda tx: [tx.user(u) is not None for u in ("u1", "u2", "u3")])
+    assert found == [True, False, True]
+    assert runs["u3"] == 2  # its batch was run again
 
-        runs.clear()
-        await asyncio.gather(store.write(add("u4")), store.write(add("u5")))
-        assert runs == {"u4": 1, "u5": 1}  # nothing failed: each ran once
-    finally:
-        await store.close()
+    runs.clear()
+    await asyncio.gather(store.write(add("u4")), store.write(add("u5")))
+    assert runs == {"u4": 1, "u5": 1}  # nothing failed: each ran once
 
 
-async def test_prune_forgets_only_what_is_old(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "b.db")
+async def test_prune_forgets_only_what_is_old(store: Store, tmp_path: Path) -> None:
 
     def seed(tx: Tx) -> None:
         tx.first_seen("EvOld")
@@ -156,25 +142,22 @@ async def test_prune_forgets_only_what_is_old(tmp_path: Path) -> None:
         tx.append_event("evt_old", "conv_1", {"id": "evt_old"})
         tx.append_event("evt_new", "conv_1", {"id": "evt_new"})
 
-    try:
-        await store.write(seed)
-        now = time.time()
-        with sqlite3.connect(tmp_path / "b.db") as db:
-            db.execute("UPDATE slack_events SET received_at = ? WHERE event_id = 'EvOld'",
-                       (now - 2 * 86400,))  # fmt: skip
-            db.execute("UPDATE idempotency SET created_at = ? WHERE key = 'old'", (now - 90000,))
-            db.execute("UPDATE events SET created_at = ? WHERE id = 'evt_old'",
-                       (now - 8 * 86400,))  # fmt: skip
-        await store.write(lambda tx: tx.prune(now))
-        assert await store.write(lambda tx: tx.first_seen("EvOld")) is True  # forgotten: new again
-        assert await store.write(lambda tx: tx.first_seen("EvNew")) is False
-        assert await store.read(lambda tx: tx.recall("POST /v1/users", "old")) is None
-        assert await store.read(lambda tx: tx.recall("POST /v1/users", "new")) is not None
-        events = await store.read(lambda tx: tx.events_after(0, 10))
-        assert [e.body["id"] for e in events] == ["evt_new"]
-        assert await store.read(lambda tx: tx.last_event_seq()) == 2  # cursors survive pruning
-    finally:
-        await store.close()
+    await store.write(seed)
+    now = time.time()
+    with sqlite3.connect(tmp_path / "b.db") as db:
+        db.execute("UPDATE slack_events SET received_at = ? WHERE event_id = 'EvOld'",
+                   (now - 2 * 86400,))  # fmt: skip
+        db.execute("UPDATE idempotency SET created_at = ? WHERE key = 'old'", (now - 90000,))
+        db.execute("UPDATE events SET created_at = ? WHERE id = 'evt_old'",
+                   (now - 8 * 86400,))  # fmt: skip
+    await store.write(lambda tx: tx.prune(now))
+    assert await store.write(lambda tx: tx.first_seen("EvOld")) is True  # forgotten: new again
+    assert await store.write(lambda tx: tx.first_seen("EvNew")) is False
+    assert await store.read(lambda tx: tx.recall("POST /v1/users", "old")) is None
+    assert await store.read(lambda tx: tx.recall("POST /v1/users", "new")) is not None
+    events = await store.read(lambda tx: tx.events_after(0, 10))
+    assert [e.body["id"] for e in events] == ["evt_new"]
+    assert await store.read(lambda tx: tx.last_event_seq()) == 2  # cursors survive pruning
 
 
 def three_each(tx: Tx) -> None:
@@ -184,27 +167,20 @@ def three_each(tx: Tx) -> None:
             tx.enqueue("slack", conv, "message", {"n": n})
 
 
-async def test_only_the_head_of_each_conversation_is_due(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "b.db")
-
-    async def take(busy: list[str]) -> list[OutboxRow]:
-        return await store.write(lambda tx: tx.take_due("slack", time.time(), 10, busy))
+async def test_only_the_head_of_each_conversation_is_due(store: Store) -> None:
 
     def seen(rows: list[OutboxRow]) -> list[tuple[str, int, int]]:
         """(conversation, n, attempts made before) of each row."""
         return [(r.conversation_id, r.payload["n"], r.attempts) for r in rows]
 
-    try:
-        await store.write(three_each)
-        assert seen(await take([])) == [("a", 0, 0), ("b", 0, 0)]
-        assert seen(await take(["a"])) == [("b", 0, 1)]  # taking a row counts an attempt
-        a, b = await take([])
-        # A head held back holds its conversation's line, and the take did not count.
-        await store.write(lambda tx: tx.defer(a, time.time() + 60))
-        assert seen(await take([])) == [("b", 0, 3)]
-        await store.write(lambda tx: tx.delivered(b.id))
-        assert seen(await take(["a"])) == [("b", 1, 0)]
-        await store.write(lambda tx: tx.defer(a, time.time()))
-        assert seen(await take(["b"])) == [("a", 0, 1)]
-    finally:
-        await store.close()
+    await store.write(three_each)
+    assert seen(await take(store, [])) == [("a", 0, 0), ("b", 0, 0)]
+    assert seen(await take(store, ["a"])) == [("b", 0, 1)]  # taking a row counts an attempt
+    a, b = await take(store, [])
+    # A head held back holds its conversation's line, and the take did not count.
+    await store.write(lambda tx: tx.defer(a, time.time() + 60))
+    assert seen(await take(store, [])) == [("b", 0, 3)]
+    await store.write(lambda tx: tx.delivered(b.id))
+    assert seen(await take(store, ["a"])) == [("b", 1, 0)]
+    await store.write(lambda tx: tx.defer(a, time.time()))
+    assert seen(await take(store, ["b"])) == [("a", 0, 1)]
