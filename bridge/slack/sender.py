@@ -263,8 +263,7 @@ class SlackSender:
     async def _upload(self, conv: Conversation, message: StoredMessage, user: User | None) -> bool:
         """Put a media message's file itself in the thread (`files_upload_v2`); False when it
         cannot be fetched, and the message is shown as a link instead."""
-        if conv.thread_ts is None:
-            raise Fail("the conversation has no Slack thread (its parent could not be posted)")
+        thread_ts = _thread(conv)
         assert self._uploads is not None
         payload = message.content.payload.model_dump()
         url = next(v for k, v in payload.items() if k.endswith("Url"))
@@ -284,7 +283,7 @@ class SlackSender:
         resp = await self._call(
             "files_upload_v2",
             channel=conv.channel,
-            thread_ts=conv.thread_ts,
+            thread_ts=thread_ts,
             content=data,
             filename=name,
             title=payload.get("title"),
@@ -356,15 +355,14 @@ class SlackSender:
     ) -> None:
         """Post one thread reply carrying `keys`, unless it is already there (`new`: the
         caller knows it is not recorded as posted)."""
-        if conv.thread_ts is None:
-            raise Fail("the conversation has no Slack thread (its parent could not be posted)")
+        thread_ts = _thread(conv)
         if not new and await self._service.slack_ts(keys[0]) is not None:
             return
-        found = await self._find(row, keys[0], conv.channel, conv.thread_ts, None)
+        found = await self._find(row, keys[0], conv.channel, thread_ts, None)
         if found is not None:
             ts, keys = found  # what that earlier attempt posted, which may be less
         else:
-            ts = await self._post(conv.channel, rendered, keys, conv.thread_ts, as_user)
+            ts = await self._post(conv.channel, rendered, keys, thread_ts, as_user)
         await self._service.posted(keys, conv.id, conv.channel, ts)
 
     async def _post(
@@ -468,6 +466,13 @@ class SlackSender:
         if view is None:
             raise Fail(f"conversation {row.conversation_id} is gone")
         return view
+
+
+def _thread(conv: Conversation) -> str:
+    """The ts of the conversation's thread in Slack, which replies need."""
+    if conv.thread_ts is None:
+        raise Fail("the conversation has no Slack thread (its parent could not be posted)")
+    return conv.thread_ts
 
 
 def _mention(who: str | None) -> str:
