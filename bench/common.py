@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
-import hmac
 import json
 import os
 import platform
@@ -20,7 +19,6 @@ import re
 import signal
 import socket
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
@@ -29,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
+from statistics import median
 from typing import Any, Generic, Protocol, TypeVar
 
 import aiohttp
@@ -73,19 +72,10 @@ def percentile(values: Iterable[float], p: float) -> float:
     return data[low] + (data[high] - data[low]) * (pos - low)
 
 
-def median(values: Iterable[float]) -> float:
-    return statistics.median(list(values))
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
-
-
-def slack_signature(secret: str, timestamp: int, body: bytes) -> str:
-    base = b"v0:" + str(timestamp).encode() + b":" + body
-    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
 async def bounded_gather(limit: int, jobs: Iterable[Awaitable[T]]) -> list[T]:
@@ -115,7 +105,7 @@ def child_env(extra: dict[str, str]) -> dict[str, str]:
 
 @dataclass
 class Proc:
-    """A child process we started; stopped by its own pid, SIGTERM first."""
+    """A child process we started; stopped by its own pid, SIGTERM (or `sig`) first."""
 
     name: str
     args: list[str]
@@ -163,12 +153,12 @@ class Proc:
             return "(no log)"
         return "log tail:\n" + "\n".join(text)
 
-    async def stop(self, timeout: float = 15.0) -> None:
+    async def stop(self, timeout: float = 15.0, sig: signal.Signals = signal.SIGTERM) -> None:
         proc = self.proc
         if proc is None or proc.returncode is not None:
             return
         with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(sig)
         try:
             await asyncio.wait_for(proc.wait(), timeout)
         except TimeoutError:
@@ -243,14 +233,14 @@ class Fakes:
         """When each webhook marked with `tag` was received by the fake bot."""
         return await self._wait("bot", tag, count, timeout)
 
-    async def store_messages(self, items: list[dict[str, str]]) -> list[str]:
+    async def store_messages(self, items: list[dict[str, str]]) -> list[bytes]:
         """People's messages stored in the fake Slack without any event delivery (``user``,
-        ``channel``, ``thread_ts``, ``text`` each): their ts, in order."""
-        out: list[str] = []
+        ``channel``, ``thread_ts``, ``text`` each): the body of each one's event, in order."""
+        out: list[bytes] = []
         for i in range(0, len(items), 500):
             body = {"messages": items[i : i + 500]}
             async with self.session.post(f"{self.control}/slack/store", json=body) as resp:
-                out += (await expect(resp, 200))["ts"]
+                out += [event.encode() for event in (await expect(resp, 200))["events"]]
         return out
 
     async def stats(self) -> dict[str, Any]:
@@ -265,7 +255,7 @@ async def start_fakes(session: aiohttp.ClientSession, workdir: Path) -> Fakes:
     return fakes
 
 
-def bridge_env(fakes: Fakes, db: Path, port: int, *, webhook: bool) -> dict[str, str]:
+def bridge_env(fakes: Fakes, db: Path, *, webhook: bool) -> dict[str, str]:
     """The bridge's settings against the fakes (as in tests/conftest.py), no self-pacing."""
     env = {
         "SLACK_BOT_TOKEN": fakes.bot_token,
@@ -275,7 +265,6 @@ def bridge_env(fakes: Fakes, db: Path, port: int, *, webhook: bool) -> dict[str,
         "BRIDGE_API_TOKEN": API_TOKEN,
         "BRIDGE_DATABASE_URL": f"sqlite:///{db}",
         "BRIDGE_HOST": HOST,
-        "BRIDGE_PORT": str(port),
         "BRIDGE_SLACK_RATE": "0",
         "BRIDGE_RETRY_BASE": "0.05",
         "BRIDGE_RETRY_MAX": "0.5",
@@ -336,7 +325,7 @@ async def contestants(*, webhook: bool) -> AsyncIterator[Contestants]:
             fakes = await start_fakes(session, work)
             procs = [fakes.proc]
             try:
-                env = bridge_env(fakes, work / "bridge.db", 0, webhook=webhook)
+                env = bridge_env(fakes, work / "bridge.db", webhook=webhook)
                 bridge, bridge_url = await start_server(session, "bridge", "bridge", env, work)
                 procs.append(bridge)
                 bare, bare_url = await start_server(session, "bare", "bench.bare", env, work)
@@ -484,19 +473,18 @@ def machine_busy() -> tuple[float, float]:
 QUIET_WAIT = [5.0]  # seconds; `--quiet-wait` sets it
 
 
-async def quiet(limit: float = 0.25) -> float:
+async def quiet(limit: float = 0.25) -> None:
     """Before a trial: wait (at most `--quiet-wait` s, default 5) for half a second in which
-    the machine used less than `limit` of a core, since other people's jobs may share it.
-    Returns that load (cores)."""
+    the machine used less than `limit` of a core, since other people's jobs may share it."""
     if QUIET_WAIT[0] <= 0:
-        return 0.0
+        return
     deadline = now() + QUIET_WAIT[0]
     while True:
         before = sum(machine_busy())
         await asyncio.sleep(0.5)
         load = (sum(machine_busy()) - before) / 0.5
         if load < limit or now() >= deadline:
-            return load
+            return
 
 
 @dataclass
@@ -542,8 +530,6 @@ TRIAL_TIMEOUT = 180.0
 
 class Target(Protocol):
     """One contestant, as the load generator sees it."""
-
-    name: str
 
     async def open(self, conversations: int) -> None:
         """Create the conversations (not timed)."""
@@ -722,10 +708,10 @@ async def throughputs(
     c: Contestants,
     makers: dict[str, Callable[[], TargetT]],
     load: Load[TargetT],
-    per: str,
 ) -> Trials:
     """`args.runs` throughput trials of each contestant, interleaved so that drift hits all
-    alike; `per` names the rate's unit (`msg/s`)."""
+    alike."""
+    per = f"{load.unit}s/s"
     out: Trials = {name: [] for name in makers}
     for r in range(args.runs):
         for name, make in makers.items():
@@ -773,9 +759,9 @@ async def latency_trials(
 CPU_COLUMNS = ("cpu_fakes", "cpu_loadgen", "cpu_others", "cpu_steal")  # after the server's
 
 
-def print_throughput(res: Trials, n: int, heading: str, per: str, each: str) -> dict[str, float]:
-    """The throughput table under `heading`; the median seconds of each contestant. `per`
-    and `each` name the units (`msg/s`, `msg`)."""
+def print_throughput(res: Trials, n: int, heading: str, unit: str) -> dict[str, float]:
+    """The throughput table of `n` of `unit` under `heading`; the median seconds of each
+    contestant."""
     print(f"\n## {heading}\n")
     med = {name: median(t["seconds"] for t in trials) for name, trials in res.items()}
     rows = [
@@ -793,11 +779,11 @@ def print_throughput(res: Trials, n: int, heading: str, per: str, each: str) -> 
     headers = [
         "contestant",
         "seconds",
-        per,
+        f"{unit}s/s",
         "runs (s)",
         "POSTs answered (s)",
         "CPU s server (sys; main thread)",
-        f"ctx switches/{each}",
+        f"ctx switches/{unit}",
         "CPU s fakes",
         "CPU s loadgen",
         "CPU s others",
@@ -824,7 +810,7 @@ def print_latency(res: dict[str, Any], args: argparse.Namespace, unit: str) -> N
     for rate, trials in res.items():
         n = len(trials["bridge"])
         print(
-            f"\n## Latency at {rate} {unit}/s for {args.latency_seconds:g} s over "
+            f"\n## Latency at {rate} {unit}s/s for {args.latency_seconds:g} s over "
             f"{args.conversations} conversations (median of {n} run{'s' if n > 1 else ''})\n"
         )
         meds = {
@@ -849,16 +835,16 @@ def print_latency(res: dict[str, Any], args: argparse.Namespace, unit: str) -> N
 def parse_args(
     prog: str, description: str, unit: str, argv: list[str] | None
 ) -> argparse.Namespace:
-    """The options both directions share; `unit` names what is counted (`--messages`...)."""
+    """The options both directions share; `unit` names what is counted (`message`: `--messages`)."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument(f"--{unit}", type=int, default=1000)
+    parser.add_argument(f"--{unit}s", type=int, default=1000)
     parser.add_argument("--conversations", type=int, default=50)
     parser.add_argument("--runs", type=int, default=3, help="throughput runs per contestant")
     parser.add_argument(
         "--rates",
         type=lambda v: [float(x) for x in v.split(",")],
         default=[100.0, 20.0],
-        help=f"{unit}/s of the latency tests (comma-separated)",
+        help=f"{unit}s/s of the latency tests (comma-separated)",
     )
     parser.add_argument("--latency-seconds", type=float, default=10.0)
     parser.add_argument("--latency-runs", type=int, default=1)
@@ -886,7 +872,7 @@ def parse_args(
         if not sep or not name.startswith(("BRIDGE_", "SLACK_")):
             parser.error(f"--set {setting!r}: expected BRIDGE_NAME=VALUE")
         BRIDGE_SETTINGS[name] = value
-    if min(getattr(args, unit), args.conversations, args.runs, args.latency_runs) < 1:
+    if min(getattr(args, f"{unit}s"), args.conversations, args.runs, args.latency_runs) < 1:
         parser.error("counts must be positive")
     if min(args.rates) <= 0 or args.latency_seconds <= 0:
         parser.error("rates and seconds must be positive")

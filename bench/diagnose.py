@@ -9,23 +9,24 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
-import aiohttp
-
-from bench.common import Fakes, Load, TargetT, bridge_env, closed_loop, start_server
+from bench.common import Contestants, Load, TargetT, bridge_env, closed_loop, now, start_server
 from bench.profile import Spy, summarize
 from bench.traced import report, snapshot
 
 
-async def _drive(load: Load[TargetT], target: TargetT, tag: str) -> None:
-    """`load.count` messages in a closed loop, until all have arrived."""
+async def _drive(load: Load[TargetT], target: TargetT, tag: str) -> float:
+    """`load.count` messages in a closed loop, until all have arrived; the seconds from the
+    first POST until the last arrived."""
+    start = now()
     await closed_loop(target, tag, load.count, load.conversations, load.text)
-    await load.arrivals(tag, load.count)
+    return max((await load.arrivals(tag, load.count)).values()) - start
 
 
-async def profile(load: Load[TargetT], target: TargetT, pid: int, out: Path) -> str:
-    """One pass of the bridge (process `pid`) with py-spy attached; its summary, printed."""
+async def profile(load: Load[TargetT], target: TargetT, pid: int, out: Path, work: Path) -> str:
+    """One pass of the bridge (process `pid`) with py-spy attached (its log in `work`); its
+    summary, printed."""
     await load.prepare(target, "p", load.count)
-    spy = Spy(pid, out)
+    spy = Spy(pid, out, work)
     await spy.start()
     try:
         await _drive(load, target, "p")
@@ -38,30 +39,24 @@ async def profile(load: Load[TargetT], target: TargetT, pid: int, out: Path) -> 
 
 
 async def trace(
-    load: Load[TargetT],
-    session: aiohttp.ClientSession,
-    fakes: Fakes,
-    work: Path,
-    target: Callable[[str], TargetT],
-    *,
-    webhook: bool,
+    load: Load[TargetT], c: Contestants, target: Callable[[str], TargetT], *, webhook: bool
 ) -> str:
     """One pass against a second bridge run by `bench.traced` (its `target` made from its
     URL), counting transactions, commits, SQLite round trips and Slack calls; the report,
     printed."""
-    env = bridge_env(fakes, work / "traced.db", 0, webhook=webhook)
-    env["BENCH_TRACE_FILE"] = str(work / "trace.json")
-    proc, url = await start_server(session, "traced", "bench.traced", env, work)
+    env = bridge_env(c.fakes, c.work / "traced.db", webhook=webhook)
+    env["BENCH_TRACE_FILE"] = str(c.work / "trace.json")
+    proc, url = await start_server(c.session, "traced", "bench.traced", env, c.work)
     try:
         traced = target(url)
         await load.prepare(traced, "x", load.count)
         os.kill(proc.pid, signal.SIGUSR1)  # reset the counters
         await asyncio.sleep(0.1)
-        await _drive(load, traced, "x")
-        counters = await snapshot(proc.pid, work / "trace.json")
+        wall = await _drive(load, traced, "x")
+        counters = await snapshot(proc.pid, c.work / "trace.json")
     finally:
         await proc.stop()
-    summary = report(counters, load.count, unit=load.unit)
+    summary = report(counters, load.count, wall, unit=load.unit)
     print("\n## Where the bridge's time goes (bench.traced, one throughput trial)\n")
     print(summary)
     return summary

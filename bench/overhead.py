@@ -21,87 +21,46 @@ forwarder in one each, the load generator in this one. See bench/RESULTS.md.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
-import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bench.bare import post_args
-from bench.common import (
-    API_TOKEN,
-    CHANNEL,
-    TRIAL_TIMEOUT,
-    BotApi,
-    Fakes,
-    Load,
-    Target,
-    Trials,
-    announce,
-    contestants,
-    expect,
-    latency_trials,
-    marker,
-    parents,
-    parse_args,
-    print_latency,
-    print_throughput,
-    throughputs,
-    wrap_up,
-    write_json,
-)
-from bench.diagnose import profile, trace
+from bench.common import CHANNEL, BotApi, Contestants, Fakes, Target, marker, parents
+from bench.harness import Benchmark
 
 
 def text(mark: str) -> str:
     return f"{mark} hello, is anyone there? I would like to talk to a person about my order."
 
 
-class BridgeTarget:
-    name = "bridge"
+class PostTarget:
+    """The bot's POSTs to `/v1/conversations/{id}/messages`: the bridge's, or with `client`
+    the bare forwarder's."""
 
-    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
-        self.api = BotApi(session, url)
-        self.conversations: list[tuple[str, str, str]] = []
+    def __init__(self, api: BotApi, client: AsyncWebClient | None = None) -> None:
+        self.api = api
+        self.client = client
+        self.conversations: list[tuple[str, str]] = []  # (conversation id, userId)
 
     async def open(self, conversations: int) -> None:
-        self.conversations = await self.api.conversations(conversations)
+        if self.client is None:
+            made = await self.api.conversations(conversations)
+            self.conversations = [(conv, user) for conv, user, _ in made]
+        else:
+            # No storage in the forwarder: the conversation id is the thread ts, and the end
+            # user's name rides in `userId`.
+            threads = await parents(self.client, conversations)
+            self.conversations = [(ts, f"Bench User {j:03d}") for j, ts in enumerate(threads)]
 
     async def send(self, conversation: int, text: str) -> None:
-        conv, user, _ = self.conversations[conversation]
+        conv, user = self.conversations[conversation]
         body = {"type": "text", "payload": {"text": text}, "userId": user}
         await self.api.post(f"/v1/conversations/{conv}/messages", body, 202)
 
 
-class BareTarget:
-    name = "bare"
-
-    def __init__(self, session: aiohttp.ClientSession, url: str, client: AsyncWebClient) -> None:
-        self.session = session
-        self.url = url
-        self.client = client
-        self.headers = {"Authorization": f"Bearer {API_TOKEN}"}
-        self.threads: list[str] = []
-
-    async def open(self, conversations: int) -> None:
-        self.threads = await parents(self.client, conversations)
-
-    async def send(self, conversation: int, text: str) -> None:
-        # No storage in the forwarder: the conversation id is the thread ts, and the end
-        # user's name rides in `userId`.
-        user = f"Bench User {conversation:03d}"
-        body = {"type": "text", "payload": {"text": text}, "userId": user}
-        path = f"/v1/conversations/{self.threads[conversation]}/messages"
-        async with self.session.post(self.url + path, json=body, headers=self.headers) as resp:
-            await expect(resp, 202)
-
-
 class DirectTarget:
-    name = "direct"
-
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client
         self.threads: list[str] = []
@@ -119,7 +78,7 @@ class DirectTarget:
         )
 
 
-async def prepare(target: Target, fakes: Fakes, tag: str, m: int) -> None:
+async def prepare(target: Target, fakes: Fakes, tag: str, n: int, m: int) -> None:
     """Create the conversations, then one message in each, before the clock: connections,
     caches and code paths are warm."""
     await target.open(m)
@@ -127,66 +86,30 @@ async def prepare(target: Target, fakes: Fakes, tag: str, m: int) -> None:
     await fakes.wait_slack(tag + "w", m, timeout=60)
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
-    results: dict[str, Any] = {"machine": announce(), "args": vars(args)}
-    async with contestants(webhook=False) as c:
-        # Built as the bridge builds its own: one session for every call.
-        client = AsyncWebClient(
-            token=c.fakes.bot_token, base_url=c.fakes.slack_api_url, session=c.session
-        )
-        makers: dict[str, Callable[[], Target]] = {
-            "bridge": lambda: BridgeTarget(c.session, c.bridge_url),
-            "bare": lambda: BareTarget(c.session, c.bare_url, client),
-            "direct": lambda: DirectTarget(client),
-        }
-        load: Load[Target] = Load(
-            lambda target, tag, _: prepare(target, c.fakes, tag, args.conversations),
-            lambda tag, n: c.fakes.wait_slack(tag, n, timeout=TRIAL_TIMEOUT),
-            text,
-            args.messages,
-            args.conversations,
-            "message",
-        )
-        results["throughput"] = await throughputs(args, c, makers, load, "msg/s")
-        _print_throughput(results["throughput"], args)
-        results["latency"] = await latency_trials(args, c, makers, load)
-        print_latency(results["latency"], args, "messages")
-        if args.profile:
-            bridge = makers["bridge"]()
-            results["profile"] = await profile(load, bridge, c.bridge.pid, Path(args.profile))
-        if args.trace:
-            results["trace"] = await trace(
-                load,
-                c.session,
-                c.fakes,
-                c.work,
-                lambda url: BridgeTarget(c.session, url),
-                webhook=False,
-            )
-        results |= await wrap_up(c)
-    return results
-
-
-def _print_throughput(res: Trials, args: argparse.Namespace) -> None:
-    heading = (
-        f"Slack-bound throughput: {args.messages} messages over {args.conversations}"
-        f" conversations (median of {args.runs} runs)"
+def others(c: Contestants) -> dict[str, Callable[[], Target]]:
+    # Built as the bridge builds its own: one session for every call.
+    client = AsyncWebClient(
+        token=c.fakes.bot_token, base_url=c.fakes.slack_api_url, session=c.session
     )
-    med = print_throughput(res, args.messages, heading, "msg/s", "msg")
-    print(f"\nbridge/bare   = {med['bridge'] / med['bare']:.2f}  (target <= 1.3)")
-    print(f"bridge/direct = {med['bridge'] / med['direct']:.2f}")
+    return {
+        "bare": lambda: PostTarget(BotApi(c.session, c.bare_url), client),
+        "direct": lambda: DirectTarget(client),
+    }
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(
-        "python -m bench.overhead",
-        "Slack-bound overhead: the bridge against a bare forwarder and direct calls.",
-        "messages",
-        argv,
-    )
-    results = asyncio.run(run(args))
-    write_json(args.json, results)
+BENCHMARK: Benchmark[Target] = Benchmark(
+    prog="python -m bench.overhead",
+    description="Slack-bound overhead: the bridge against a bare forwarder and direct calls.",
+    title="Slack-bound throughput",
+    unit="message",
+    webhook=False,
+    text=text,
+    prepare=prepare,
+    bridge=lambda c, url: PostTarget(BotApi(c.session, url)),
+    others=others,
+    targets={"bare": 1.3},
+)
 
 
 if __name__ == "__main__":
-    main()
+    BENCHMARK.main()

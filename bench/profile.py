@@ -8,7 +8,6 @@ Optional: only used with `--profile`; py-spy is not a dependency of the project
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import shutil
@@ -17,17 +16,21 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from bench.common import Proc, child_env
+
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^():]+)(?::\d+)?\)$")
 
 
 class Spy:
-    """`py-spy record --pid` until `stop()`; collapsed stacks land in `out`."""
+    """`py-spy record --pid` until `stop()`; collapsed stacks land in `out`, its own output in
+    `py-spy.log` under `work`."""
 
-    def __init__(self, pid: int, out: Path, rate: int = 250) -> None:
+    def __init__(self, pid: int, out: Path, work: Path, rate: int = 250) -> None:
         self.pid = pid
         self.out = out
+        self.work = work
         self.rate = rate
-        self._proc: asyncio.subprocess.Process | None = None
+        self._proc: Proc | None = None
 
     @staticmethod
     def available() -> str | None:
@@ -38,7 +41,7 @@ class Spy:
         exe = self.available()
         if exe is None:
             raise RuntimeError("py-spy is not installed (.venv/bin/pip install py-spy)")
-        self._proc = await asyncio.create_subprocess_exec(
+        args = [
             exe,
             "record",
             "--pid",
@@ -51,24 +54,20 @@ class Spy:
             "--nonblocking",
             *os.environ.get("BENCH_PYSPY_FLAGS", "").split(),
             "--output",
-            str(self.out),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+            str(self.out.resolve()),  # it runs in `work`
+        ]
+        self.out.unlink(missing_ok=True)  # so that stop() can tell it wrote one
+        self._proc = Proc("py-spy", args, child_env({}), self.work)
+        await self._proc.start()
         await asyncio.sleep(0.5)  # let it attach
+        if self._proc.proc is not None and self._proc.proc.returncode is not None:
+            raise RuntimeError(f"py-spy exited at start; {self._proc.tail()}")
 
     async def stop(self) -> None:
-        proc = self._proc
-        if proc is None or proc.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
-        try:
-            await asyncio.wait_for(proc.wait(), 20)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
+        if self._proc is not None:
+            await self._proc.stop(20, signal.SIGINT)  # py-spy writes its output on Ctrl-C
+            if not self.out.exists():
+                raise RuntimeError(f"py-spy wrote no {self.out}; {self._proc.tail()}")
 
 
 def _name(frame: str) -> str:

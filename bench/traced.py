@@ -42,7 +42,6 @@ class Trace:
         self.reset()
 
     def reset(self) -> None:
-        self.started = time.monotonic()
         self.tx: _Stats = defaultdict(lambda: [0, 0.0])  # caller -> [count, awaited seconds]
         self.db_busy = 0.0
         self.commits = 0
@@ -54,7 +53,6 @@ class Trace:
 
     def dump(self) -> dict[str, Any]:
         return {
-            "wall": time.monotonic() - self.started,
             "transactions": dict(self.tx),
             "db_busy": self.db_busy,
             "commits": self.commits,
@@ -204,9 +202,8 @@ def _read(path: Path, *, remove: bool = False) -> dict[str, Any] | None:
     return dict(json.loads(path.read_text())) if path.exists() else None
 
 
-def report(trace: dict[str, Any], messages: int, unit: str = "message") -> str:
-    """The counters, per message (or `unit`)."""
-    wall = trace["wall"]
+def report(trace: dict[str, Any], messages: int, wall: float, unit: str = "message") -> str:
+    """The counters of a pass of `messages` that took `wall` seconds, per message (or `unit`)."""
     lines = [
         f"{messages} {unit}s in {wall:.2f} s (traced, so a little slower than untraced)",
         f"database thread busy {trace['db_busy']:.2f} s = "

@@ -604,7 +604,7 @@ class FakeSlack:
         ``retry_attempt`` / ``retry_reason`` over a socket. A connection failure or a missing
         ack is recorded and returned as status 0.
         """
-        envelope = self._envelope(event, event_id)
+        envelope = self.envelope(event, event_id)
         headers: dict[str, str] = {}
         retry = (0, "")
         if retry_num is not None:
@@ -637,6 +637,10 @@ class FakeSlack:
             signature=signature,
             headers=headers,
         )
+
+    def message_event(self, msg: Message) -> JSON:
+        """The ``message`` event Slack sends for the stored message ``msg``."""
+        return {**self._view(msg), **self._event_fields(msg.channel, msg.ts)}
 
     def signature(self, timestamp: int | str, body: bytes) -> str:
         """Slack's v0 signature of ``body`` sent at ``timestamp``."""
@@ -1300,13 +1304,15 @@ class FakeSlack:
     async def _deliver_message_event(self, msg: Message) -> None:
         # Slack only sends message.channels events for channels the app is in.
         if self._delivers() and self.channels[msg.channel].member:
-            await self.send_event({**self._view(msg), **self._event_fields(msg.channel, msg.ts)})
+            await self.send_event(self.message_event(msg))
 
     def _bot_in(self, channel: object) -> bool:
         found = self.channels.get(channel) if isinstance(channel, str) else None
         return found is None or found.member
 
-    def _envelope(self, event: JSON, event_id: str | None) -> JSON:
+    def envelope(self, event: JSON, event_id: str | None = None) -> JSON:
+        """The ``event_callback`` envelope ``event`` is delivered in (a new event id unless
+        given one)."""
         event = dict(event)
         event.setdefault("event_ts", event.get("ts") or self._next_ts())
         context = {"et": event.get("type"), "tid": self.team_id, "aid": self.app_id}
