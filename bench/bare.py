@@ -38,7 +38,7 @@ from bridge.slack import blocks
 
 def post_args(channel: str, thread_ts: str, text: str, username: str, key: str) -> dict[str, Any]:
     """The arguments of the bridge's `chat.postMessage` for an end user's text message."""
-    rendered = blocks.message(
+    (rendered,) = blocks.message(
         TextMessage(type="text", payload=TextPayload(text=text)), from_bot=False
     )
     return {

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     public_url: str | None = Field(None, validation_alias="BRIDGE_PUBLIC_URL")
     slack_rate: float = Field(1.0, ge=0, validation_alias="BRIDGE_SLACK_RATE")
     slack_burst: int = Field(5, ge=1, validation_alias="BRIDGE_SLACK_BURST")
+    # Other methods' budgets, as a multiple of Slack's published tiers (0: only its 429s).
+    slack_tiers: float = Field(1.0, ge=0, le=100, validation_alias="BRIDGE_SLACK_TIERS")
     max_body: int = Field(1_048_576, ge=1024, validation_alias="BRIDGE_MAX_BODY")
     assign_timeout: float = Field(0, ge=0, validation_alias="BRIDGE_ASSIGN_TIMEOUT")
     remind_after: float = Field(0, ge=0, validation_alias="BRIDGE_REMIND_AFTER")
@@ -90,7 +92,9 @@ class Settings(BaseSettings):
     upload_media: bool = Field(False, validation_alias="BRIDGE_UPLOAD_MEDIA")
     close_by: Literal["anyone", "assignee"] = Field("anyone", validation_alias="BRIDGE_CLOSE_BY")
     botpress_webhook_url: str | None = Field(None, validation_alias="BOTPRESS_WEBHOOK_URL")
-    botpress_path_token: SecretStr | None = Field(None, validation_alias="BOTPRESS_PATH_TOKEN")
+    botpress_path_token: SecretStr | None = Field(
+        None, validation_alias="BOTPRESS_PATH_TOKEN", validate_default=True
+    )
     # Tuning knobs beyond the DESIGN table.
     retry_base: float = Field(1.0, gt=0, validation_alias="BRIDGE_RETRY_BASE")
     retry_max: float = Field(300.0, gt=0, validation_alias="BRIDGE_RETRY_MAX")
@@ -108,7 +112,13 @@ class Settings(BaseSettings):
 
     @field_validator("botpress_path_token")
     @classmethod
-    def _path_token(cls, v: SecretStr | None) -> SecretStr | None:
+    def _path_token(cls, v: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        # Botpress sends no credentials: this path segment is the hitl-api routes' only lock.
+        if v is None and info.data.get("botpress_webhook_url"):
+            raise ValueError(
+                "required when BOTPRESS_WEBHOOK_URL is set (Botpress sends no credentials: "
+                "the secret path segment is what keeps strangers out)"
+            )
         if v is not None and not re.fullmatch(r"[A-Za-z0-9_-]{16,200}", v.get_secret_value()):
             raise ValueError("must be 16-200 letters, digits, '-' or '_' (it is part of a URL)")
         return v
@@ -241,10 +251,11 @@ class Settings(BaseSettings):
         return (self.persona_name, self.persona_picture) if self.persona_name else None
 
     @property
-    def botpress_prefix(self) -> str:
-        """Where the hitl-api routes live: a path token, when set, keeps strangers out."""
-        token = self.botpress_path_token.get_secret_value() if self.botpress_path_token else ""
-        return f"/botpress/{token}" if token else "/botpress"
+    def botpress_prefix(self) -> str | None:
+        """Where the hitl-api routes live, `/botpress/{token}`; None when they are off."""
+        if self.botpress_webhook_url is None or self.botpress_path_token is None:
+            return None
+        return f"/botpress/{self.botpress_path_token.get_secret_value()}"
 
     @property
     def socket_mode(self) -> bool:

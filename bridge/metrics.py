@@ -45,8 +45,8 @@ class Metrics:
         )
         self.ratelimited = Counter(
             "hitl_slack_ratelimited",
-            "429 answers from Slack, per channel.",
-            ["channel"],
+            "429 answers from Slack, per method (and channel, for posts).",
+            ["method", "channel"],
             registry=r,
         )
         self.conversations = Gauge(

@@ -37,6 +37,15 @@ class Retry(Exception):
         self.maybe_sent = maybe_sent
 
 
+class Defer(Exception):
+    """Not now: the party's budget for this call is spent (a rate limit). The row is put off
+    for `after` seconds, as if it had not been taken: no attempt counted, nothing logged."""
+
+    def __init__(self, reason: str, *, after: float) -> None:
+        super().__init__(reason)
+        self.after = after
+
+
 class Fail(Exception):
     """The party refuses this row for good; retrying would not help."""
 
@@ -48,7 +57,7 @@ class Sender(Protocol):
         ...
 
     async def send(self, row: OutboxRow) -> None:
-        """Deliver one row, or raise `Retry` / `Fail`. `row.maybe_sent` is True when an
+        """Deliver one row, or raise `Retry`, `Defer` or `Fail`. `row.maybe_sent` is True when an
         earlier attempt may have reached the party (a crash, a timeout)."""
         ...
 
@@ -140,11 +149,11 @@ class Drainer:
         try:
             wait = self._sender.hold(row)
             if wait > 0:
-                at = time.time() + wait
-                await self._store.write(lambda tx: tx.defer(row, at))
-                self._count("deferred")
+                await self._defer(row, wait)
                 return
             await self._sender.send(row)
+        except Defer as exc:
+            await self._defer(row, exc.after)
         except Retry as exc:
             after = exc.after if exc.after is not None else self._backoff(row)
             await self._retry(row, str(exc), after, exc.maybe_sent)
@@ -168,6 +177,11 @@ class Drainer:
         finally:
             self._inflight.pop(row.conversation_id, None)
             self._pulse.fire()
+
+    async def _defer(self, row: OutboxRow, wait: float) -> None:
+        at = time.time() + wait
+        await self._store.write(lambda tx: tx.defer(row, at))
+        self._count("deferred")
 
     def _backoff(self, row: OutboxRow) -> float:
         return backoff(row.attempts + 1, self._retry_base, self._retry_max)

@@ -20,13 +20,15 @@ from bridge.bot.botpress import BotpressApi, BotpressSender
 from bridge.bot.webhooks import WebhookSender
 from bridge.config import Settings
 from bridge.outbox import Drainer, Sender
-from bridge.service import BOT, BOTPRESS, SLACK, Service
+from bridge.service import BOT, BOTPRESS, SLACK, SLACK_ASIDE, SLACK_IN, Service
 from bridge.slack.app import build_app, events_route
 from bridge.slack.directory import Directory
 from bridge.slack.files import FileLinks
 from bridge.slack.home import AppHome
+from bridge.slack.intake import Intake
 from bridge.slack.pacing import Pacer
 from bridge.slack.sender import SlackSender
+from bridge.slack.webapi import WebApi
 from bridge.store import Store
 
 log = logging.getLogger(__name__)
@@ -68,9 +70,17 @@ class Bridge:
         token = s.slack_bot_token.get_secret_value()
         # One session for every call: slack_sdk would otherwise open a connection per call.
         client = AsyncWebClient(token=token, base_url=s.slack_api_url, session=self._session)
-        directory = Directory(client, agent_usergroup=s.agent_usergroup)
+        web_api = WebApi(
+            client,
+            Pacer(s.slack_rate, s.slack_burst),
+            tiers=s.slack_tiers,
+            on_ratelimited=lambda method, channel: service.metrics.ratelimited.labels(
+                method, channel
+            ).inc(),
+        )
+        directory = Directory(web_api, agent_usergroup=s.agent_usergroup)
         signing = s.slack_signing_secret.get_secret_value() if s.slack_signing_secret else None
-        home = AppHome(service, client)
+        home = AppHome(service, web_api)
         files = FileLinks(
             await service.secret("file-links"),
             s.base_url,
@@ -78,7 +88,7 @@ class Bridge:
             self._session,
             slack_hosts={"files.slack.com", urlsplit(s.slack_api_url).netloc},
         )
-        bolt = build_app(service, client, directory, home, files)
+        bolt = build_app(service, client, directory, home)
         api = BotApi(service, s.api_tokens, s.max_body, self._closing)
 
         app = web.Application(middlewares=[api.middleware])
@@ -92,13 +102,8 @@ class Bridge:
         )
         if signing is not None and not s.socket_mode:
             app.add_routes([events_route(bolt, signing)])
-        if s.botpress_webhook_url:
-            app.add_routes(BotpressApi(service, s.botpress_prefix).routes())
-            if s.botpress_path_token is None:
-                log.warning(
-                    "BOTPRESS_PATH_TOKEN is not set: anyone who finds /botpress can open "
-                    "handoffs; set it and use {BRIDGE_PUBLIC_URL}/botpress/<token> in Botpress"
-                )
+        if s.botpress_prefix is not None:
+            app.add_routes(BotpressApi(service, s.botpress_prefix, s.max_body).routes())
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
         await self._runner.setup()
         site = web.TCPSite(self._runner, s.host, self._port)
@@ -108,16 +113,18 @@ class Bridge:
         if s.public_url is None:
             files.base_url = self.url  # where it really listens (the port may have been 0)
 
+        slack = SlackSender(
+            service,
+            web_api,
+            combine=s.slack_combine,
+            mention=s.mention,
+            home_channel=s.channel,
+            uploads=self._session if s.upload_media else None,
+        )
         senders: dict[str, Sender] = {
-            SLACK: SlackSender(
-                service,
-                client,
-                Pacer(s.slack_rate, s.slack_burst),
-                combine=s.slack_combine,
-                mention=s.mention,
-                home_channel=s.channel,
-                uploads=self._session if s.upload_media else None,
-            )
+            SLACK: slack,
+            SLACK_ASIDE: slack,
+            SLACK_IN: Intake(service, web_api, directory, files),
         }
         if s.webhook_url:
             senders[BOT] = WebhookSender(service, s.webhook_url, s.webhook_secrets, self._session)

@@ -45,6 +45,13 @@ from bridge.store import DeadLetter, Event, OutboxRow, Store, StoredMessage, Tx,
 log = logging.getLogger(__name__)
 
 SLACK = "slack"
+# Slack calls that need no place in a thread's order (reactions, ephemeral notices): their
+# own line per conversation, so one waiting for its rate tier holds no post back.
+SLACK_ASIDE = "slack-aside"
+ASIDE_KINDS = frozenset({"react", "ephemeral"})
+# What Slack sent about a conversation, kept before Slack gets its answer and handled after
+# (handling may need to ask Slack who someone is, which must not delay the answer).
+SLACK_IN = "slack-in"
 BOT = "bot"
 BOTPRESS = "botpress"
 
@@ -129,7 +136,14 @@ class Service:
         self._persona = persona  # (name, picture) shown to the bot for every agent
         self._relay_corrections = relay_corrections
         self._clock = clock
-        self.outbox_pulse = {SLACK: Pulse(), BOT: Pulse(), BOTPRESS: Pulse()}
+        slack = Pulse()  # one wake-up for both of Slack's lines
+        self.outbox_pulse = {
+            SLACK: slack,
+            SLACK_ASIDE: slack,
+            SLACK_IN: Pulse(),
+            BOT: Pulse(),
+            BOTPRESS: Pulse(),
+        }
         self.events_pulse = Pulse()
 
     # --- reads ------------------------------------------------------------------------
@@ -267,6 +281,37 @@ class Service:
 
     # --- what agents do in Slack ----------------------------------------------------------
 
+    async def intake(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        event_id: str | None = None,
+        thread: tuple[str, str] | None = None,
+        conversation_id: str | None = None,
+    ) -> bool:
+        """Keep what Slack sent about a conversation (named by its `thread`, a channel and a
+        ts, or by its id), in order, to be handled once Slack has had its answer. False when
+        there is nothing to keep: a repeat of an event, or no handoff conversation."""
+
+        def keep(tx: Tx) -> bool:
+            if event_id is not None and not tx.first_seen(event_id):
+                return False
+            conv = (
+                tx.conversation_by_thread(*thread)
+                if thread is not None
+                else tx.conversation(conversation_id or "")
+            )
+            if conv is None:
+                return False
+            tx.enqueue(SLACK_IN, conv.id, kind, payload)
+            return True
+
+        kept = await self.store.write(keep)
+        if kept:
+            self.outbox_pulse[SLACK_IN].fire()
+        return kept
+
     async def agent_reply(
         self,
         *,
@@ -358,12 +403,19 @@ class Service:
         return outcome
 
     async def act(
-        self, action: Action, conversation_id: str, agent: AgentProfile, allowed: bool = True
+        self,
+        action: Action,
+        conversation_id: str,
+        agent: AgentProfile,
+        allowed: bool = True,
+        event_id: str | None = None,
     ) -> Outcome:
-        """An agent pressed Claim, Release or Resolve."""
+        """An agent pressed Claim, Release or Resolve. `event_id`: handled once only."""
         needs, _ = TRANSITIONS[action]
 
         def act(tx: Tx) -> Outcome:
+            if event_id is not None and not tx.first_seen(event_id):
+                return Outcome(ignored="retry of an action already handled")
             conv = tx.conversation(conversation_id)
             if conv is None:
                 return Outcome(ignored="unknown conversation")
@@ -467,7 +519,7 @@ class Service:
             lambda tx: (tx.outbox_stats(), tx.conversation_counts())
         )
         now = time.time()
-        for target in (SLACK, BOT):
+        for target in (SLACK, SLACK_ASIDE, SLACK_IN, BOT, BOTPRESS):
             depth, oldest = stats.get((target, "pending"), (0, now))
             m.outbox_depth.labels(target).set(depth)
             m.outbox_oldest.labels(target).set(now - oldest)
@@ -717,7 +769,8 @@ class Service:
     @staticmethod
     def _to_slack(tx: Tx, conv: Conversation, kind: str, **payload: Any) -> None:
         """Queue something for the conversation's thread; the channel rides along for pacing."""
-        tx.enqueue(SLACK, conv.id, kind, {"channel": conv.channel, **payload})
+        target = SLACK_ASIDE if kind in ASIDE_KINDS else SLACK
+        tx.enqueue(target, conv.id, kind, {"channel": conv.channel, **payload})
 
     def _event(self, tx: Tx, conv: Conversation, type_: str, payload: dict[str, Any]) -> None:
         """An event for the bot: kept for `GET /v1/events`, queued for the webhook if any,

@@ -56,6 +56,7 @@ def environ(slack: FakeSlack, bot: FakeBot | None, db: Path, **extra: str) -> di
         "BRIDGE_API_TOKEN": API_TOKEN,
         "BRIDGE_DATABASE_URL": f"sqlite:///{db}",
         "BRIDGE_SLACK_RATE": "0",
+        "BRIDGE_SLACK_TIERS": "0",
         "BRIDGE_RETRY_BASE": "0.05",
         "BRIDGE_RETRY_MAX": "0.5",
     }

@@ -122,3 +122,18 @@ def problems_from_file(env_file: Path) -> list[str]:
     with pytest.raises(ConfigError) as caught:
         load_settings({}, env_file=env_file)
     return caught.value.problems
+
+
+def test_botpress_needs_its_path_token() -> None:
+    hook = {"BOTPRESS_WEBHOOK_URL": "https://webhook.botpress.cloud/abc"}
+    [line] = problems(GOOD | hook)
+    assert line.startswith("BOTPRESS_PATH_TOKEN: required when BOTPRESS_WEBHOOK_URL is set")
+    for bad in ("short-token", "has a space in it 0123", "x" * 201, "slash/in/the/token/0123"):
+        [line] = problems(GOOD | hook | {"BOTPRESS_PATH_TOKEN": bad})
+        assert line.startswith("BOTPRESS_PATH_TOKEN: must be 16-200") and bad not in line
+    token = "s3cret-path-token_0123"
+    s = load_settings(GOOD | hook | {"BOTPRESS_PATH_TOKEN": token}, env_file=None)
+    assert s.botpress_prefix == f"/botpress/{token}" and token not in repr(s)
+    assert load_settings(GOOD, env_file=None).botpress_prefix is None
+    alone = load_settings(GOOD | {"BOTPRESS_PATH_TOKEN": token}, env_file=None)
+    assert alone.botpress_prefix is None  # no webhook URL: the routes stay off

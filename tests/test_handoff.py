@@ -142,13 +142,22 @@ async def test_long_history_and_long_messages_fit_slack(stage: Stage) -> None:
     conv = await api.start(user, history=history)
     parent = await stage.parent_ts(conv)
     await api.say(conv, "x" * 39000, user_id=user)
-    await slack.wait_for(
-        lambda: any(m.username == "Erin" for m in slack.thread(CHANNEL, parent)), timeout=10
-    )
+
+    def erin_said() -> str:
+        return "".join(
+            block["text"]["text"]
+            for m in slack.thread(CHANNEL, parent)
+            if m.username == "Erin"
+            for block in m.blocks or []
+            if block["type"] == "section"
+        )
+
+    await slack.wait_for(lambda: erin_said().count("x") >= 39000, timeout=10)
     replies = slack.thread(CHANNEL, parent)
     transcript = [m for m in replies if m.username is None]
     assert len(transcript) > 1  # split across several posts, each within Block Kit's limits
     shown = "".join(str(m.blocks) for m in transcript)
     assert all(f"line {n} " in shown for n in range(700))
-    assert replies[-1].username == "Erin"
-    assert sum(len(b["text"]["text"]) for b in replies[-1].blocks or [] if "text" in b) >= 39000
+    erin = [m for m in replies if m.username == "Erin"]
+    assert len(erin) > 1 and replies[-len(erin) :] == erin  # in several posts, in a row
+    assert erin_said().count("x") == 39000

@@ -39,9 +39,11 @@ async def test_metrics_tell_whether_the_bridge_keeps_up(stage: Stage) -> None:
             break
         await asyncio.sleep(0.02)
     assert value(text, "hitl_conversations", status="assigned") == 1
-    assert value(text, "hitl_slack_ratelimited_total", channel=CHANNEL) == 1
+    assert (
+        value(text, "hitl_slack_ratelimited_total", method="chat.postMessage", channel=CHANNEL) == 1
+    )
     assert value(text, "hitl_deliveries_total", target="bot", outcome="delivered") == 2
-    assert value(text, "hitl_deliveries_total", target="slack", outcome="retried") == 1
+    assert value(text, "hitl_deliveries_total", target="slack", outcome="deferred") >= 1
     assert value(text, "hitl_delivery_latency_seconds_count", target="slack") >= 3
     assert value(text, "hitl_time_to_first_agent_reply_seconds_count") == 1
     for target in ("slack", "bot"):

@@ -19,12 +19,10 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bridge.model import Action, Status, TextMessage, TextPayload
+from bridge.model import Status
 from bridge.service import Service
 from bridge.slack import blocks, edge, home
 from bridge.slack.directory import Directory
-from bridge.slack.files import FileLinks
-from bridge.slack.text import mentioned_users, to_plain
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +31,7 @@ HUMAN_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
 
 
 def build_app(
-    service: Service,
-    client: AsyncWebClient,
-    directory: Directory,
-    app_home: home.AppHome,
-    files: FileLinks,
+    service: Service, client: AsyncWebClient, directory: Directory, app_home: home.AppHome
 ) -> AsyncApp:
     app = AsyncApp(
         name="hitl-bridge",
@@ -68,36 +62,33 @@ def build_app(
         await next()
         return None
 
-    async def on_change(event: dict[str, Any], body: dict[str, Any]) -> None:
+    async def on_change(event: dict[str, Any], event_id: str | None) -> None:
         """An agent edited or deleted a message; it matters only if it was relayed."""
         if event.get("subtype") == "message_changed":
             message, before = event.get("message") or {}, event.get("previous_message") or {}
             if message.get("text") == before.get("text"):
                 return  # an unfurl or a reaction, not an edit
+            text: str | None = str(message.get("text") or "")
             ts, user = message.get("ts"), message.get("user")
-            raw = str(message.get("text") or "")
-            text: str | None = to_plain(raw, await directory.names(mentioned_users(raw)))
         else:
-            ts, user = event.get("deleted_ts"), (event.get("previous_message") or {}).get("user")
-            text = None
-        channel, event_id = event.get("channel"), body.get("event_id")
-        if not all(isinstance(v, str) and v for v in (ts, user, channel)):
-            return
-        outcome = await service.agent_changed(
-            event_id=event_id if isinstance(event_id, str) else None,
-            channel=str(channel),
-            ts=str(ts),
-            slack_user_id=str(user),
-            text=text.strip()[:40000] if text else None,
+            message, text = event.get("previous_message") or {}, None
+            ts, user = event.get("deleted_ts"), message.get("user")
+        channel, thread_ts = event.get("channel"), message.get("thread_ts")
+        if not all(isinstance(v, str) and v for v in (ts, user, channel, thread_ts)):
+            return  # not a reply in a thread
+        await service.intake(
+            "change",
+            {"channel": channel, "ts": ts, "user": user, "text": text},
+            event_id=event_id,
+            thread=(str(channel), str(thread_ts)),
         )
-        if outcome.ignored:
-            log.debug("edit not relayed: %s", outcome.ignored)
 
     @app.event("message")
     async def on_message(event: dict[str, Any], body: dict[str, Any]) -> None:
         # Bolt already dropped the bridge's own messages (IgnoringSelfEvents).
+        event_id = body.get("event_id") if isinstance(body.get("event_id"), str) else None
         if event.get("subtype") in ("message_changed", "message_deleted"):
-            await on_change(event, body)
+            await on_change(event, event_id)
             return
         thread_ts, ts = event.get("thread_ts"), event.get("ts")
         channel, user = event.get("channel"), event.get("user")
@@ -108,47 +99,26 @@ def build_app(
             or thread_ts == ts
         ):
             return  # edits, deletions, other bots, top-level chatter: not agent replies
-        raw = event.get("text")
-        raw = raw if isinstance(raw, str) else ""
-        names = await directory.names(mentioned_users(raw))
-        text = to_plain(raw, names).strip()[:40000]
-        shared = event.get("files")
-        content = (
-            files.content(text, shared)
-            if isinstance(shared, list) and shared
-            else TextMessage(type="text", payload=TextPayload(text=text))
-            if text
-            else None
+        text, files = event.get("text"), event.get("files")
+        reply = {
+            "channel": channel,
+            "thread_ts": thread_ts,
+            "ts": ts,
+            "user": user,
+            "text": text if isinstance(text, str) else "",
+            "files": [f for f in files if isinstance(f, dict)] if isinstance(files, list) else [],
+        }
+        await service.intake(
+            "reply", reply, event_id=event_id, thread=(str(channel), str(thread_ts))
         )
-        if content is None:
-            return
-        event_id = body.get("event_id")
-        outcome = await service.agent_reply(
-            event_id=event_id if isinstance(event_id, str) else None,
-            channel=str(channel),
-            thread_ts=str(thread_ts),
-            ts=str(ts),
-            agent=await directory.profile(str(user)),
-            content=content,
-            allowed=await directory.is_agent(str(user)),
-        )
-        if outcome.ignored:
-            log.debug("reply not relayed: %s", outcome.ignored)
 
     async def on_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
         user = (body.get("user") or {}).get("id")
         value = action.get("value")
-        if not isinstance(user, str) or not isinstance(value, str):
-            return
-        outcome = await service.act(
-            Action(action["action_id"]),
-            value,
-            await directory.profile(user),
-            allowed=await directory.is_agent(user),
-        )
-        if outcome.ignored:
-            log.info("button changed nothing: %s", outcome.ignored)
+        if isinstance(user, str) and isinstance(value, str):
+            pressed = {"action": action["action_id"], "user": user}
+            await service.intake("action", pressed, conversation_id=value)
+        await ack()
 
     for action_id in (blocks.ACTION_CLAIM, blocks.ACTION_RELEASE, blocks.ACTION_RESOLVE):
         app.action(action_id)(on_button)
@@ -157,7 +127,7 @@ def build_app(
     async def on_home(event: dict[str, Any]) -> None:
         user = event.get("user")
         if event.get("tab", "home") == "home" and isinstance(user, str):
-            await app_home.opened(user)
+            app_home.opened(user)  # published once Slack has its answer
 
     @app.command("/hitl")
     async def on_command(ack: AsyncAck, command: dict[str, Any]) -> None:
@@ -185,6 +155,8 @@ def events_route(app: AsyncApp, signing_secret: str) -> web.RouteDef:
 
     async def handle(request: web.Request) -> web.Response:
         body = await request.read()
+        if edge.ssl_check(body, request.content_type):
+            return web.Response(status=200)
         if not edge.signed(signing_secret, request.headers, body, time.time()):
             return web.json_response({"error": "invalid signature"}, status=401)
         payload = edge.parse(body, request.content_type)

@@ -2,8 +2,10 @@
 
 Pure rendering. Every string from outside (end users, the bot, titles) goes through
 :func:`~bridge.slack.text.escape` or :func:`~bridge.slack.text.link` when it lands in mrkdwn,
-and every rendering respects Block Kit's limits, truncating or splitting as needed, so a post
-never fails with ``invalid_blocks`` or ``msg_too_long`` because of what someone typed.
+and every rendering respects Block Kit's limits and the block text Slack takes a post, so a
+post never fails with ``invalid_blocks``, ``msg_too_long`` or ``msg_blocks_too_long`` because
+of what someone typed. What people wrote is split over several posts, never cut; only what
+labels it (names, titles) and the bridge's own notices are truncated.
 """
 
 from __future__ import annotations
@@ -43,12 +45,18 @@ __all__ = [
     "MAX_FALLBACK_TEXT",
     "MAX_HEADER_TEXT",
     "MAX_IMAGE_TEXT",
+    "MAX_POST_TEXT",
     "MAX_SECTION_TEXT",
     "Rendered",
+    "combined",
+    "description_rest",
     "message",
     "notice",
     "parent",
+    "text_size",
     "transcript",
+    "truncate_mrkdwn",
+    "truncate_plain",
 ]
 
 ACTION_CLAIM = "claim"
@@ -58,6 +66,9 @@ ACTIONS_BLOCK_ID = "hitl_actions"
 
 # Block Kit's limits (Slack counts UTF-16 code units, so do we).
 MAX_BLOCKS = 50
+# Slack refuses a post whose blocks carry more than about 12,000 characters of text in all
+# (`msg_blocks_too_long`, undocumented: slackapi/bolt-js#2509, #2867); ours stays below it.
+MAX_POST_TEXT = 11_000
 MAX_SECTION_TEXT = 3000
 MAX_HEADER_TEXT = 150
 MAX_CONTEXT_ELEMENTS = 10
@@ -68,9 +79,19 @@ MAX_FALLBACK_TEXT = 4000  # ours: Slack allows 40,000 but notifications show a l
 
 DEFAULT_TITLE = "Handoff request"
 TRANSCRIPT_HEADING = "*Conversation so far*"
+DESCRIPTION_HEADING = "*Description*"
 _ELLIPSIS = "…"
-_TRUNCATED = "_… (truncated: too long for one Slack message)_"
 _EMPTY = "_(empty message)_"
+_FROM_BOT = ":robot_face: From the bot"
+_DESCRIPTION_CUT = "_… (the full description is in the thread)_"
+# The text a part's mark takes at most (its counts up to six digits); it takes a block too.
+_MARK_ROOM = len(f"{_FROM_BOT} · _continued (999999/999999)_")
+# The parent cannot be split, so every line of it but the description is capped (the end
+# user's three, the priority with its mention, the status): with the header and buttons
+# they take at most about 3,300 units, which leaves the description this much.
+_PARENT_LINE = 600
+_DESCRIPTION_TEXT = 7_500
+_NAME_CHARS = 100  # escaped, at most 500 units
 
 _EMOJI = {
     "image": ":frame_with_picture:",
@@ -150,14 +171,16 @@ def _split_mrkdwn(text: str, limit: int) -> list[str]:
     return [piece for piece in pieces if piece.strip()]
 
 
-def _truncate_mrkdwn(text: str, limit: int) -> str:
+def truncate_mrkdwn(text: str, limit: int) -> str:
+    """``text`` within ``limit`` units, cut (with an ellipsis) outside any token or entity."""
     if _fit(text, limit) == len(text):
         return text
     cut = _safe_cut(text, _fit(text, limit - 1)) or _fit(text, limit - 1)
     return text[:cut] + _ELLIPSIS
 
 
-def _truncate_plain(text: str, limit: int) -> str:
+def truncate_plain(text: str, limit: int) -> str:
+    """``text`` within ``limit`` units, cut with an ellipsis if it must be."""
     if _fit(text, limit) == len(text):
         return text
     return text[: _fit(text, limit - 1)] + _ELLIPSIS
@@ -182,27 +205,94 @@ def _pack(lines: Sequence[str], limit: int = MAX_SECTION_TEXT) -> list[str]:
     return chunks
 
 
+def text_size(blocks: Sequence[dict[str, Any]]) -> int:
+    """The block text Slack counts against a post: every ``text`` string, however deep."""
+    return _text_units(blocks)
+
+
+def _text_units(value: object) -> int:
+    if isinstance(value, dict):
+        return sum(
+            _units(item) if key == "text" and isinstance(item, str) else _text_units(item)
+            for key, item in value.items()
+        )
+    if isinstance(value, list | tuple):
+        return sum(_text_units(item) for item in value)
+    return 0
+
+
+def _fits(blocks: Sequence[dict[str, Any]]) -> bool:
+    return len(blocks) <= MAX_BLOCKS and text_size(blocks) <= MAX_POST_TEXT
+
+
+def _posts(blocks: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Blocks in order over as few posts as the limits allow, each with room for a mark."""
+    most_blocks, most_text = MAX_BLOCKS - 1, MAX_POST_TEXT - _MARK_ROOM
+    posts: list[list[dict[str, Any]]] = [[]]
+    size = 0
+    for block in blocks:
+        units = text_size([block])  # a block's own text is within its limit, far below a post's
+        if posts[-1] and (len(posts[-1]) >= most_blocks or size + units > most_text):
+            posts.append([])
+            size = 0
+        posts[-1].append(block)
+        size += units
+    return posts
+
+
+def _where(number: int, count: int) -> str:
+    """Which part of how many: ``(1/4)`` on the first, ``continued (2/4)`` on the others."""
+    return f"({number}/{count})" if number == 1 else f"continued ({number}/{count})"
+
+
+def _series(blocks: Sequence[dict[str, Any]], what: str) -> list[list[dict[str, Any]]]:
+    """Blocks that open with their own heading, as one post if they fit, else split: the
+    parts after the first open with a line saying ``{what}, continued (2/3)``."""
+    if _fits(blocks):
+        return [list(blocks)]
+    posts = _posts(blocks)
+    for number, post in enumerate(posts[1:], start=2):
+        post.insert(0, _context([f"_{what}, {_where(number, len(posts))}_"], "hitl_part"))
+    return posts
+
+
+def _gist(blocks: Sequence[dict[str, Any]]) -> str:
+    """What a part says, as a fallback: its sections' text and its pictures' titles."""
+    lines: list[str] = []
+    for block in blocks:
+        if block["type"] == "section":
+            lines.append(block["text"]["text"])
+        elif block["type"] == "image":
+            title = block.get("title")
+            lines.append(f"[image] {escape(title['text'])}" if title else "[image]")
+    return "\n".join(lines)
+
+
 # --- block builders -----------------------------------------------------------------------
 
 
 def _plain(text: str, limit: int) -> dict[str, Any]:
-    return {"type": "plain_text", "text": _truncate_plain(text, limit), "emoji": True}
+    return {"type": "plain_text", "text": truncate_plain(text, limit), "emoji": True}
 
 
 def _mrkdwn(text: str, limit: int = MAX_SECTION_TEXT) -> dict[str, Any]:
     # verbatim: Slack must not turn plain "@channel" or "#general" into live references.
-    return {"type": "mrkdwn", "text": _truncate_mrkdwn(text, limit), "verbatim": True}
+    return {"type": "mrkdwn", "text": truncate_mrkdwn(text, limit), "verbatim": True}
 
 
-def _section(text: str, block_id: str | None = None) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "section", "text": _mrkdwn(text)}
+def _section(
+    text: str, block_id: str | None = None, limit: int = MAX_SECTION_TEXT
+) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "section", "text": _mrkdwn(text, limit)}
     if block_id is not None:
         block["block_id"] = block_id
     return block
 
 
-def _context(texts: Sequence[str], block_id: str | None = None) -> dict[str, Any]:
-    elements = [_mrkdwn(text, MAX_CONTEXT_TEXT) for text in texts[:MAX_CONTEXT_ELEMENTS]]
+def _context(
+    texts: Sequence[str], block_id: str | None = None, limit: int = MAX_CONTEXT_TEXT
+) -> dict[str, Any]:
+    elements = [_mrkdwn(text, limit) for text in texts[:MAX_CONTEXT_ELEMENTS]]
     block: dict[str, Any] = {"type": "context", "elements": elements}
     if block_id is not None:
         block["block_id"] = block_id
@@ -225,17 +315,11 @@ def _image(url: str, title: str | None) -> dict[str, Any]:
     block: dict[str, Any] = {
         "type": "image",
         "image_url": url,
-        "alt_text": _truncate_plain(title or "image", MAX_IMAGE_TEXT),
+        "alt_text": truncate_plain(title or "image", MAX_IMAGE_TEXT),
     }
     if title:
         block["title"] = _plain(title, MAX_IMAGE_TEXT)
     return block
-
-
-def _cap(blocks: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
-    if len(blocks) <= budget:
-        return blocks
-    return [*blocks[: budget - 1], _section(_TRUNCATED)]
 
 
 # --- outside text -------------------------------------------------------------------------
@@ -262,6 +346,11 @@ def _outside_text(text: str) -> str:
 
 def _title(title: str | None) -> str | None:
     return title if title and title.strip() else None
+
+
+def _name(user: User) -> str:
+    """A person's name as safe mrkdwn, short enough for any line it is part of."""
+    return escape(truncate_plain(user.name, _NAME_CHARS))
 
 
 def _mention(slack_user_id: str) -> str:
@@ -351,36 +440,77 @@ def _assemble(parts: Sequence[str | _Picture], *, pack: bool) -> list[dict[str, 
     return blocks
 
 
-def _content_blocks(items: Sequence[_Simple], budget: int, *, images: bool) -> list[dict[str, Any]]:
-    """The blocks of a message's items, degrading step by step until they fit ``budget``."""
+def _content_blocks(items: Sequence[_Simple], room: int, *, images: bool) -> list[dict[str, Any]]:
+    """The blocks of a message's items: a run of sections each, or packed together when that
+    many blocks would not fit one post beside ``room`` others (fewer posts, nothing lost)."""
     parts = [_part(item) if images else _line(item) for item in items]
     blocks = _assemble(parts, pack=False)
-    if len(blocks) > budget:
+    if len(blocks) + room > MAX_BLOCKS:
         blocks = _assemble(parts, pack=True)
-    if len(blocks) > budget and images:
-        blocks = _assemble([_line(item) for item in items], pack=True)
-    return _cap(blocks, budget)
+    return blocks
 
 
-def message(content: Content, *, from_bot: bool, images: bool = True) -> Rendered:
-    """One message in a thread: an end user's (posted under their name) or a bot notice.
+def _message_mark(number: int, count: int, *, from_bot: bool) -> dict[str, Any]:
+    if from_bot:
+        return _context([f"{_FROM_BOT} · _{_where(number, count)}_"], block_id="hitl_from_bot")
+    return _context([f"_{_where(number, count)}_"], block_id="hitl_part")
 
+
+def message(content: Content, *, from_bot: bool, images: bool = True) -> list[Rendered]:
+    """One message in a thread, an end user's (posted under their name) or a bot notice, as
+    the posts that carry it all, in order: one, unless it is too long for a single post.
+
+    Each part of several opens with a mark (``(1/3)``, ``continued (2/3)``, after the bot's
+    marker for a bot notice), and its fallback text starts with the same words.
     ``images=False`` renders pictures as links instead of image blocks, for a retry when
     Slack refuses a post because it could not fetch an image (``invalid_blocks``).
     """
     items = _items(content)
+    head = [_context([_FROM_BOT], block_id="hitl_from_bot")] if from_bot else []
+    body = _content_blocks(items, len(head), images=images)
+    if _fits([*head, *body]):
+        text = "\n".join(_fallback(item) for item in items)
+        return [Rendered(text=truncate_mrkdwn(text, MAX_FALLBACK_TEXT), blocks=[*head, *body])]
+    # Split, each part marked (the bot's marker included): one post with the marker did not
+    # fit, so this makes two or more.
+    posts = _posts(body)
+    return [
+        Rendered(
+            text=truncate_mrkdwn(f"{_where(n, len(posts))} {_gist(post)}", MAX_FALLBACK_TEXT),
+            blocks=[_message_mark(n, len(posts), from_bot=from_bot), *post],
+        )
+        for n, post in enumerate(posts, start=1)
+    ]
+
+
+def combined(contents: Sequence[Content]) -> tuple[Rendered, int]:
+    """An end user's messages queued together as one post, in order, a divider between them:
+    as many from the start as fit, and how many that is (at least one).
+
+    The first must fit one post on its own (``len(message(first, from_bot=False)) == 1``).
+    """
     blocks: list[dict[str, Any]] = []
-    if from_bot:
-        blocks.append(_context([":robot_face: From the bot"], block_id="hitl_from_bot"))
-    blocks.extend(_content_blocks(items, MAX_BLOCKS - len(blocks), images=images))
-    text = "\n".join(_fallback(item) for item in items)
-    return Rendered(text=_truncate_mrkdwn(text, MAX_FALLBACK_TEXT), blocks=blocks)
+    texts: list[str] = []
+    for content in contents:
+        rendered = message(content, from_bot=False)
+        joined = (
+            [*blocks, {"type": "divider"}, *rendered[0].blocks] if blocks else rendered[0].blocks
+        )
+        if len(rendered) > 1 or not _fits(joined):
+            break
+        blocks = joined
+        texts.append(rendered[0].text)
+    if not texts:
+        raise ValueError("the first message does not fit one post")
+    text = truncate_mrkdwn("\n".join(texts), MAX_FALLBACK_TEXT)
+    return Rendered(text=text, blocks=blocks), len(texts)
 
 
 def notice(text: str) -> Rendered:
-    """A short bridge notice (usually ephemeral); ``text`` is mrkdwn composed by the caller."""
+    """A short bridge notice (usually ephemeral); ``text`` is mrkdwn composed by the caller,
+    truncated to one section."""
     return Rendered(
-        text=_truncate_mrkdwn(text, MAX_FALLBACK_TEXT),
+        text=truncate_mrkdwn(text, MAX_FALLBACK_TEXT),
         blocks=[_section(text)],
     )
 
@@ -394,23 +524,24 @@ def _transcript_line(item: HistoryItem, speaker: str) -> str:
 
 
 def transcript(items: Sequence[HistoryItem], user: User | None) -> list[Rendered]:
-    """The conversation before the handoff, as few thread messages as the limits allow."""
+    """The conversation before the handoff, as few thread messages as the limits allow; the
+    parts after the first open with ``Conversation so far, continued (2/3)``."""
     if not items:
         return []
-    user_speaker = escape(user.name) if user is not None and user.name.strip() else "User"
+    user_speaker = _name(user) if user is not None and user.name.strip() else "User"
     lines = [TRANSCRIPT_HEADING]
     lines.extend(
         _transcript_line(item, user_speaker if item.source == "user" else "Bot") for item in items
     )
     sections = [_section(chunk) for chunk in _pack(lines)]
-    batches = [sections[at : at + MAX_BLOCKS] for at in range(0, len(sections), MAX_BLOCKS)]
+    posts = _series(sections, "Conversation so far")
     count = f"{len(items)} message{'s' if len(items) != 1 else ''}"
     rendered: list[Rendered] = []
-    for number, batch in enumerate(batches, start=1):
+    for number, post in enumerate(posts, start=1):
         text = f"Conversation so far ({count})"
-        if len(batches) > 1:
-            text += f", part {number} of {len(batches)}"
-        rendered.append(Rendered(text=text, blocks=batch))
+        if len(posts) > 1:
+            text += f", part {number} of {len(posts)}"
+        rendered.append(Rendered(text=text, blocks=post))
     return rendered
 
 
@@ -428,7 +559,7 @@ def _status(conv: Conversation, assignee: User | None) -> tuple[str, str]:
         if assignee is not None and assignee.slack_user_id:
             who = _mention(assignee.slack_user_id)
         elif assignee is not None:
-            who = escape(assignee.name)
+            who = _name(assignee)
         else:
             return ":raising_hand: *Assigned*", "assigned"
         return f":raising_hand: *Assigned to {who}*", "assigned"
@@ -469,7 +600,7 @@ def _who(user: User | None, created_at: datetime) -> list[str]:
         # hitl-api conversations learn who the end user is only with their first message.
         who = [":bust_in_silhouette: _End user not known yet_"]
     else:
-        who = [f":bust_in_silhouette: *{escape(_truncate_plain(user.name, 200))}*"]
+        who = [f":bust_in_silhouette: *{_name(user)}*"]
         if user.email:
             who.append(f":email: {link('mailto:' + user.email, user.email)}")
     who.append(f"Opened {_date(created_at)}")
@@ -483,11 +614,25 @@ PRIORITY_LABELS = {
 }
 
 
+def _description(conv: Conversation) -> tuple[list[str], bool]:
+    """The description's chunks of mrkdwn as the parent shows them, and whether that is all:
+    the parent is rewritten in place, so it must stay one post whatever the description."""
+    if not conv.description or not conv.description.strip():
+        return [], True
+    text = _outside_text(conv.description)
+    chunks = _pack([text])
+    if sum(_units(chunk) for chunk in chunks) <= _DESCRIPTION_TEXT:
+        return chunks, True
+    return _pack([_split_mrkdwn(text, _DESCRIPTION_TEXT)[0]]), False
+
+
 def parent(
     conv: Conversation, user: User | None, assignee: User | None, *, mention: str = ""
 ) -> Rendered:
     """The thread's parent message: title, description, end user, priority, status and
-    buttons. An urgent handoff still waiting calls on `mention` (a ready mrkdwn mention).
+    buttons, always one post. An urgent handoff still waiting calls on `mention` (a ready
+    mrkdwn mention). A description too long for it is cut, saying so, and shown whole in
+    the thread by :func:`description_rest`.
 
     ``user`` may be None while the end user is unknown (Botpress hitl-api conversations).
     """
@@ -498,21 +643,37 @@ def parent(
     blocks: list[dict[str, Any]] = [
         {"type": "header", "block_id": "hitl_header", "text": _plain(title, MAX_HEADER_TEXT)}
     ]
+    shown, whole = _description(conv)
+    blocks.extend(_section(chunk) for chunk in shown)
+    if not whole:
+        blocks.append(_context([_DESCRIPTION_CUT], block_id="hitl_description_cut"))
     label = PRIORITY_LABELS.get(conv.priority) if conv.priority else None
     if label and conv.priority is Priority.URGENT and conv.status is Status.WAITING and mention:
         label += f" {mention}"
-    tail = [
-        _context(_who(user, conv.created_at), block_id="hitl_user"),
-        *([_section(label, block_id="hitl_priority")] if label else []),
-        _section(status_line, block_id="hitl_status"),
-    ]
+    blocks.append(_context(_who(user, conv.created_at), "hitl_user", _PARENT_LINE))
+    if label:
+        blocks.append(_section(label, "hitl_priority", _PARENT_LINE))
+    blocks.append(_section(status_line, "hitl_status", _PARENT_LINE))
     if actions is not None:
-        tail.append(actions)
-    if conv.description and conv.description.strip():
-        budget = MAX_BLOCKS - len(blocks) - len(tail)
-        described = [_section(chunk) for chunk in _pack([_outside_text(conv.description)])]
-        blocks.extend(_cap(described, budget))
-    blocks.extend(tail)
+        blocks.append(actions)
 
     text = f"Handoff: {escape(title)} — {status_words}"
-    return Rendered(text=_truncate_mrkdwn(text, MAX_FALLBACK_TEXT), blocks=blocks)
+    return Rendered(text=truncate_mrkdwn(text, MAX_FALLBACK_TEXT), blocks=blocks)
+
+
+def description_rest(conv: Conversation) -> list[Rendered]:
+    """The whole description, for the thread, when the parent could show only its start:
+    the posts open with ``*Description*``, later ones with ``Description, continued (2/3)``.
+    Empty when the parent shows it all."""
+    if _description(conv)[1] or conv.description is None:
+        return []
+    # One line, so the heading shares the first section rather than standing alone.
+    whole = f"{DESCRIPTION_HEADING}\n{_outside_text(conv.description)}"
+    posts = _series([_section(chunk) for chunk in _pack([whole])], "Description")
+    return [
+        Rendered(
+            text=f"Description, part {n} of {len(posts)}" if len(posts) > 1 else "Description",
+            blocks=post,
+        )
+        for n, post in enumerate(posts, start=1)
+    ]

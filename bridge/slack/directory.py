@@ -1,4 +1,9 @@
-"""Who Slack users are: `users.info`, cached for a while."""
+"""Who Slack users are: `users.info` and the agents' user group, cached for a while.
+
+A lookup Slack cannot answer right now (a 429, a timeout, its own trouble) is served from the
+last good answer, or else raised (`Retry`, `Defer`) so that what needs it is retried: an agent
+is never named by their Slack id, nor a real agent refused, because Slack was busy.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,9 @@ import logging
 import time
 from collections.abc import Iterable
 
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
-
 from bridge.model import AgentProfile
+from bridge.outbox import Defer, Retry
+from bridge.slack.webapi import Refused, WebApi
 
 log = logging.getLogger(__name__)
 
@@ -18,21 +22,19 @@ _IMAGES = ("image_original", "image_1024", "image_512", "image_192", "image_72",
 
 
 class Directory:
-    def __init__(
-        self, client: AsyncWebClient, ttl: float = 600.0, agent_usergroup: str | None = None
-    ) -> None:
+    def __init__(self, api: WebApi, ttl: float = 600.0, agent_usergroup: str | None = None) -> None:
         """`agent_usergroup`: when set, only its members count as agents."""
-        self._client = client
+        self._api = api
         self._ttl = ttl
         self._cache: dict[str, tuple[float, AgentProfile]] = {}
         self._usergroup = agent_usergroup
-        self._members: tuple[float, frozenset[str]] = (0.0, frozenset())
+        self._members: tuple[float, frozenset[str]] | None = None
         self._identity: tuple[str | None, str | None] | None = None
 
     async def identity(self) -> tuple[str | None, str | None]:
         """The installed workspace (team id) and app id, from `auth.test`."""
         if self._identity is None:
-            resp = await self._client.auth_test()
+            resp = await self._api.client.auth_test()
             self._identity = (resp.get("team_id"), resp.get("app_id"))
         return self._identity
 
@@ -41,29 +43,35 @@ class Directory:
         members are cached for a minute; if Slack cannot tell, the last known list holds."""
         if self._usergroup is None:
             return True
-        expires, members = self._members
-        if expires <= time.monotonic():
+        if self._members is None or self._members[0] <= time.monotonic():
             try:
-                resp = await self._client.usergroups_users_list(usergroup=self._usergroup)
-                members = frozenset(resp.get("users") or [])
-                self._members = (time.monotonic() + 60, members)
-            except Exception as exc:
+                answer = await self._api.call("usergroups.users.list", usergroup=self._usergroup)
+            except (Retry, Defer, Refused) as exc:
+                if self._members is None:
+                    raise
                 log.warning("usergroups.users.list failed (%s); keeping the last list", exc)
-        return user_id in members
+            else:
+                members = frozenset(answer.data.get("users") or [])
+                self._members = (time.monotonic() + 60, members)
+        return user_id in self._members[1]
 
     async def profile(self, user_id: str) -> AgentProfile:
-        """The user's name, picture and email. If Slack cannot tell right now, the id stands
-        in for the name: an agent's reply must not be lost over a profile."""
+        """The user's name, picture and email."""
         hit = self._cache.get(user_id)
         if hit and hit[0] > time.monotonic():
             return hit[1]
         try:
-            resp = await self._client.users_info(user=user_id)
-        except Exception as exc:
-            reason = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
-            log.warning("users.info for %s failed (%s); using the id as the name", user_id, reason)
+            answer = await self._api.call("users.info", user=user_id)
+        except (Retry, Defer) as exc:
+            if hit is None:
+                raise
+            log.warning("users.info for %s failed (%s); using what was known", user_id, exc)
+            return hit[1]
+        except Refused as exc:
+            # Slack says for good it will not tell (the user is gone, say): the id must do.
+            log.warning("users.info for %s refused (%s); naming them by id", user_id, exc.error)
             return hit[1] if hit else AgentProfile(user_id, user_id, None, None)
-        user = resp["user"]
+        user = answer.data.get("user") or {}
         profile = user.get("profile") or {}
         name = profile.get("display_name") or profile.get("real_name") or user.get("real_name")
         found = AgentProfile(

@@ -36,6 +36,15 @@ def signed(secret: str, headers: Mapping[str, str], body: bytes, now: float) -> 
     return hmac.compare_digest(headers.get("X-Slack-Signature", "").encode(), expected.encode())
 
 
+def ssl_check(body: bytes, content_type: str) -> bool:
+    """Slack's `ssl_check=1` probe of a slash command's URL. It comes unsigned and asks for
+    nothing: answered 200 before any check, as Bolt does."""
+    if not content_type.startswith("application/x-www-form-urlencoded") or len(body) > 4096:
+        return False
+    form = parse_qs(body.decode(errors="replace"))
+    return form.get("ssl_check", [""])[-1] == "1"
+
+
 def parse(body: bytes, content_type: str) -> dict[str, Any] | None:
     """The request as one JSON object (interactivity's `payload=`, or a slash command's
     fields), or None when it is not one."""

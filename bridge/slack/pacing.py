@@ -45,6 +45,14 @@ class Pacer:
         state.tat = tat + self._interval
         return slot - now
 
+    def available(self, channel: str) -> float:
+        """Seconds until a post in `channel` could go (0 = now), booking nothing."""
+        state = self._channels.get(channel)
+        if state is None:
+            return 0.0
+        now = self._clock()
+        return max(0.0, state.tat - self._tolerance - now, state.paused_until - now)
+
     def paused(self, channel: str) -> float:
         """Seconds left of a `Retry-After` pause (0 = not paused)."""
         state = self._channels.get(channel)

@@ -16,48 +16,19 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.model import BlocMessage, Content, Conversation, ImageMessage, Status, StopReason, User
-from bridge.outbox import Fail, Retry
+from bridge.outbox import Defer, Fail, Retry
 from bridge.service import Service, parent_key
 from bridge.slack import blocks
-from bridge.slack.pacing import Pacer
 from bridge.slack.text import escape
+from bridge.slack.webapi import Refused, WebApi
 from bridge.store import OutboxRow, StoredMessage, View
 
 log = logging.getLogger(__name__)
 
 METADATA_TYPE = "hitl_bridge_post"
 
-# Slack's answers that no retry can change.
-PERMANENT = frozenset(
-    {
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
-        "msg_too_long",
-        "no_text",
-        "invalid_blocks",
-        "invalid_blocks_format",
-        "invalid_metadata_format",
-        "invalid_metadata_schema",
-        "metadata_too_large",
-        "too_many_attachments",
-        "restricted_action",
-        "restricted_action_read_only_channel",
-        "restricted_action_thread_only_channel",
-        "cant_update_message",
-        "message_not_found",
-        "thread_not_found",
-        "user_not_in_channel",
-        "user_not_found",
-        "channel_is_archived",
-        "invalid_name",
-        "too_many_reactions",
-    }
-)
 # Media the bridge can upload into the thread, and the largest file it will fetch for that.
 MEDIA = frozenset({"image", "audio", "video", "file"})
 UPLOAD_MAX = 20 * 1024 * 1024
@@ -67,30 +38,18 @@ COMBINE_MAX = 20
 POSTS = frozenset({"post_parent", "transcript", "message", "failure_notice", "reminder", "nudge"})
 # Kinds that need the thread: if it is gone, the conversation gets a new one.
 ANCHORED = POSTS | {"update_parent"}
-# Refusals that mean the thread cannot be posted in at all.
 # Refusals that mean the whole channel is out of reach, or just the thread.
 CHANNEL_GONE = frozenset(
     {"channel_not_found", "not_in_channel", "is_archived", "channel_is_archived"}
 )
 UNREACHABLE = CHANNEL_GONE | {"thread_not_found", "message_not_found"}
-# Errors after which the post may or may not have happened.
-UNSURE = frozenset({"internal_error", "fatal_error", "request_timeout", "service_unavailable"})
-
-
-class Refused(Fail):
-    """Slack refused a call for good; `error` is its error code."""
-
-    def __init__(self, method: str, error: str) -> None:
-        super().__init__(f"{method}: {error}")
-        self.error = error
 
 
 class SlackSender:
     def __init__(
         self,
         service: Service,
-        client: AsyncWebClient,
-        pacer: Pacer,
+        api: WebApi,
         *,
         combine: bool = True,
         mention: str | None = None,
@@ -101,8 +60,8 @@ class SlackSender:
         `mention`: who reminders and urgent handoffs call on (`here`, `channel`, or a user
         group id)."""
         self._service = service
-        self._client = client
-        self._pacer = pacer
+        self._api = api
+        self._pacer = api.posts
         self._combine = combine
         self._mention = _mention(mention)
         self._home = home_channel  # where threads go when their own channel is gone
@@ -136,11 +95,11 @@ class SlackSender:
 
     def hold(self, row: OutboxRow) -> float:
         """Pace posts per channel: book the row a slot, and let it wait for it outside the
-        worker. Other calls only wait out a `Retry-After` pause."""
+        worker. Other methods keep to their tiers as they are called (`WebApi`)."""
         channel = row.payload.get("channel")
-        if channel is None:
+        if channel is None or row.kind not in POSTS:
             return 0.0
-        if row.kind not in POSTS or row.payload.get("messageId") in self._absorbed:
+        if row.payload.get("messageId") in self._absorbed:
             return self._pacer.paused(channel)
         if row.id in self._booked:
             self._booked.discard(row.id)
@@ -208,8 +167,8 @@ class SlackSender:
         if conv.thread_ts is None:
             return  # the parent was never posted (it failed for good): nothing to update
         rendered = blocks.parent(conv, view.user, view.assignee, mention=self._mention)
-        await self._call(
-            "chat_update",
+        await self._api.call(
+            "chat.update",
             channel=conv.channel,
             ts=conv.thread_ts,
             text=rendered.text,
@@ -217,20 +176,28 @@ class SlackSender:
         )
 
     async def _transcript(self, row: OutboxRow, view: View) -> None:
-        history = await self._service.history(view.conv.id)
-        for part, rendered in enumerate(blocks.transcript(history, view.user)):
-            if part:  # the row's booking covered the first part only
-                await asyncio.sleep(self._pacer.reserve(view.conv.channel))
-            await self._reply(row, view.conv, [f"transcript:{view.conv.id}:{part}"], rendered)
+        """What the parent could not hold of the description, then the conversation so far."""
+        conv = view.conv
+        history = await self._service.history(conv.id)
+        posts = [
+            (f"description:{conv.id}:{n}", r) for n, r in enumerate(blocks.description_rest(conv))
+        ]
+        posts += [
+            (f"transcript:{conv.id}:{n}", r)
+            for n, r in enumerate(blocks.transcript(history, view.user))
+        ]
+        for number, (key, rendered) in enumerate(posts):
+            if number:  # the row's booking covered the first post only
+                await asyncio.sleep(self._pacer.reserve(conv.channel))
+            await self._reply(row, conv, [key], rendered)
 
     async def _message(self, row: OutboxRow, view: View) -> None:
         waited = row.id in self._waited
         self._waited.discard(row.id)
         try:
             await self._post_message(row, view, waited)
-        except Retry as exc:
-            if exc.after is not None:  # rate limited: it waits behind the limit
-                self._waited.add(row.id)
+        except Defer:
+            self._waited.add(row.id)  # rate limited: it waits behind the limit
             raise
 
     async def _post_message(self, row: OutboxRow, view: View, waited: bool) -> None:
@@ -238,27 +205,61 @@ class SlackSender:
         if message is None:
             raise Fail(f"message {row.payload['messageId']} is gone")
         self._absorbed.discard(message.id)
-        if view.message_ts is not None:
-            return  # in Slack already (combined with an earlier one, or uploaded)
         from_bot = message.author_id is None
         user = None if from_bot else view.user
+        parts = blocks.message(message.content, from_bot=from_bot)
+        if view.message_ts is not None and len(parts) == 1:
+            return  # in Slack already (combined with an earlier one, or uploaded)
         uploadable = self._uploads is not None and message.content.type in MEDIA
         if uploadable and await self._upload(view.conv, message, user):
             return
-        batch = [message]
-        if waited and self._combine and not from_bot:
-            batch += await self._queued_behind(row, message)
         try:
-            await self._reply(
-                row, view.conv, [m.id for m in batch], _render(batch), as_user=user, new=True
-            )
-            self._absorbed.update(m.id for m in batch[1:])
+            if len(parts) > 1:
+                await self._post_parts(row, view.conv, message, parts, user)
+            else:
+                await self._post_combined(row, view.conv, message, parts[0], user, waited)
         except Refused as exc:
             if exc.error != "invalid_blocks" or not _has_image(message.content):
                 raise
             # Slack refuses an image block whose picture it cannot fetch: show links instead.
-            rendered = blocks.message(message.content, from_bot=from_bot, images=False)
-            await self._reply(row, view.conv, [message.id], rendered, as_user=user, new=True)
+            links = blocks.message(message.content, from_bot=from_bot, images=False)
+            await self._post_parts(row, view.conv, message, links, user)
+
+    async def _post_combined(
+        self,
+        row: OutboxRow,
+        conv: Conversation,
+        message: StoredMessage,
+        rendered: blocks.Rendered,
+        user: User | None,
+        waited: bool,
+    ) -> None:
+        """A message that fits one post; after a wait for its slot, with the same end user's
+        messages queued behind it, as many as fit (the thread catches up sooner)."""
+        batch = [message]
+        if waited and self._combine and user is not None:
+            batch += await self._queued_behind(row, message)
+        if len(batch) > 1:
+            rendered, count = blocks.combined([m.content for m in batch])
+            batch = batch[:count]
+        await self._reply(row, conv, [m.id for m in batch], rendered, user, new=True)
+        self._absorbed.update(m.id for m in batch[1:])
+
+    async def _post_parts(
+        self,
+        row: OutboxRow,
+        conv: Conversation,
+        message: StoredMessage,
+        parts: list[blocks.Rendered],
+        user: User | None,
+    ) -> None:
+        """A message too long for one post, in order; each part is posted once, so a retry
+        goes on where the last attempt stopped. The message is known by its first part."""
+        for number, rendered in enumerate(parts):
+            if number:
+                await asyncio.sleep(self._pacer.reserve(conv.channel))
+            key = message.id if number == 0 else f"{message.id}:part:{number}"
+            await self._reply(row, conv, [key], rendered, user)
 
     async def _upload(self, conv: Conversation, message: StoredMessage, user: User | None) -> bool:
         """Put a media message's file itself in the thread (`files_upload_v2`); False when it
@@ -280,8 +281,9 @@ class SlackSender:
             return False
         name = payload.get("title") or url.rstrip("/").rsplit("/", 1)[-1][:100] or "file"
         who = f"*{escape(user.name)}*" if user else "_From the bot_"
-        resp = await self._call(
+        answer = await self._api.call(
             "files_upload_v2",
+            timeout=60,
             channel=conv.channel,
             thread_ts=thread_ts,
             content=data,
@@ -289,21 +291,16 @@ class SlackSender:
             title=payload.get("title"),
             initial_comment=who,
         )
-        file_id = (resp.get("files") or [{}])[0].get("id") or message.id
+        file_id = (answer.data.get("files") or [{}])[0].get("id") or message.id
         # Slack shares an upload later and says not where: the file id stands in for a ts.
         await self._service.posted([message.id], conv.id, conv.channel, f"file:{file_id}")
         return True
 
     async def _queued_behind(self, row: OutboxRow, first: StoredMessage) -> list[StoredMessage]:
-        """The same end user's text messages queued right behind `first`, as many as fit one
-        post: sent together, the thread catches up sooner."""
+        """The same end user's text messages queued right behind `first`."""
         batch: list[StoredMessage] = []
-        size = len(blocks.message(first.content, from_bot=False).blocks)
         for later in await self._service.queued_messages(row, COMBINE_MAX):
             if later.author_id != first.author_id or later.content.type != "text":
-                break
-            size += 1 + len(blocks.message(later.content, from_bot=False).blocks)
-            if size > blocks.MAX_BLOCKS:
                 break
             batch.append(later)
         return batch
@@ -322,19 +319,20 @@ class SlackSender:
         await self._reply(row, view.conv, [f"{row.kind}:{row.id}"], blocks.notice(text))
 
     async def _react(self, row: OutboxRow, view: View) -> None:
-        channel, ts, name = view.conv.channel, row.payload["ts"], row.payload["name"]
-        try:
-            await self._call("reactions_add", channel=channel, timestamp=ts, name=name)
-        except Refused as exc:
-            if exc.error != "already_reacted":
-                raise
+        # `already_reacted` (an earlier attempt's answer was lost) counts as done.
+        await self._api.call(
+            "reactions.add",
+            channel=view.conv.channel,
+            timestamp=row.payload["ts"],
+            name=row.payload["name"],
+        )
 
     async def _ephemeral(self, row: OutboxRow, view: View) -> None:
         conv = view.conv
         who = row.payload["user"]
         rendered = blocks.notice(_notice(row.payload["why"], row.payload["state"], who))
-        await self._call(
-            "chat_postEphemeral",
+        await self._api.call(
+            "chat.postEphemeral",
             channel=conv.channel,
             user=who,
             thread_ts=conv.thread_ts,
@@ -378,8 +376,8 @@ class SlackSender:
             extra["username"] = as_user.name[:80]
             if as_user.picture_url:
                 extra["icon_url"] = as_user.picture_url
-        resp = await self._call(
-            "chat_postMessage",
+        answer = await self._api.call(
+            "chat.postMessage",
             channel=channel,
             thread_ts=thread_ts,
             text=rendered.text,
@@ -389,7 +387,7 @@ class SlackSender:
             unfurl_media=False,
             **extra,
         )
-        return str(resp["ts"])
+        return str(answer.data["ts"])
 
     async def _find(
         self,
@@ -406,8 +404,8 @@ class SlackSender:
         cursor: str | None = None
         while True:
             if thread_ts is not None:
-                resp = await self._call(
-                    "conversations_replies",
+                answer = await self._api.call(
+                    "conversations.replies",
                     channel=channel,
                     ts=thread_ts,
                     include_all_metadata=True,
@@ -415,51 +413,31 @@ class SlackSender:
                     cursor=cursor,
                 )
             else:
-                resp = await self._call(
-                    "conversations_history",
+                answer = await self._api.call(
+                    "conversations.history",
                     channel=channel,
                     oldest=f"{(oldest or 0) - 1:.6f}",
                     include_all_metadata=True,
                     limit=200,
                     cursor=cursor,
                 )
-            for message in resp.get("messages") or []:
+            for message in answer.data.get("messages") or []:
                 meta = message.get("metadata") or {}
                 carried = str((meta.get("event_payload") or {}).get("keys", "")).split()
                 if meta.get("event_type") == METADATA_TYPE and key in carried:
                     log.info("found %s already in Slack; not posting it again", key)
                     return str(message["ts"]), carried
-            cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+            cursor = (answer.data.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
                 return None
 
     async def _permalink(self, channel: str, ts: str) -> str | None:
         try:
-            resp = await self._client.chat_getPermalink(channel=channel, message_ts=ts)
-        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            answer = await self._api.call("chat.getPermalink", channel=channel, message_ts=ts)
+        except (Fail, Retry, Defer) as exc:
             log.warning("no permalink for %s/%s: %s", channel, ts, exc)
             return None
-        return str(resp["permalink"])
-
-    async def _call(self, method: str, **kwargs: Any) -> Any:
-        """Call the Web API; turn its failures into the outbox's `Retry` or `Fail`."""
-        args = {k: v for k, v in kwargs.items() if v is not None}
-        channel = str(kwargs["channel"])
-        try:
-            return await getattr(self._client, method)(**args)
-        except SlackApiError as exc:
-            error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
-            if exc.response.status_code == 429:
-                after = float(exc.response.headers.get("Retry-After", "1") or 1)
-                self._pacer.pause(channel, after)
-                self._service.metrics.ratelimited.labels(channel).inc()
-                raise Retry(f"{method}: rate limited", after=after, maybe_sent=False) from None
-            if error in PERMANENT:
-                raise Refused(method, error) from None
-            unsure = error in UNSURE or exc.response.status_code >= 500
-            raise Retry(f"{method}: {error}", maybe_sent=unsure) from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise Retry(f"{method}: {type(exc).__name__} {exc}".strip()) from None
+        return str(answer.data.get("permalink") or "") or None
 
     async def _view(self, row: OutboxRow) -> View:
         view = await self._service.view(row.conversation_id, row.payload.get("messageId"))
@@ -485,19 +463,6 @@ def _mention(who: str | None) -> str:
 def _minutes(seconds: int) -> str:
     minutes = max(1, round(seconds / 60))
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
-
-
-def _render(batch: list[StoredMessage]) -> blocks.Rendered:
-    """One message, or several combined in order with a divider between them."""
-    first = blocks.message(batch[0].content, from_bot=batch[0].author_id is None)
-    if len(batch) == 1:
-        return first
-    parts = [first] + [blocks.message(m.content, from_bot=False) for m in batch[1:]]
-    joined: list[dict[str, Any]] = []
-    for part in parts:
-        joined += ([{"type": "divider"}] if joined else []) + part.blocks
-    text = "\n".join(p.text for p in parts)
-    return blocks.Rendered(text=text[: blocks.MAX_FALLBACK_TEXT], blocks=joined)
 
 
 def _has_image(content: Content) -> bool:

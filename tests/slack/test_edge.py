@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 
 import pytest
@@ -39,3 +41,15 @@ def test_raw_json_and_parsed_payload_agree(
     with_raw, without = edge.problem(parsed, raw), edge.problem(parsed)
     assert with_raw == without
     assert (with_raw is not None) is refused, with_raw
+
+
+@pytest.mark.parametrize(
+    ("offset", "accepted"), [(0, True), (-300, True), (300, True), (-301, False), (301, False)]
+)
+def test_the_signature_window_is_five_minutes_either_way(offset: int, accepted: bool) -> None:
+    secret, body, now = "s3cret", b'{"type":"event_callback"}', 1_800_000_000
+    stamp = str(now + offset)
+    base = b"v0:" + stamp.encode() + b":" + body
+    signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    headers = {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature}
+    assert edge.signed(secret, headers, body, now) is accepted

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 
+import aiohttp
+
 from tests.conftest import ALICE, BOB, CHANNEL, Stage
 
 
@@ -161,3 +163,16 @@ async def test_slack_url_verification_and_unused_events(stage: Stage) -> None:
     assert await slack.send_signed(body, "application/json") == 200
     assert await slack.send_event({"type": "app_home_opened", "user": ALICE, "tab": "home"}) == 200
     assert await slack.send_event({"type": "reaction_added", "user": ALICE}) == 200
+
+
+async def test_slacks_ssl_check_is_answered_unsigned_as_bolt_does(stage: Stage) -> None:
+    slack = stage.slack
+    calls = len(slack.calls)
+    async with aiohttp.ClientSession() as http:
+        probe = {"ssl_check": "1", "token": "legacy-verification-token"}
+        async with http.post(stage.bridge.url + "/slack/events", data=probe) as resp:
+            assert resp.status == 200 and await resp.read() == b""
+        # Anything else unsigned is still refused.
+        async with http.post(stage.bridge.url + "/slack/events", data={"command": "/hitl"}) as resp:
+            assert resp.status == 401
+    assert len(slack.calls) == calls

@@ -1,0 +1,130 @@
+"""What agents did in Slack, handled after Slack has had its answer.
+
+The listeners keep each reply, edit and button press as it arrived (`Service.intake`) and
+answer Slack at once: Slack wants its answer within 3 seconds, and telling who someone is
+(`users.info`, the agents' user group, the names of people mentioned, a Slack Connect file)
+may take longer. This sender then handles them in order per conversation, asking Slack what
+it needs; when Slack cannot tell right now, the row is retried, never guessed at.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bridge.model import Action, Content, TextMessage, TextPayload
+from bridge.outbox import Fail
+from bridge.service import SLACK_IN, Service
+from bridge.slack.directory import Directory
+from bridge.slack.files import FileLinks
+from bridge.slack.text import mentioned_users, to_plain
+from bridge.slack.webapi import Refused, WebApi
+from bridge.store import OutboxRow
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 40_000
+
+
+class Intake:
+    """The outbox sender for target `slack-in`."""
+
+    def __init__(
+        self, service: Service, api: WebApi, directory: Directory, files: FileLinks
+    ) -> None:
+        self._service = service
+        self._api = api
+        self._directory = directory
+        self._files = files
+
+    def hold(self, row: OutboxRow) -> float:
+        return 0.0
+
+    async def delivered(self, row: OutboxRow) -> None:
+        """Handling it was the whole job."""
+
+    async def failed(self, row: OutboxRow, reason: Fail) -> None:
+        """Logged by the drainer; nobody else to tell."""
+
+    async def send(self, row: OutboxRow) -> None:
+        once = f"{SLACK_IN}:{row.id}"  # handled once, even if the row is taken again
+        p = row.payload
+        if row.kind == "reply":
+            await self._reply(p, once)
+        elif row.kind == "change":
+            await self._change(p, once)
+        elif row.kind == "action":
+            user = str(p["user"])
+            outcome = await self._service.act(
+                Action(p["action"]),
+                row.conversation_id,
+                await self._directory.profile(user),
+                allowed=await self._directory.is_agent(user),
+                event_id=once,
+            )
+            if outcome.ignored:
+                log.info("button changed nothing: %s", outcome.ignored)
+        else:
+            raise Fail(f"unknown intake kind {row.kind!r}")
+
+    async def _reply(self, p: dict[str, Any], once: str) -> None:
+        user = str(p["user"])
+        text = await self._plain(str(p.get("text") or ""))
+        content = await self._content(text, p.get("files") or [])
+        if content is None:
+            return
+        outcome = await self._service.agent_reply(
+            event_id=once,
+            channel=str(p["channel"]),
+            thread_ts=str(p["thread_ts"]),
+            ts=str(p["ts"]),
+            agent=await self._directory.profile(user),
+            content=content,
+            allowed=await self._directory.is_agent(user),
+        )
+        if outcome.ignored:
+            log.debug("reply not relayed: %s", outcome.ignored)
+
+    async def _change(self, p: dict[str, Any], once: str) -> None:
+        raw = p.get("text")  # None: deleted
+        text = await self._plain(raw) if isinstance(raw, str) else None
+        outcome = await self._service.agent_changed(
+            event_id=once,
+            channel=str(p["channel"]),
+            ts=str(p["ts"]),
+            slack_user_id=str(p["user"]),
+            text=text or None,
+        )
+        if outcome.ignored:
+            log.debug("edit not relayed: %s", outcome.ignored)
+
+    async def _plain(self, raw: str) -> str:
+        """Slack's markup as a person reads it, mentions by name."""
+        names = await self._directory.names(mentioned_users(raw))
+        return to_plain(raw, names).strip()[:MAX_TEXT]
+
+    async def _content(self, text: str, shared: list[Any]) -> Content | None:
+        if not shared:
+            return TextMessage(type="text", payload=TextPayload(text=text)) if text else None
+        files = [await self._file(f) for f in shared if isinstance(f, dict)]
+        missing = sum(1 for f in files if f is None)
+        if missing:
+            # Never drop what the agent shared silently: the bot hears that a file is missing.
+            what = "a file" if missing == 1 else f"{missing} files"
+            text = f"{text}\n[{what} shared in Slack could not be passed on]".strip()
+        return self._files.content(text, [f for f in files if f is not None])
+
+    async def _file(self, file: dict[str, Any]) -> dict[str, Any] | None:
+        """A shared file with its private URL; a Slack Connect file (shared from another
+        organisation) comes without one, and `files.info` tells it."""
+        if file.get("url_private_download") or file.get("url_private"):
+            return file
+        if not isinstance(file.get("id"), str):
+            return None
+        try:
+            answer = await self._api.call("files.info", file=file["id"])
+        except Refused as exc:
+            log.warning("a shared file cannot be read (%s)", exc.error)
+            return None
+        found = answer.data.get("file")
+        return found if isinstance(found, dict) else None

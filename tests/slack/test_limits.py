@@ -1,0 +1,147 @@
+"""Slack's rules, as a real workspace applies them: what it takes, what it refuses for good,
+what means "done already", its rate tiers, and its 3-second answer."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from bridge.slack.blocks import MAX_POST_TEXT, text_size
+from tests.conftest import ALICE, CHANNEL, Stage, StageFactory
+
+
+def sections(stage: Stage, parent: str, username: str | None) -> str:
+    """The section text of every reply in the thread posted under `username`, in order."""
+    return "".join(
+        block["text"]["text"]
+        for m in stage.slack.thread(CHANNEL, parent)
+        if m.username == username
+        for block in m.blocks or []
+        if block["type"] == "section"
+    )
+
+
+async def test_long_content_reaches_the_thread_in_full_and_in_order(stage: Stage) -> None:
+    slack, api, bot = stage.slack, stage.api, stage.bot
+    assert bot is not None
+    user = await api.create_user("Erin")
+    turns = [
+        {
+            "source": {"type": "user", "userId": user} if n % 2 else {"type": "bot"},
+            "type": "text",
+            "payload": {"text": f"turn {n:02} " + "words " * 82},
+        }
+        for n in range(30)
+    ]
+    conv = await api.start(user, history=turns, description="why: " + "d" * 9990)
+    parent = await stage.parent_ts(conv)
+    await api.say(conv, "".join(f"<{n:05}>" for n in range(5571)), user_id=user)  # 39,000
+    bloc = [{"type": "text", "payload": {"text": f"item {n:02} " + "i" * 900}} for n in range(50)]
+    status, _ = await api.post(
+        f"/v1/conversations/{conv}/messages",
+        {"type": "bloc", "payload": {"items": bloc}, "userId": user},
+    )
+    assert status == 202
+    await api.say(conv, "and one more thing", user_id=user)
+    await slack.wait_for(lambda: "and one more thing" in sections(stage, parent, "Erin"), 20)
+
+    for m in [*slack.thread(CHANNEL, parent), slack.message(CHANNEL, parent)]:
+        assert len(m.blocks or []) <= 50 and text_size(m.blocks or []) <= MAX_POST_TEXT
+    bridge_said = sections(stage, parent, None)
+    assert bridge_said.count("d") >= 9990  # the whole description, in the thread
+    at = [bridge_said.index(f"turn {n:02} ") for n in range(30)]
+    assert at == sorted(at)
+    erin = sections(stage, parent, "Erin").replace("&lt;", "<").replace("&gt;", ">")
+    numbers = [erin.index(f"<{n:05}>") for n in range(0, 5571, 7)]
+    assert numbers == sorted(numbers)
+    items = [erin.index(f"item {n:02} ") for n in range(50)]
+    assert items == sorted(items) and items[0] > numbers[-1]
+    assert erin.index("and one more thing") > items[-1]
+    assert (await api.conversation(conv))["deadLetters"] == []
+
+    # The conversation flows on: an agent answers, the bot hears it.
+    await slack.user_says(ALICE, CHANNEL, "on it", thread_ts=parent)
+    await bot.wait_for(lambda: [e["type"] for e in bot.events()] == ["hitlAssigned", "message"])
+
+
+async def test_a_final_answer_ends_that_delivery_at_once(stage: Stage) -> None:
+    slack, api = stage.slack, stage.api
+    user = await api.create_user("Erin")
+    conv = await api.start(user)
+    parent = await stage.parent_ts(conv)
+    slack.fail("chat.postMessage", "restricted_action_thread_locked")
+    await api.say(conv, "lost to a locked thread", user_id=user)
+    await api.say(conv, "the next one", user_id=user)
+    await slack.wait_for(lambda: "the next one" in sections(stage, parent, "Erin"))
+    dead = (await api.conversation(conv))["deadLetters"]
+    assert [(d["kind"], d["attempts"]) for d in dead] == [("message", 1)]
+    assert "restricted_action_thread_locked" in dead[0]["error"]
+    # The agents are told what did not reach them.
+    await slack.wait_for(lambda: "would not show" in sections(stage, parent, None))
+
+
+async def test_a_reaction_whose_answer_was_lost_is_not_retried_forever(stage: Stage) -> None:
+    slack, api, bot = stage.slack, stage.api, stage.bot
+    assert bot is not None
+    conv, parent = await stage.handoff()
+    user = (await api.conversation(conv))["userId"]
+    slack.fail("reactions.add", "internal_error", status=500, applied=True)
+    first = await slack.user_says(ALICE, CHANNEL, "first", thread_ts=parent)
+    await slack.wait_for(lambda: "white_check_mark" in slack.message(CHANNEL, first).reactions)
+    # The retry met `already_reacted`: done, so what follows in the conversation flows.
+    await api.say(conv, "thanks", user_id=user)
+    second = await slack.user_says(ALICE, CHANNEL, "second", thread_ts=parent)
+    await slack.wait_for(lambda: "white_check_mark" in slack.message(CHANNEL, second).reactions)
+    await slack.wait_for(lambda: "thanks" in sections(stage, parent, "Erin End-User"))
+    assert (await api.conversation(conv))["deadLetters"] == []
+    assert len(slack.calls_of("reactions.add")) == 3
+
+
+async def test_receipts_throttled_to_their_tier_never_hold_posts_back(
+    make_stage: StageFactory,
+) -> None:
+    stage = await make_stage(BRIDGE_SLACK_TIERS="1")
+    slack, api, bot = stage.slack, stage.api, stage.bot
+    assert bot is not None
+    conv, parent = await stage.handoff()
+    user = (await api.conversation(conv))["userId"]
+    slack.fail("reactions.add", "ratelimited", status=429, headers={"Retry-After": "30"})
+    reply = await slack.user_says(ALICE, CHANNEL, "hello", thread_ts=parent)
+    await bot.wait_for(lambda: len(bot.events("message")) == 1)
+    started = time.monotonic()
+    for n in range(3):
+        await api.say(conv, f"end user says {n}", user_id=user)
+    await slack.wait_for(lambda: "end user says 2" in sections(stage, parent, "Erin End-User"))
+    assert time.monotonic() - started < 5
+    assert slack.message(CHANNEL, reply).reactions == {}  # still waiting out the 429
+    assert len(slack.calls_of("reactions.add")) == 1
+
+
+async def test_slack_is_answered_before_anyone_is_looked_up(make_stage: StageFactory) -> None:
+    stage = await make_stage(BRIDGE_AGENT_USERGROUP="S0AGENTS")
+    slack, bot = stage.slack, stage.bot
+    assert bot is not None
+    slack.add_usergroup("S0AGENTS", [ALICE])
+    _, parent = await stage.handoff()
+    # Slack cannot tell who Alice is, nor who the agents are, for a while.
+    slack.fail("users.info", "ratelimited", status=429, headers={"Retry-After": "1"})
+    slack.fail("usergroups.users.list", "internal_error", status=500)
+    started = time.monotonic()
+    await slack.user_says(ALICE, CHANNEL, "I'm here", thread_ts=parent)
+    assert slack.delivered[-1][0] == 200 and time.monotonic() - started < 1
+    await bot.wait_for(lambda: len(bot.events("message")) == 1, timeout=10)
+    assigned, message = bot.events()
+    # Never guessed at: Alice by her name, and an agent.
+    assert assigned["payload"]["agent"]["name"] == "Alice"
+    assert message["payload"]["payload"] == {"text": "I'm here"}
+
+
+async def test_a_button_is_acknowledged_before_its_agent_is_looked_up(stage: Stage) -> None:
+    slack, bot = stage.slack, stage.bot
+    assert bot is not None
+    _, parent = await stage.handoff()
+    slack.fail("users.info", "internal_error", status=500, times=2)
+    await slack.click(ALICE, CHANNEL, parent, "claim")
+    await bot.wait_for(lambda: len(bot.events("hitlAssigned")) == 1, timeout=10)
+    agent: dict[str, Any] = bot.events()[0]["payload"]["agent"]
+    assert agent["name"] == "Alice" and agent["slackUserId"] == ALICE
