@@ -229,7 +229,7 @@ class Service:
                 self._end_user(tx, user_id)
             tx.insert_conversation(conv, history, session)
             self._to_slack(tx, conv, "post_parent")
-            if history:
+            if history or description:  # what the parent cannot hold goes in the thread
                 self._to_slack(tx, conv, "transcript")
             self._remember(tx, idem, conv.id)
 

@@ -211,7 +211,7 @@ class SlackSender:
         if view.message_ts is not None and len(parts) == 1:
             return  # in Slack already (combined with an earlier one, or uploaded)
         uploadable = self._uploads is not None and message.content.type in MEDIA
-        if uploadable and await self._upload(view.conv, message, user):
+        if uploadable and await self._upload(row, view.conv, message, user):
             return
         try:
             if len(parts) > 1:
@@ -261,40 +261,94 @@ class SlackSender:
             key = message.id if number == 0 else f"{message.id}:part:{number}"
             await self._reply(row, conv, [key], rendered, user)
 
-    async def _upload(self, conv: Conversation, message: StoredMessage, user: User | None) -> bool:
-        """Put a media message's file itself in the thread (`files_upload_v2`); False when it
-        cannot be fetched, and the message is shown as a link instead."""
-        thread_ts = _thread(conv)
-        assert self._uploads is not None
+    async def _upload(
+        self, row: OutboxRow, conv: Conversation, message: StoredMessage, user: User | None
+    ) -> bool:
+        """Put a media message's file itself in the thread; False when it cannot be fetched
+        (or Slack lost the upload), and the message is shown as a link instead.
+
+        Slack's three steps: `files.getUploadURLExternal`, the bytes, then
+        `files.completeUploadExternal`, which shares the file. The file's id is recorded
+        before the last step, so an attempt after a lost answer asks `files.info` whether it
+        was shared, and completes that same file if not: it never appears twice."""
+        thread_ts, key = _thread(conv), f"{message.id}:upload"
         payload = message.content.payload.model_dump()
         url = next(v for k, v in payload.items() if k.endswith("Url"))
+        name = payload.get("title") or url.rstrip("/").rsplit("/", 1)[-1][:100] or "file"
+        recorded = await self._service.slack_ts(key)
+        if recorded is not None:
+            file_id = recorded.removeprefix("pending:")
+            if row.maybe_sent and await self._shared(file_id, conv.channel):
+                await self._service.posted([message.id], conv.id, conv.channel, f"file:{file_id}")
+                return True
+        else:
+            data = await self._fetch(url)
+            if data is None:
+                log.info("could not fetch a media file to upload; linking it instead")
+                return False
+            file_id = await self._put(name, data)
+            await self._service.posted([key], conv.id, conv.channel, f"pending:{file_id}")
+        who = f"*{escape(user.name)}*" if user else "_From the bot_"
+        try:
+            await self._api.call(
+                "files.completeUploadExternal",
+                files=[{"id": file_id, "title": payload.get("title") or name}],
+                channel_id=conv.channel,
+                thread_ts=thread_ts,
+                initial_comment=who,
+            )
+        except Refused as exc:
+            if exc.error != "file_not_found":
+                raise
+            return False  # the upload expired before it was shared
+        # Slack shares an upload later and says not where: the file id stands in for a ts.
+        await self._service.posted([message.id], conv.id, conv.channel, f"file:{file_id}")
+        return True
+
+    async def _fetch(self, url: str) -> bytes | None:
+        """The media file, whole, up to `UPLOAD_MAX`; None when it cannot be had."""
+        assert self._uploads is not None
         try:
             async with self._uploads.get(
                 url, timeout=aiohttp.ClientTimeout(total=30), allow_redirects=True
             ) as resp:
-                data = await resp.content.read(UPLOAD_MAX + 1)
-                ok = resp.status == 200 and len(data) <= UPLOAD_MAX
+                if resp.status != 200:
+                    return None
+                data = bytearray()
+                async for chunk in resp.content.iter_chunked(65536):
+                    data += chunk
+                    if len(data) > UPLOAD_MAX:
+                        return None
+                return bytes(data)
         except (aiohttp.ClientError, TimeoutError):
-            ok = False
-        if not ok:
-            log.info("could not fetch a media file to upload; linking it instead")
+            return None
+
+    async def _put(self, name: str, data: bytes) -> str:
+        """Steps one and two of an upload: the file's id, its bytes with Slack."""
+        assert self._uploads is not None
+        answer = await self._api.call("files.getUploadURLExternal", filename=name, length=len(data))
+        try:
+            async with self._uploads.post(
+                str(answer.data["upload_url"]), data=data, timeout=aiohttp.ClientTimeout(total=60)
+            ) as resp:
+                if resp.status != 200:
+                    raise Retry(f"Slack's upload URL answered HTTP {resp.status}")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise Retry(f"upload: {type(exc).__name__}") from None
+        return str(answer.data["file_id"])
+
+    async def _shared(self, file_id: str, channel: str) -> bool:
+        """Whether Slack has shared the file in `channel` (an earlier attempt completed it)."""
+        try:
+            answer = await self._api.call("files.info", file=file_id)
+        except Refused:
             return False
-        name = payload.get("title") or url.rstrip("/").rsplit("/", 1)[-1][:100] or "file"
-        who = f"*{escape(user.name)}*" if user else "_From the bot_"
-        answer = await self._api.call(
-            "files_upload_v2",
-            timeout=60,
-            channel=conv.channel,
-            thread_ts=thread_ts,
-            content=data,
-            filename=name,
-            title=payload.get("title"),
-            initial_comment=who,
-        )
-        file_id = (answer.data.get("files") or [{}])[0].get("id") or message.id
-        # Slack shares an upload later and says not where: the file id stands in for a ts.
-        await self._service.posted([message.id], conv.id, conv.channel, f"file:{file_id}")
-        return True
+        file = answer.data.get("file") or {}
+        shares = file.get("shares") or {}
+        places = {*file.get("channels", []), *file.get("groups", [])}
+        for scope in ("public", "private"):
+            places |= set(shares.get(scope) or {})
+        return channel in places
 
     async def _queued_behind(self, row: OutboxRow, first: StoredMessage) -> list[StoredMessage]:
         """The same end user's text messages queued right behind `first`."""

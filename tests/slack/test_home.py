@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -37,6 +38,25 @@ async def test_app_home_shows_the_queue_and_keeps_up(make_stage: StageFactory) -
     assert home_claim == 200
     await slack.wait_for(lambda: "Yours* (1)" in json.dumps(slack.home_views[ALICE]), timeout=10)
     assert (await api.conversation(first))["status"] == "assigned"
+
+
+async def test_a_rate_limited_home_tab_catches_up_with_one_publish(
+    make_stage: StageFactory,
+) -> None:
+    stage = await make_stage()
+    slack, api = stage.slack, stage.api
+    user = await api.create_user("Erin")
+    await stage.parent_ts(await api.start(user, title="First"))
+    slack.fail("views.publish", "ratelimited", status=429, headers={"Retry-After": "1"})
+    assert await slack.send_event({"type": "app_home_opened", "user": ALICE, "tab": "home"}) == 200
+    await slack.wait_for(lambda: len(slack.calls_of("views.publish")) == 1)
+    for title in ("Second", "Third"):  # changes while Slack has said to wait
+        await stage.parent_ts(await api.start(user, title=title))
+    await slack.wait_for(lambda: ALICE in slack.home_views, timeout=10)
+    await asyncio.sleep(0.5)
+    # One publish once the pause is over, of the view as it is by then: the latest wins.
+    assert len(slack.calls_of("views.publish")) == 2
+    assert "Third" in json.dumps(slack.home_views[ALICE])
 
 
 async def test_slash_command_answers_only_the_asker(make_stage: StageFactory) -> None:

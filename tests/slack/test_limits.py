@@ -64,6 +64,19 @@ async def test_long_content_reaches_the_thread_in_full_and_in_order(stage: Stage
     await bot.wait_for(lambda: [e["type"] for e in bot.events()] == ["hitlAssigned", "message"])
 
 
+async def test_a_long_description_without_history_is_shown_whole(stage: Stage) -> None:
+    slack, api = stage.slack, stage.api
+    user = await api.create_user("Erin")
+    words = " ".join(f"w{n:04}" for n in range(1600))  # 9,599 characters
+    conv = await api.start(user, description=words)
+    parent = await stage.parent_ts(conv)
+    await slack.wait_for(lambda: "w1599" in sections(stage, parent, None))
+    assert "full description is in the thread" in str(slack.message(CHANNEL, parent).blocks)
+    shown = sections(stage, parent, None)
+    at = [shown.index(f"w{n:04}") for n in range(0, 1600, 50)]
+    assert at == sorted(at)
+
+
 async def test_a_final_answer_ends_that_delivery_at_once(stage: Stage) -> None:
     slack, api = stage.slack, stage.api
     user = await api.create_user("Erin")
@@ -78,6 +91,21 @@ async def test_a_final_answer_ends_that_delivery_at_once(stage: Stage) -> None:
     assert "restricted_action_thread_locked" in dead[0]["error"]
     # The agents are told what did not reach them.
     await slack.wait_for(lambda: "would not show" in sections(stage, parent, None))
+
+
+async def test_an_archived_channel_is_a_dead_letter_at_once(stage: Stage) -> None:
+    slack, api = stage.slack, stage.api
+    user = await api.create_user("Erin")
+    conv = await api.start(user)
+    parent = await stage.parent_ts(conv)
+    slack.fail("chat.postMessage", "is_archived")
+    await api.say(conv, "into the void", user_id=user)
+    await api.say(conv, "still here?", user_id=user)
+    await slack.wait_for(lambda: "still here?" in sections(stage, parent, "Erin"))
+    dead = (await api.conversation(conv))["deadLetters"]
+    assert [(d["kind"], d["attempts"], d["error"]) for d in dead] == [
+        ("message", 1, "chat.postMessage: is_archived")
+    ]
 
 
 async def test_a_reaction_whose_answer_was_lost_is_not_retried_forever(stage: Stage) -> None:
