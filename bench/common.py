@@ -266,6 +266,7 @@ def bridge_env(fakes: Fakes, db: Path, *, webhook: bool) -> dict[str, str]:
         "BRIDGE_DATABASE_URL": f"sqlite:///{db}",
         "BRIDGE_HOST": HOST,
         "BRIDGE_SLACK_RATE": "0",
+        "BRIDGE_SLACK_TIERS": "0",  # the fake Slack enforces no tiers either
         "BRIDGE_RETRY_BASE": "0.05",
         "BRIDGE_RETRY_MAX": "0.5",
     }

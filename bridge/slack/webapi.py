@@ -117,11 +117,11 @@ UNSURE = frozenset({"internal_error", "fatal_error", "request_timeout", "service
 # method's page. `chat.postMessage` has its own per-channel limit (see `Pacer`).
 TIERS: dict[str, int] = {
     "usergroups.users.list": 20,
+    "reactions.remove": 20,
     "chat.update": 50,
     "chat.delete": 50,
     "chat.getPermalink": 50,
     "reactions.add": 50,
-    "reactions.remove": 50,
     "conversations.replies": 50,
     "conversations.history": 50,
     "conversations.info": 50,

@@ -89,3 +89,56 @@ async def test_bot_media_can_be_uploaded_into_the_thread(make_stage: StageFactor
         assert not linked.files and "gone.png" in str(linked.blocks)  # unfetchable: a link
     finally:
         await runner.cleanup()
+
+
+async def test_an_upload_whose_answer_was_lost_is_not_posted_twice(
+    make_stage: StageFactory,
+) -> None:
+    stage = await make_stage(BRIDGE_UPLOAD_MEDIA="true")
+    slack, api = stage.slack, stage.api
+
+    async def serve(request: web.Request) -> web.Response:
+        return web.Response(body=b"\x89PNG" + b"p" * 200_000, content_type="image/png")
+
+    media = web.Application()
+    media.router.add_get("/{name}", serve)
+    runner = web.AppRunner(media)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        user = await api.create_user("Erin")
+        conv = await api.start(user)
+        parent = await stage.parent_ts(conv)
+        # Slack shares the file, but its answer never arrives.
+        slack.fail("files.completeUploadExternal", "internal_error", status=500, applied=True)
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/big.png"
+        body = {"type": "image", "payload": {"imageUrl": url}, "userId": user}
+        assert (await api.post(f"/v1/conversations/{conv}/messages", body))[0] == 202
+        await api.say(conv, "did you get it?", user_id=user)
+        await slack.wait_for(lambda: len(slack.thread(CHANNEL, parent)) == 2, timeout=10)
+        shared, after = slack.thread(CHANNEL, parent)
+        assert shared.files and after.text == "did you get it?"
+        # Read whole (many chunks), once; the retry asked Slack instead of uploading again.
+        assert slack.file_content(shared.files[0]["id"]) == b"\x89PNG" + b"p" * 200_000
+        assert len(slack.calls_of("files.getUploadURLExternal")) == 1
+        assert slack.calls_of("files.info")
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_file_shared_from_another_organisation_reaches_the_bot(stage: Stage) -> None:
+    slack, bot = stage.slack, stage.bot
+    assert bot is not None
+    slack.add_user("U0GUEST", "guest", display_name="Gus", team="T0OTHER")
+    _, parent = await stage.handoff()
+    await slack.user_says(
+        "U0GUEST", CHANNEL, "the contract", thread_ts=parent,
+        files=[{"name": "contract.pdf", "mimetype": "application/pdf", "content": b"%PDF-1.7"}],
+    )  # fmt: skip
+    await bot.wait_for(lambda: len(bot.events("message")) == 1)
+    payload = bot.events("message")[0]["payload"]
+    assert payload["type"] == "bloc"
+    text, pdf = payload["payload"]["items"]
+    assert text["payload"]["text"] == "the contract" and pdf["type"] == "file"
+    async with aiohttp.ClientSession() as http, http.get(pdf["payload"]["fileUrl"]) as resp:
+        assert resp.status == 200 and await resp.read() == b"%PDF-1.7"

@@ -173,3 +173,18 @@ async def test_a_button_is_acknowledged_before_its_agent_is_looked_up(stage: Sta
     await bot.wait_for(lambda: len(bot.events("hitlAssigned")) == 1, timeout=10)
     agent: dict[str, Any] = bot.events()[0]["payload"]["agent"]
     assert agent["name"] == "Alice" and agent["slackUserId"] == ALICE
+
+
+async def test_every_method_keeps_to_its_tier(make_stage: StageFactory) -> None:
+    stage = await make_stage(BRIDGE_SLACK_TIERS="12")  # Slack's tiers, twelve times faster
+    slack, bot = stage.slack, stage.bot
+    assert bot is not None
+    slack.enforce_tiers(scale=12)
+    _, parent = await stage.handoff()
+    replies = [
+        await slack.user_says(ALICE, CHANNEL, f"reply {n}", thread_ts=parent) for n in range(80)
+    ]
+    await slack.wait_for(
+        lambda: all(slack.message(CHANNEL, ts).reactions for ts in replies), timeout=20
+    )
+    assert sum(slack.ratelimited_by_method.values()) == 0  # kept within, never fought

@@ -669,7 +669,7 @@ async def test_smaller_methods(client: AsyncWebClient, fake: FakeSlack) -> None:
         client.reactions_add(channel=CHANNEL, timestamp=posted["ts"], name="eyes")
     )
     assert err.response["error"] == "already_reacted"
-    view = {"type": "home", "blocks": []}
+    view = {"type": "home", "blocks": [{"type": "divider"}]}
     await client.views_publish(user_id=AGENT, view=view)
     assert fake.home_views[AGENT]["type"] == "home"
     # A parent deleted under its replies stays as a tombstone.
