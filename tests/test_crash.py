@@ -64,22 +64,31 @@ class Process:
                 await self.proc.wait()
 
 
-async def test_kill_9_loses_nothing_acknowledged(
+async def test_kill_9_five_times_loses_nothing_acknowledged(
     slack: FakeSlack, bot: FakeBot, tmp_path: Path
 ) -> None:
+    """Both ways at once, receipts on (the default), the bridge killed five times: the bot
+    and the agents retry until they get their 2xx, as they would, with the same idempotency
+    key or event id."""
     port = free_port()
     env = dict(os.environ) | environ(slack, bot, tmp_path / "bridge.db")
     env |= {"BRIDGE_PORT": str(port), "BRIDGE_LOG_LEVEL": "WARNING"}
     bridge = Process(env, tmp_path, port)
     slack.events_url = f"{bridge.base}/slack/events"
     headers = {"Authorization": f"Bearer {API_TOKEN}"}
+    total = CONVERSATIONS * PER_CONVERSATION
 
     async with aiohttp.ClientSession(headers=headers) as http:
         await bridge.start(http)
 
-        async def call(method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        async def call(
+            method: str, path: str, body: Any = None, key: str | None = None
+        ) -> tuple[int, Any]:
+            extra = {"Idempotency-Key": key} if key else {}
             try:
-                async with http.request(method, bridge.base + path, json=body) as resp:
+                async with http.request(
+                    method, bridge.base + path, json=body, headers=extra
+                ) as resp:
                     return resp.status, await resp.json()
             except (aiohttp.ClientError, ValueError):
                 return 0, None
@@ -101,66 +110,64 @@ async def test_kill_9_loses_nothing_acknowledged(
 
         acked_up: dict[str, list[str]] = {c: [] for c in convs}
         acked_down: dict[str, list[str]] = {c: [] for c in convs}
+        replies: dict[str, str] = {}  # ts of each agent reply -> its text
 
         async def end_user(conv: str) -> None:
             for n in range(PER_CONVERSATION):
                 text = f"up {conv} {n}"
-                status, _ = await call("POST", f"/v1/conversations/{conv}/messages", {
-                    "type": "text", "payload": {"text": text}, "userId": user["userId"],
-                })  # fmt: skip
-                if status == 202:
-                    acked_up[conv].append(text)
-                await asyncio.sleep(0.01)
+                body = {"type": "text", "payload": {"text": text}, "userId": user["userId"]}
+                path = f"/v1/conversations/{conv}/messages"
+                while (await call("POST", path, body, key=text))[0] != 202:
+                    await asyncio.sleep(0.05)
+                acked_up[conv].append(text)
+                await asyncio.sleep(0.02)
 
         async def agent(conv: str, index: int) -> None:
             for n in range(PER_CONVERSATION):
                 text = f"down {conv} {n}"
-                event = {
-                    "type": "message", "channel": CHANNEL, "user": ALICE, "text": text,
-                    "ts": f"1990000000.{index:03d}{n:03d}", "thread_ts": threads[conv],
-                    "channel_type": "channel",
-                }  # fmt: skip
-                if await slack.send_event(event, event_id=f"Ev{index:03d}{n:03d}") == 200:
-                    acked_down[conv].append(text)
-                await asyncio.sleep(0.01)
+                ts = await slack.user_says(
+                    ALICE, CHANNEL, text, thread_ts=threads[conv], deliver=False
+                )
+                replies[ts] = text
+                event, event_id = slack.message_event(slack.message(CHANNEL, ts)), f"Ev{ts}"
+                retry = None
+                while await slack.send_event(event, event_id=event_id, retry_num=retry) != 200:
+                    retry = min((retry or 0) + 1, 3)
+                    await asyncio.sleep(0.05)
+                acked_down[conv].append(text)
+                await asyncio.sleep(0.02)
 
         async def killer() -> None:
-            while sum(map(len, acked_up.values())) < CONVERSATIONS * PER_CONVERSATION // 3:
-                await asyncio.sleep(0.01)
-            await bridge.kill()
+            for kill in range(1, 6):
+                while sum(map(len, acked_up.values())) < total * kill // 7:
+                    await asyncio.sleep(0.01)
+                await bridge.kill()
+                await asyncio.sleep(0.1)
+                await bridge.start(http)
 
         traffic = [end_user(c) for c in convs] + [agent(c, i) for i, c in enumerate(convs)]
-        await asyncio.gather(killer(), *traffic)
-        sent_before_restart = sum(map(len, acked_up.values())), sum(map(len, acked_down.values()))
-        assert 0 < sent_before_restart[0] < CONVERSATIONS * PER_CONVERSATION
-        await bridge.start(http)
         try:
-            total_up = sum(map(len, acked_up.values()))
-            total_down = sum(map(len, acked_down.values()))
+            await asyncio.gather(killer(), *traffic)
 
             def arrived_up() -> int:
                 return sum(1 for m in slack.messages(CHANNEL) if m.text.startswith("up "))
 
-            def arrived_down() -> int:
-                return len(bot.events("message"))
+            def receipts() -> int:
+                return sum(1 for ts in replies if slack.message(CHANNEL, ts).reactions)
 
-            await slack.wait_for(lambda: arrived_up() >= total_up, timeout=60)
-            await bot.wait_for(lambda: arrived_down() >= total_down, timeout=60)
+            await slack.wait_for(lambda: arrived_up() >= total, timeout=60)
+            await bot.wait_for(lambda: len(bot.events("message")) >= total, timeout=60)
+            await slack.wait_for(lambda: receipts() == total, timeout=60)
             await asyncio.sleep(0.5)  # anything left to arrive twice would arrive now
         finally:
             await bridge.stop()
 
     for conv, thread in threads.items():
         shown = [m.text for m in slack.thread(CHANNEL, thread) if m.text.startswith("up ")]
-        assert len(shown) == len(set(shown)), f"a message was posted twice in {conv}"
-        assert shown == sorted(shown, key=lambda t: int(t.split()[-1])), f"out of order: {conv}"
-        assert set(acked_up[conv]) <= set(shown), f"an acknowledged message was lost in {conv}"
-
+        assert shown == acked_up[conv], f"lost, doubled or out of order in {conv}"
         relayed = [
             e["payload"]["payload"]["text"]
             for e in bot.events("message")
             if e["payload"]["conversationId"] == conv
         ]
-        assert len(relayed) == len(set(relayed)), f"a reply was relayed twice in {conv}"
-        assert relayed == sorted(relayed, key=lambda t: int(t.split()[-1])), conv
-        assert set(acked_down[conv]) <= set(relayed), f"an acknowledged reply was lost: {conv}"
+        assert relayed == acked_down[conv], f"lost, doubled or out of order: {conv}"

@@ -545,6 +545,7 @@ class FakeSlack:
         *,
         thread_ts: str | None = None,
         files: list[JSON] | None = None,
+        deliver: bool = True,
     ) -> str:
         """A person posts a message (a ``file_share`` if ``files``); returns its ts.
 
@@ -554,6 +555,8 @@ class FakeSlack:
         "check_file_info"``, arrive as stubs (``id``, no URLs): ``files.info`` has the rest.
         The message event is delivered (and awaited) when ``events_url`` is set or an app uses
         Socket Mode, and the bot is in the channel; the message is stored either way.
+        ``deliver=False`` only stores it: the caller delivers ``message_event`` itself (with
+        ``send_event``, to choose its event id and play Slack's retries).
         """
         self._known_channel(channel)
         if thread_ts is not None:
@@ -571,7 +574,8 @@ class FakeSlack:
         )
         self._store(msg)
         self._share(msg)
-        await self._deliver_message_event(msg)
+        if deliver:
+            await self._deliver_message_event(msg)
         return msg.ts
 
     async def edit(self, user: str, channel: str, ts: str, text: str) -> None:
