@@ -499,6 +499,19 @@ class Service:
         await self.store.write(receipt)
         self.outbox_pulse[SLACK].fire()
 
+    async def warn_agent(self, conversation_id: str, slack_user_id: str, reason: str) -> None:
+        """What an agent did in Slack could not be handled: they are told (ephemeral)."""
+
+        def warn(tx: Tx) -> None:
+            conv = self._conversation(tx, conversation_id)
+            self._to_slack(
+                tx, conv, "ephemeral", user=slack_user_id, why="unhandled",
+                state={"reason": reason[:300]},
+            )  # fmt: skip
+
+        await self.store.write(warn)
+        self.outbox_pulse[SLACK].fire()
+
     async def delivery_failed(self, conversation_id: str, what: str, reason: str) -> None:
         """Something for the thread was given up on: the agents get a notice there."""
 

@@ -20,9 +20,11 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.model import Status
+from bridge.outbox import Defer, Retry
 from bridge.service import Service
 from bridge.slack import blocks, edge, home
 from bridge.slack.directory import Directory
+from bridge.slack.webapi import Refused
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,12 @@ def build_app(
         """Acknowledge but ignore requests meant for another workspace or app (the same
         signing secret, or an app installed in several workspaces, can bring them), over
         HTTP and Socket Mode alike."""
-        team, app_id = await directory.identity()
+        try:
+            team, app_id = await directory.identity()
+        except (Retry, Defer, Refused) as exc:
+            # Slack cannot say who we are right now: let it through rather than drop it.
+            log.warning("auth.test failed (%s); not checking the request's workspace", exc)
+            team = app_id = None
         their_team = context.team_id
         their_app = body.get("api_app_id")
         if context.enterprise_id and context.is_enterprise_install:

@@ -32,10 +32,11 @@ class Directory:
         self._identity: tuple[str | None, str | None] | None = None
 
     async def identity(self) -> tuple[str | None, str | None]:
-        """The installed workspace (team id) and app id, from `auth.test`."""
+        """The installed workspace (team id) and app id, from `auth.test`; `Retry`, `Defer`
+        or `Refused` when Slack does not tell."""
         if self._identity is None:
-            resp = await self._api.client.auth_test()
-            self._identity = (resp.get("team_id"), resp.get("app_id"))
+            answer = await self._api.call("auth.test")
+            self._identity = (answer.data.get("team_id"), answer.data.get("app_id"))
         return self._identity
 
     async def is_agent(self, user_id: str) -> bool:
@@ -47,6 +48,9 @@ class Directory:
             try:
                 answer = await self._api.call("usergroups.users.list", usergroup=self._usergroup)
             except (Retry, Defer, Refused) as exc:
+                if self._members is None and isinstance(exc, Refused):
+                    # Never refuse a real agent for want of the list: ask again later.
+                    raise Retry(str(exc)) from None
                 if self._members is None:
                     raise
                 log.warning("usergroups.users.list failed (%s); keeping the last list", exc)

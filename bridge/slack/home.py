@@ -172,7 +172,9 @@ class AppHome:
         await self._api.call("views.publish", user_id=user, view=view)
 
     async def run(self) -> None:
-        await asyncio.gather(self._follow_changes(), self._publish_due())
+        async with asyncio.TaskGroup() as group:  # one fails: the other ends with it
+            group.create_task(self._follow_changes())
+            group.create_task(self._publish_due())
 
     async def _follow_changes(self) -> None:
         """Every change queues something for Slack: then each recent viewer's tab is due,
@@ -195,13 +197,12 @@ class AppHome:
             seen = self._wake.count
             now = time.monotonic()
             for user in [u for u, at in self._due.items() if at <= now]:
+                del self._due[user]  # first: a change while it is drawn makes it due again
                 try:
                     await self.publish(user)
                 except Defer as exc:  # its tier is spent, or Slack said 429: wait, then go on
                     self._due[user] = time.monotonic() + exc.after
-                    continue
                 except (Retry, Refused) as exc:
                     log.warning("views.publish for %s failed: %s", user, exc)
-                self._due.pop(user, None)
             later = min(self._due.values(), default=None)
             await self._wake.wait(seen, None if later is None else max(later - now, 0.01))

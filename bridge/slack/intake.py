@@ -44,7 +44,11 @@ class Intake:
         """Handling it was the whole job."""
 
     async def failed(self, row: OutboxRow, reason: Fail) -> None:
-        """Logged by the drainer; nobody else to tell."""
+        """Given up on (Slack never told who the agent is, say): the agent hears that what
+        they did was not passed on, rather than nothing at all."""
+        user = row.payload.get("user")
+        if isinstance(user, str):
+            await self._service.warn_agent(row.conversation_id, user, str(reason))
 
     async def send(self, row: OutboxRow) -> None:
         once = f"{SLACK_IN}:{row.id}"  # handled once, even if the row is taken again

@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import logging
 import secrets
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -32,12 +33,18 @@ METADATA_TYPE = "hitl_bridge_post"
 # Media the bridge can upload into the thread, and the largest file it will fetch for that.
 MEDIA = frozenset({"image", "audio", "video", "file"})
 UPLOAD_MAX = 20 * 1024 * 1024
+SHARE_PATIENCE = 3  # attempts an upload found unshared waits before it is completed again
 # At most this many queued messages are looked at for one combined post.
 COMBINE_MAX = 20
 # Kinds that post (and so are paced); the others edit or whisper.
 POSTS = frozenset({"post_parent", "transcript", "message", "failure_notice", "reminder", "nudge"})
 # Kinds that need the thread: if it is gone, the conversation gets a new one.
 ANCHORED = POSTS | {"update_parent"}
+# Calls one channel may have under way at once: a channel whose calls hang holds no more of
+# the drainer's workers than this, so every other channel goes on (posts to one channel go
+# out one a second anyway).
+CHANNEL_CALLS = 4
+CHANNEL_BUSY_WAIT = 0.25
 # Refusals that mean the whole channel is out of reach, or just the thread.
 CHANNEL_GONE = frozenset(
     {"channel_not_found", "not_in_channel", "is_archived", "channel_is_archived"}
@@ -69,6 +76,7 @@ class SlackSender:
         self._booked: set[int] = set()  # rows whose pacing slot is booked
         self._waited: set[int] = set()  # rows that waited for their slot: a backlog
         self._absorbed: set[str] = set()  # messages already posted combined with an earlier
+        self._calling: Counter[str] = Counter()  # channel -> rows under way in it
         self._handlers: dict[str, Callable[[OutboxRow, View], Awaitable[None]]] = {
             "post_parent": self._post_parent,
             "update_parent": self._update_parent,
@@ -95,9 +103,14 @@ class SlackSender:
 
     def hold(self, row: OutboxRow) -> float:
         """Pace posts per channel: book the row a slot, and let it wait for it outside the
-        worker. Other methods keep to their tiers as they are called (`WebApi`)."""
+        worker; and keep a channel's rows under way to `CHANNEL_CALLS`. Other methods keep
+        to their tiers as they are called (`WebApi`)."""
         channel = row.payload.get("channel")
-        if channel is None or row.kind not in POSTS:
+        if channel is None:
+            return 0.0
+        if self._calling[channel] >= CHANNEL_CALLS:
+            return CHANNEL_BUSY_WAIT
+        if row.kind not in POSTS:
             return 0.0
         if row.payload.get("messageId") in self._absorbed:
             return self._pacer.paused(channel)
@@ -112,6 +125,14 @@ class SlackSender:
         return wait
 
     async def send(self, row: OutboxRow) -> None:
+        channel = str(row.payload.get("channel"))
+        self._calling[channel] += 1
+        try:
+            await self._send(row)
+        finally:
+            self._calling[channel] -= 1
+
+    async def _send(self, row: OutboxRow) -> None:
         handler = self._handlers.get(row.kind)
         if handler is None:
             raise Fail(f"unknown outbox kind {row.kind!r}")
@@ -223,7 +244,7 @@ class SlackSender:
                 raise
             # Slack refuses an image block whose picture it cannot fetch: show links instead.
             links = blocks.message(message.content, from_bot=from_bot, images=False)
-            await self._post_parts(row, view.conv, message, links, user)
+            await self._post_parts(row, view.conv, message, links, user, tag="links")
 
     async def _post_combined(
         self,
@@ -252,13 +273,16 @@ class SlackSender:
         message: StoredMessage,
         parts: list[blocks.Rendered],
         user: User | None,
+        tag: str = "part",
     ) -> None:
         """A message too long for one post, in order; each part is posted once, so a retry
-        goes on where the last attempt stopped. The message is known by its first part."""
+        goes on where the last attempt stopped. The message is known by its first part;
+        `tag` tells one rendering's parts from another's (pictures, or links instead)."""
         for number, rendered in enumerate(parts):
             if number:
                 await asyncio.sleep(self._pacer.reserve(conv.channel))
-            key = message.id if number == 0 else f"{message.id}:part:{number}"
+            first = number == 0 and tag == "part"
+            key = message.id if first else f"{message.id}:{tag}:{number}"
             await self._reply(row, conv, [key], rendered, user)
 
     async def _upload(
@@ -278,9 +302,13 @@ class SlackSender:
         recorded = await self._service.slack_ts(key)
         if recorded is not None:
             file_id = recorded.removeprefix("pending:")
-            if row.maybe_sent and await self._shared(file_id, conv.channel):
+            shared = await self._shared(file_id, conv.channel) if row.maybe_sent else None
+            if shared:
                 await self._service.posted([message.id], conv.id, conv.channel, f"file:{file_id}")
                 return True
+            if shared is False and row.attempts < SHARE_PATIENCE:
+                # Completed perhaps, and Slack shares a little later: give it that time.
+                raise Retry("upload: not shared yet")
         else:
             data = await self._fetch(url)
             if data is None:
@@ -337,12 +365,13 @@ class SlackSender:
             raise Retry(f"upload: {type(exc).__name__}") from None
         return str(answer.data["file_id"])
 
-    async def _shared(self, file_id: str, channel: str) -> bool:
-        """Whether Slack has shared the file in `channel` (an earlier attempt completed it)."""
+    async def _shared(self, file_id: str, channel: str) -> bool | None:
+        """Whether Slack has shared the file in `channel` (an earlier attempt completed it);
+        None when Slack knows no such file."""
         try:
             answer = await self._api.call("files.info", file=file_id)
         except Refused:
-            return False
+            return None
         file = answer.data.get("file") or {}
         shares = file.get("shares") or {}
         places = {*file.get("channels", []), *file.get("groups", [])}
@@ -544,6 +573,11 @@ def _notice(why: str, state: dict[str, Any], who: str) -> str:
         return NOTICES[why]
     if why == "undelivered":
         return f":warning: The end user did not get your reply: {state.get('reason')}"
+    if why == "unhandled":
+        return (
+            ":warning: The bridge could not handle what you just did here, so nothing was "
+            f"passed on; please try again. ({state.get('reason')})"
+        )
     if why == "assignee_only" and state.get("assignee"):
         return f":no_entry: Only <@{state['assignee']}>, who has it, may release or resolve it."
     status, assignee = Status(state["status"]), state.get("assignee")

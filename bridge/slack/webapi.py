@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -153,10 +154,9 @@ class Refused(Fail):
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """A call that went through: Slack's answer, and whether it had been done already."""
+    """A call that went through (or had been done already): Slack's answer."""
 
     data: dict[str, Any]
-    already: str | None = None  # the error code that means "already so", if that was it
 
 
 def classify(method: str, error: str) -> str:
@@ -223,11 +223,14 @@ class WebApi:
         pacer.reserve("")
 
     def _refusal(self, method: str, args: dict[str, Any], exc: SlackApiError) -> Answer:
-        status = exc.response.status_code
-        error = str(exc.response.get("error") or f"HTTP {status}")
+        # slack_sdk hands over its own response, or aiohttp's when the body was not JSON.
+        response = exc.response
+        status = int(getattr(response, "status_code", getattr(response, "status", 0)) or 0)
+        data = getattr(response, "data", None)
+        error = str((data.get("error") if isinstance(data, dict) else None) or f"HTTP {status}")
         channel = str(args.get("channel") or args.get("channel_id") or "")
         if status == 429:
-            after = _retry_after(exc.response.headers)
+            after = retry_after(getattr(response, "headers", {}))
             if method == POST:
                 self.posts.pause(channel, after)
             elif method in self._tiers:
@@ -237,16 +240,18 @@ class WebApi:
             raise Defer(f"{method}: rate limited", after=after)
         kind = classify(method, error)
         if kind == "done":
-            return Answer({}, already=error)
+            return Answer({})
         if kind == "final":
             raise Refused(method, error)
         unsure = kind == "unsure" or status >= 500
         raise Retry(f"{method}: {error}", maybe_sent=unsure)
 
 
-def _retry_after(headers: Any) -> float:
-    """Slack's `Retry-After`, in seconds (1 when absent or unreadable)."""
+def retry_after(headers: Any) -> float:
+    """Slack's `Retry-After`, in seconds, kept within 1 s and an hour (1 when absent or
+    unreadable): a 0 would hammer Slack, an `inf` put a row off for ever."""
     try:
-        return max(float(headers.get("Retry-After", "1") or 1), 0.0)
+        seconds = float(headers.get("Retry-After", "1") or 1)
     except (TypeError, ValueError):
         return 1.0
+    return min(max(seconds, 1.0), 3600.0) if math.isfinite(seconds) else 1.0

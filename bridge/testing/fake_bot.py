@@ -28,6 +28,8 @@ class FakeBot:
         self.received_headers: list[dict[str, str]] = []  # parallel to ``received``
         self.rejected = 0
         self.down = False
+        self.hang_for: set[str] = set()  # conversation ids whose events are never answered
+        self._unhang = asyncio.Event()
         self._webhook = Webhook(secret)
         self._failures: list[int] = []
         self._runner: web.AppRunner | None = None
@@ -43,8 +45,15 @@ class FakeBot:
         await site.start()
         self._port = int(self._runner.addresses[0][1])
 
+    def release(self) -> None:
+        """Stop hanging: what is stuck gets a 504 now, and later events go through."""
+        self.hang_for.clear()
+        self._unhang.set()
+        self._unhang = asyncio.Event()
+
     async def stop(self) -> None:
         """Stop listening."""
+        self.release()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -121,6 +130,9 @@ class FakeBot:
         if not isinstance(payload, dict):
             self.rejected += 1
             return web.Response(status=400, text="body is not a JSON object")
+        if (payload.get("payload") or {}).get("conversationId") in self.hang_for:
+            await self._unhang.wait()  # a receiver stuck on this conversation, until stopped
+            return web.Response(status=504, text="stuck")
         self.received.append(payload)
         self.received_headers.append(
             {k.lower(): v for k, v in headers.items() if k.lower().startswith("webhook-")}

@@ -287,6 +287,8 @@ class FakeSlack:
         self._uploads: dict[str, JSON] = {}  # file id -> pending upload (name, length, data)
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._faults: dict[str, list[_Fault]] = {}
+        self.hung: set[tuple[str, str | None]] = set()  # (method, channel) never answered
+        self._unhang = asyncio.Event()
         self._rate_limits: dict[str, list[int]] = {}
         self.post_limit: tuple[float, int] | None = None  # see limit_posts()
         self._last_reply = b""  # the body of the app's answer to the latest delivery
@@ -334,6 +336,7 @@ class FakeSlack:
 
     async def stop(self) -> None:
         """Stop serving; pending background deliveries are cancelled."""
+        self.heal()  # calls left hanging get their answer, so the server can close
         if self._echo_task is not None:
             self._echo_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -461,12 +464,20 @@ class FakeSlack:
         fault = _Fault(error, status, dict(headers or {}), applied)
         self._faults.setdefault(method, []).extend(copy.deepcopy(fault) for _ in range(times))
 
+    def hang(self, method: str, channel: str) -> None:
+        """Never answer calls of ``method`` for ``channel`` (until ``heal``)."""
+        self.hung.add((method, channel))
+
     def heal(self, method: str | None = None) -> None:
         """Drop the faults still queued for ``method`` (all methods when None)."""
         if method is None:
             self._faults.clear()
+            self.hung.clear()
         else:
             self._faults.pop(method, None)
+            self.hung = {(m, c) for m, c in self.hung if m != method}
+        self._unhang.set()  # what hung is answered now (with an error)
+        self._unhang = asyncio.Event()
 
     def limit_posts(self, rate: float, burst: int = 1) -> None:
         """Enforce Slack's pacing from now on: more than ``rate`` posts a second per channel
@@ -840,6 +851,9 @@ class FakeSlack:
         expected = self.app_token if method in self._app_token_methods else self.bot_token
         if token != expected:
             return _answer({"ok": False, "error": "invalid_auth"})
+        if (method, self._resolve_channel_id(_opt_str(params.get("channel")))) in self.hung:
+            await self._unhang.wait()  # no answer until healed (the caller's timeout ends it)
+            return _answer({"ok": False, "error": "request_timeout"}, 504)
         faults = self._faults.get(method)
         fault = faults.pop(0) if faults else None
         if fault is None:

@@ -140,7 +140,7 @@ async def test_receipts_throttled_to_their_tier_never_hold_posts_back(
     for n in range(3):
         await api.say(conv, f"end user says {n}", user_id=user)
     await slack.wait_for(lambda: "end user says 2" in sections(stage, parent, "Erin End-User"))
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 15  # not behind the receipt's 30 s
     assert slack.message(CHANNEL, reply).reactions == {}  # still waiting out the 429
     assert len(slack.calls_of("reactions.add")) == 1
 
@@ -156,7 +156,8 @@ async def test_slack_is_answered_before_anyone_is_looked_up(make_stage: StageFac
     slack.fail("usergroups.users.list", "internal_error", status=500)
     started = time.monotonic()
     await slack.user_says(ALICE, CHANNEL, "I'm here", thread_ts=parent)
-    assert slack.delivered[-1][0] == 200 and time.monotonic() - started < 1
+    # Answered well within Slack's 3 seconds, though nobody could be looked up yet.
+    assert slack.delivered[-1][0] == 200 and time.monotonic() - started < 2.5
     await bot.wait_for(lambda: len(bot.events("message")) == 1, timeout=10)
     assigned, message = bot.events()
     # Never guessed at: Alice by her name, and an agent.
