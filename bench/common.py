@@ -35,7 +35,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 ROOT = Path(__file__).resolve().parent.parent
 CHANNEL = "C0BENCH"
-API_TOKEN = "bench-api-token"
+API_TOKEN = "bench-api-token-0123456789"
 AGENTS = [f"U0AGENT{i:02d}" for i in range(5)]
 HOST = "127.0.0.1"
 

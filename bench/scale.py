@@ -89,7 +89,7 @@ class BridgeProcess:
             "SLACK_SIGNING_SECRET": slack.signing_secret,
             "SLACK_API_URL": slack.api_url,
             "BRIDGE_CHANNEL": CHANNEL,
-            "BRIDGE_API_TOKEN": "bench",
+            "BRIDGE_API_TOKEN": "bench-api-token-0123456789",
             "BRIDGE_DATABASE_URL": f"sqlite:///{db}",
             "BRIDGE_PORT": str(port),
             "BRIDGE_SLACK_RATE": "0",

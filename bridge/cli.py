@@ -8,7 +8,7 @@ import contextlib
 import sys
 
 from bridge import logs
-from bridge.config import ConfigError, load_settings
+from bridge.config import ConfigError, load_settings, serving_problems
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,7 +18,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the bridge (settings from the environment and .env)")
-    commands.add_parser("check", help="validate the settings and exit")
+    commands.add_parser(
+        "check",
+        help="check the settings, the database and Slack (the token, the channels), and exit",
+    )
     demo = commands.add_parser(
         "demo",
         help="play a whole handoff against a fake Slack, in this terminal (needs no settings)",
@@ -42,16 +45,28 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"hitl-bridge: {problem}", file=sys.stderr)
-        return 2
+        return _refuse(exc.problems, 2)
+    if problems := serving_problems(settings):
+        return _refuse(problems, 2)
+    from bridge.startup import StartupError, check
+
     if args.command == "check":
-        print("settings are valid")
-        return 0
+        print("settings: valid")
+        return asyncio.run(check(settings))
 
     logs.setup(settings.log_level, settings.log_format)
     from bridge.server import serve
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(settings))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(settings))
+    except StartupError as exc:
+        return _refuse(exc.lines, exc.code)
     return 0
+
+
+def _refuse(problems: list[str], code: int) -> int:
+    """Say why, one line each (never a traceback), and give the exit code."""
+    for problem in problems:
+        print(f"hitl-bridge: {problem}", file=sys.stderr)
+    return code

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -29,6 +32,55 @@ from pydantic_settings import (
 )
 
 _URL = re.compile(r"https?://[^\s/]+(/\S*)?$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """The values a number may take: `low` to `high`, and 0 as well when 0 means `off`."""
+
+    low: float
+    high: float
+    unit: str
+    off: str | None = None  # what 0 means ("never", "no limit"); None: 0 is refused
+    whole: bool = False
+
+    def allows(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        return (self.off is not None and value == 0) or self.low <= value <= self.high
+
+    @property
+    def expected(self) -> str:
+        zero = f"0 ({self.off}) or " if self.off else ""
+        kind = "a whole number" if self.whole else "a number"
+        return f"must be {zero}{kind} from {_number(self.low)} to {_number(self.high)}{self.unit}"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value == int(value) else str(value)
+
+
+DAYS_30 = 30 * 24 * 3600
+_UP_TO_30_DAYS = " seconds (30 days)"
+# Every number a setting holds, bounded: infinity, NaN and absurd values would otherwise
+# pass (an infinite timeout crashes the timers, a nanosecond one spins them). Sub-second
+# timers stay allowed: tests and demos run on short clocks.
+BOUNDS: dict[str, Bound] = {
+    "slack_rate": Bound(0.01, 100, " posts a second", off="no self-pacing"),
+    "slack_burst": Bound(1, 100, " posts", whole=True),
+    "slack_tiers": Bound(0.01, 100, " times the published tiers", off="only Slack's 429s"),
+    "max_body": Bound(1024, 100 * 1024 * 1024, " bytes (100 MiB)", whole=True),
+    "assign_timeout": Bound(0.1, DAYS_30, _UP_TO_30_DAYS, off="never"),
+    "remind_after": Bound(0.1, DAYS_30, _UP_TO_30_DAYS, off="never"),
+    "remind_repeat": Bound(1, 100, " reminders", whole=True),
+    "idle_reminder": Bound(0.1, DAYS_30, _UP_TO_30_DAYS, off="never"),
+    "retry_base": Bound(0.01, 3600, " seconds (1 hour)"),
+    "retry_max": Bound(0.01, 24 * 3600, " seconds (1 day)"),
+    "delivery_max_age": Bound(0.1, DAYS_30, _UP_TO_30_DAYS, off="forever"),
+    "delivery_max_attempts": Bound(1, 10_000, " attempts", off="no limit", whole=True),
+}
+# The shortest bearer token `serve` and `check` accept: a short one can be guessed.
+MIN_TOKEN_LENGTH = 16
 
 
 class ConfigError(Exception):
@@ -66,13 +118,14 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", validation_alias="BRIDGE_HOST")
     port: int = Field(3000, validation_alias="BRIDGE_PORT")
     public_url: str | None = Field(None, validation_alias="BRIDGE_PUBLIC_URL")
-    slack_rate: float = Field(1.0, ge=0, validation_alias="BRIDGE_SLACK_RATE")
-    slack_burst: int = Field(5, ge=1, validation_alias="BRIDGE_SLACK_BURST")
+    # The numbers' bounds are in BOUNDS.
+    slack_rate: float = Field(1.0, validation_alias="BRIDGE_SLACK_RATE")
+    slack_burst: int = Field(5, validation_alias="BRIDGE_SLACK_BURST")
     # Other methods' budgets, as a multiple of Slack's published tiers (0: only its 429s).
-    slack_tiers: float = Field(1.0, ge=0, le=100, validation_alias="BRIDGE_SLACK_TIERS")
-    max_body: int = Field(1_048_576, ge=1024, validation_alias="BRIDGE_MAX_BODY")
-    assign_timeout: float = Field(0, ge=0, validation_alias="BRIDGE_ASSIGN_TIMEOUT")
-    remind_after: float = Field(0, ge=0, validation_alias="BRIDGE_REMIND_AFTER")
+    slack_tiers: float = Field(1.0, validation_alias="BRIDGE_SLACK_TIERS")
+    max_body: int = Field(1_048_576, validation_alias="BRIDGE_MAX_BODY")
+    assign_timeout: float = Field(0, validation_alias="BRIDGE_ASSIGN_TIMEOUT")
+    remind_after: float = Field(0, validation_alias="BRIDGE_REMIND_AFTER")
     queues: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict, validation_alias="BRIDGE_QUEUES"
     )
@@ -83,25 +136,46 @@ class Settings(BaseSettings):
         pattern=r"^[a-z0-9_+'-]{0,100}$",
         validation_alias="BRIDGE_RECEIPT_REACTION",
     )
-    remind_repeat: int = Field(3, ge=1, validation_alias="BRIDGE_REMIND_REPEAT")
+    remind_repeat: int = Field(3, validation_alias="BRIDGE_REMIND_REPEAT")
     remind_mention: str | None = Field(None, validation_alias="BRIDGE_REMIND_MENTION")
-    idle_reminder: float = Field(0, ge=0, validation_alias="BRIDGE_IDLE_REMINDER")
+    idle_reminder: float = Field(0, validation_alias="BRIDGE_IDLE_REMINDER")
     persona_name: str | None = Field(None, max_length=80, validation_alias="BRIDGE_PERSONA_NAME")
     persona_picture: str | None = Field(None, validation_alias="BRIDGE_PERSONA_PICTURE")
     relay_corrections: bool = Field(False, validation_alias="BRIDGE_RELAY_CORRECTIONS")
     upload_media: bool = Field(False, validation_alias="BRIDGE_UPLOAD_MEDIA")
+    # Networks besides the public ones that media may be fetched from (a deployment's own
+    # media host; the tests' loopback). Cloud metadata addresses stay refused.
+    media_allow_networks: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = Field(
+        (), validation_alias="BRIDGE_MEDIA_ALLOW_NETWORKS"
+    )
     close_by: Literal["anyone", "assignee"] = Field("anyone", validation_alias="BRIDGE_CLOSE_BY")
     botpress_webhook_url: str | None = Field(None, validation_alias="BOTPRESS_WEBHOOK_URL")
     botpress_path_token: SecretStr | None = Field(
         None, validation_alias="BOTPRESS_PATH_TOKEN", validate_default=True
     )
     # Tuning knobs beyond the DESIGN table.
-    retry_base: float = Field(1.0, gt=0, validation_alias="BRIDGE_RETRY_BASE")
-    retry_max: float = Field(300.0, gt=0, validation_alias="BRIDGE_RETRY_MAX")
-    delivery_max_age: float = Field(259200, ge=0, validation_alias="BRIDGE_DELIVERY_MAX_AGE")
-    delivery_max_attempts: int = Field(0, ge=0, validation_alias="BRIDGE_DELIVERY_MAX_ATTEMPTS")
+    retry_base: float = Field(1.0, validation_alias="BRIDGE_RETRY_BASE")
+    retry_max: float = Field(300.0, validation_alias="BRIDGE_RETRY_MAX")
+    delivery_max_age: float = Field(259200, validation_alias="BRIDGE_DELIVERY_MAX_AGE")
+    delivery_max_attempts: int = Field(0, validation_alias="BRIDGE_DELIVERY_MAX_ATTEMPTS")
     log_level: str = Field("INFO", validation_alias="BRIDGE_LOG_LEVEL")
     log_format: Literal["text", "json"] = Field("text", validation_alias="BRIDGE_LOG_FORMAT")
+
+    @field_validator(*BOUNDS)
+    @classmethod
+    def _within_bounds(cls, v: float, info: ValidationInfo) -> float:
+        bound = BOUNDS[str(info.field_name)]
+        if not bound.allows(v):
+            raise ValueError(bound.expected)
+        return v
+
+    @field_validator("retry_max")
+    @classmethod
+    def _retry_order(cls, v: float, info: ValidationInfo) -> float:
+        base = info.data.get("retry_base")
+        if base is not None and v < base:
+            raise ValueError("must be at least BRIDGE_RETRY_BASE (it is the longest delay)")
+        return v
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -208,6 +282,10 @@ class Settings(BaseSettings):
     def _database(cls, v: str) -> str:
         if not v.startswith("sqlite:///") or v == "sqlite:///":
             raise ValueError("must be a SQLite URL such as sqlite:///bridge.db")
+        if v.removeprefix("sqlite:///").partition("?")[0] == ":memory:":
+            raise ValueError(
+                "must name a file: an in-memory database loses everything at each restart"
+            )
         return v
 
     @field_validator("queues", mode="before")
@@ -222,6 +300,16 @@ class Settings(BaseSettings):
                 raise ValueError("must look like name=C0123456789,other=C0987654321")
             queues[name.strip()] = channel.strip()
         return queues
+
+    @field_validator("media_allow_networks", mode="before")
+    @classmethod
+    def _media_allow_networks(cls, v: Any) -> Any:
+        if not isinstance(v, str):
+            return v
+        try:
+            return tuple(ip_network(part.strip()) for part in v.split(",") if part.strip())
+        except ValueError:
+            raise ValueError("must be networks such as 10.1.2.0/24,fd12:3456::/64") from None
 
     @field_validator("log_level")
     @classmethod
@@ -274,6 +362,18 @@ class Settings(BaseSettings):
         return self.queues.get(queue or "", self.channel)
 
 
+def serving_problems(settings: Settings) -> list[str]:
+    """What `serve` and `check` refuse beyond the form `load_settings` checks: a bearer
+    token short enough to guess. (Code that builds a `Bridge` itself, tests and demos, may
+    use short ones.)"""
+    if any(len(token) < MIN_TOKEN_LENGTH for token in settings.api_tokens):
+        return [
+            f"BRIDGE_API_TOKEN: each token must be at least {MIN_TOKEN_LENGTH} characters "
+            "(make one with: openssl rand -hex 32)"
+        ]
+    return []
+
+
 def _split(secret: SecretStr) -> list[str]:
     return [part.strip() for part in secret.get_secret_value().split(",") if part.strip()]
 
@@ -318,14 +418,18 @@ class _GivenSettings(Settings):
 
 
 def _problems(exc: ValidationError) -> list[str]:
+    fields = {f.validation_alias: name for name, f in Settings.model_fields.items()}
     lines = []
     for err in exc.errors(include_input=False, include_url=False):
         name = str(err["loc"][0]) if err["loc"] else ""
-        field = Settings.model_fields.get(name)
+        field_name = name if name in Settings.model_fields else fields.get(name, name)
+        field = Settings.model_fields.get(field_name)
         if field is not None and isinstance(field.validation_alias, str):
             name = field.validation_alias  # a default that failed is reported by field name
         message = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "missing":
             message = "required but not set"
+        elif field_name in BOUNDS and err["type"] != "value_error":
+            message = BOUNDS[field_name].expected  # not a number: say what one would do
         lines.append(f"{name}: {message}")
     return lines

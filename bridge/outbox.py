@@ -5,6 +5,8 @@ Generic: it knows no party. Each target (Slack, the bot) gets one `Drainer` with
 conversations go out concurrently. Failures are retried with capped exponential backoff
 and jitter, within bounds of attempts and age; a `Fail`, or running out of retries, ends a
 row for good (a dead letter: kept as `failed`, logged, and handed back to the sender).
+While the database cannot take writes, rows wait there, and what happened to a row in
+flight is recorded once it can: quietly (the store logs the outage, once).
 """
 
 from __future__ import annotations
@@ -13,15 +15,19 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
 
 from bridge.metrics import Metrics
 from bridge.pulse import Pulse
-from bridge.store import OutboxRow, Store, Tx
+from bridge.store import OutboxRow, Store, Tx, Unavailable
 
 log = logging.getLogger(__name__)
+
+# Seconds between tries while the database cannot take writes.
+PAUSE = 1.0
 
 
 class Retry(Exception):
@@ -63,7 +69,8 @@ class Sender(Protocol):
 
     async def delivered(self, row: OutboxRow) -> None:
         """The row went out: tell whom it concerns. This runs before the row leaves the
-        outbox, so what it queues is there first (a crash in between sends the row again)."""
+        outbox, so what it queues is there first (a crash in between sends the row again).
+        Raising `Unavailable` (its one transaction undone) makes it run again later."""
         ...
 
     async def failed(self, row: OutboxRow, reason: Fail) -> None:
@@ -111,20 +118,27 @@ class Drainer:
     async def run(self) -> None:
         while not self._stopping:
             seen = self._pulse.count
-            timeout = 1.0
-            free = self._concurrency - len(self._inflight)
-            if free > 0:
-                now = time.time()
-                busy = list(self._inflight)
-                rows, later = await self._store.write(partial(self._take, now, free, busy))
-                for row in rows:
-                    task = asyncio.create_task(self._deliver(row))
-                    self._inflight[row.conversation_id] = task
-                if rows:
-                    continue
-                if later is not None:
-                    timeout = min(timeout, max(later - now, 0.001))
-            await self._pulse.wait(seen, timeout)
+            try:
+                wait = await self._start_due()
+            except Unavailable:  # the rows wait in the database; the store logged why
+                wait = PAUSE
+            if wait > 0:
+                await self._pulse.wait(seen, wait)
+
+    async def _start_due(self) -> float:
+        """Start delivering the rows due, as many as there is room for. How long to wait
+        before looking again: 0 when some were started."""
+        free = self._concurrency - len(self._inflight)
+        if free <= 0:
+            return 1.0
+        now = time.time()
+        busy = list(self._inflight)
+        rows, later = await self._store.write(partial(self._take, now, free, busy))
+        for row in rows:
+            self._inflight[row.conversation_id] = asyncio.create_task(self._deliver(row))
+        if rows:
+            return 0.0
+        return 1.0 if later is None else min(1.0, max(later - now, 0.001))
 
     def _take(
         self, now: float, free: int, busy: list[str], tx: Tx
@@ -161,6 +175,8 @@ class Drainer:
             await self._fail(row, exc)
         except asyncio.CancelledError:
             raise
+        except Unavailable:  # the sender could not store what it did
+            await self._set_aside(row)
         except Exception as exc:
             log.exception(
                 "%s delivery of %s crashed",
@@ -170,8 +186,8 @@ class Drainer:
             )
             await self._retry(row, f"{type(exc).__name__}: {exc}", self._backoff(row), True)
         else:
-            await self._follow_up(self._sender.delivered(row), row)
-            await self._store.write(lambda tx: tx.delivered(row.id))
+            await self._follow_up(lambda: self._sender.delivered(row), row)
+            await self._record(lambda tx: tx.delivered(row.id))
             self._count("delivered")
             self._metrics.latency.labels(self._target).observe(time.time() - row.created_at)
         finally:
@@ -180,8 +196,18 @@ class Drainer:
 
     async def _defer(self, row: OutboxRow, wait: float) -> None:
         at = time.time() + wait
-        await self._store.write(lambda tx: tx.defer(row, at))
+        await self._record(lambda tx: tx.defer(row, at))
         self._count("deferred")
+
+    async def _set_aside(self, row: OutboxRow) -> None:
+        """Put the row back for a try after a pause, maybe sent, no attempt counted: an
+        outage of the database is no fault of the party's."""
+        at = time.time() + PAUSE
+        await self._record(lambda tx: tx.defer(replace(row, maybe_sent=True), at))
+
+    async def _record(self, write: Callable[[Tx], None]) -> None:
+        """Record what happened to a row, once the database takes it."""
+        await _when_stored(lambda: self._store.write(write))
 
     def _backoff(self, row: OutboxRow) -> float:
         return backoff(row.attempts + 1, self._retry_base, self._retry_max)
@@ -195,14 +221,15 @@ class Drainer:
             exc,
             extra={"conversation": row.conversation_id},
         )
-        await self._follow_up(self._sender.failed(row, exc), row)
-        await self._store.write(lambda tx: tx.failed(row.id, str(exc)))
+        await self._follow_up(lambda: self._sender.failed(row, exc), row)
+        await self._record(lambda tx: tx.failed(row.id, str(exc)))
         self._count("failed")
 
-    async def _follow_up(self, telling: Awaitable[None], row: OutboxRow) -> None:
-        """Run a sender's follow-up; its failure is logged, and does not hold the row back."""
+    async def _follow_up(self, telling: Callable[[], Awaitable[None]], row: OutboxRow) -> None:
+        """Run a sender's follow-up (again, while the database cannot take what it
+        writes); its failure is logged, and does not hold the row back."""
         try:
-            await telling
+            await _when_stored(telling)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -231,8 +258,20 @@ class Drainer:
             extra={"conversation": row.conversation_id},
         )
         at = time.time() + after
-        await self._store.write(lambda tx: tx.retry_at(row.id, at, reason, maybe_sent))
+        await self._record(lambda tx: tx.retry_at(row.id, at, reason, maybe_sent))
         self._count("retried")
 
     def _count(self, outcome: str) -> None:
         self._metrics.deliveries.labels(self._target, outcome).inc()
+
+
+async def _when_stored(run: Callable[[], Awaitable[Any]]) -> None:
+    """`run()`, run again each `PAUSE` while it raises `Unavailable`: that undid all it did,
+    so another run repeats nothing. The row's conversation waits meanwhile. Cancelled at
+    stop, the row stays taken and maybe sent, for the next start to settle."""
+    while True:
+        try:
+            await run()
+            return
+        except Unavailable:
+            await asyncio.sleep(PAUSE)

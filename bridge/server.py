@@ -15,12 +15,15 @@ from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bridge import media
 from bridge.bot.api import BotApi
 from bridge.bot.botpress import BotpressApi, BotpressSender
 from bridge.bot.webhooks import WebhookSender
 from bridge.config import Settings
+from bridge.connections import KEEPALIVE, Guard, GuardedSite
 from bridge.outbox import Drainer, Sender
 from bridge.service import BOT, BOTPRESS, SLACK, SLACK_ASIDE, SLACK_IN, Service
+from bridge.slack import preflight
 from bridge.slack.app import build_app, events_route
 from bridge.slack.directory import Directory
 from bridge.slack.files import FileLinks
@@ -28,8 +31,9 @@ from bridge.slack.home import AppHome
 from bridge.slack.intake import Intake
 from bridge.slack.pacing import Pacer
 from bridge.slack.sender import SlackSender
-from bridge.slack.webapi import WebApi
-from bridge.store import Store
+from bridge.slack.webapi import TIMEOUT, WebApi
+from bridge.startup import SETTINGS, StartupError, listen_problem, open_store
+from bridge.store import Store, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +53,24 @@ class Bridge:
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._media: aiohttp.ClientSession | None = None
         self._store: Store | None = None
         self.url = ""
 
-    async def start(self) -> None:
+    async def start(self, *, check_slack: bool = False) -> None:
+        """Open the database and listen (`/healthz` answers 503 for now); with
+        `check_slack`, wait until Slack vouches for the token and the channels; then deliver
+        and answer 200. A start that cannot succeed raises `StartupError`, having closed
+        whatever it had opened."""
+        try:
+            await self._start(check_slack)
+        except BaseException:
+            await self._shut(grace=0)
+            raise
+
+    async def _start(self, check_slack: bool) -> None:
         s = self.settings
-        self._store = store = await Store.open(s.database_path)
+        self._store = store = await open_store(s.database_path)
         service = Service(
             store,
             channel_for=s.channel_for,
@@ -91,7 +107,8 @@ class Bridge:
         bolt = build_app(service, client, directory, home)
         api = BotApi(service, s.api_tokens, s.max_body, self._closing)
 
-        app = web.Application(middlewares=[api.middleware])
+        guard = Guard()
+        app = web.Application(middlewares=[guard.middleware, api.middleware])
         app.add_routes(
             [
                 web.get("/healthz", self._health),
@@ -104,22 +121,30 @@ class Bridge:
             app.add_routes([events_route(bolt, signing)])
         if s.botpress_prefix is not None:
             app.add_routes(BotpressApi(service, s.botpress_prefix, s.max_body).routes())
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
+        app.on_cleanup.append(guard.cleanup)
+        self._runner = web.AppRunner(
+            app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE, keepalive_timeout=KEEPALIVE
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, s.host, self._port)
-        await site.start()
+        await self._listen(GuardedSite(self._runner, s.host, self._port, guard))
         sockets = self._runner.addresses
         self.url = f"http://{s.host}:{sockets[0][1]}" if sockets else s.base_url
         if s.public_url is None:
             files.base_url = self.url  # where it really listens (the port may have been 0)
+        if check_slack:
+            await self._ask_slack(client)
 
+        if s.upload_media:
+            # A session of its own: the bridge's other calls may go to private hosts (the
+            # bot's webhook); media may not.
+            self._media = media.public_session(s.media_allow_networks)
         slack = SlackSender(
             service,
             web_api,
             combine=s.slack_combine,
             mention=s.mention,
             home_channel=s.channel,
-            uploads=self._session if s.upload_media else None,
+            uploads=self._media,
         )
         senders: dict[str, Sender] = {
             SLACK: slack,
@@ -159,31 +184,74 @@ class Bridge:
             "Socket Mode" if s.socket_mode else "HTTP mode, Slack at /slack/events",
         )
 
+    async def _listen(self, site: web.BaseSite) -> None:
+        try:
+            await site.start()
+        except OSError as exc:
+            raise StartupError([listen_problem(self.settings.host, self._port, exc)]) from None
+
+    async def _ask_slack(self, client: AsyncWebClient) -> None:
+        """Wait for as long as Slack cannot be reached; `StartupError` (code 2) when it
+        refuses the token or a channel."""
+        s = self.settings
+        app_token = s.slack_app_token.get_secret_value() if s.slack_app_token else None
+        posts_in = preflight.channels(s.channel, s.queues)
+        try:
+            me = await preflight.until_answered(
+                lambda: preflight.verify(client, posts_in, app_token=app_token, timeout=TIMEOUT)
+            )
+        except preflight.Refused as exc:
+            raise StartupError(exc.problems, SETTINGS) from None
+        for note in me.notes:
+            log.warning("%s", note)
+        log.info("Slack knows the token as @%s's, a member of every channel it posts in", me.name)
+
     async def stop(self) -> None:
         """Stop taking requests, let in-flight ones and deliveries finish (up to a grace
         period); whatever is left stays queued in the database."""
+        if self._store is None:
+            return  # never started (or its start failed and closed all), or stopped already
+        await self._shut(SHUTDOWN_GRACE)
+        log.info("hitl-bridge stopped")
+
+    async def _shut(self, grace: float) -> None:
+        """Close whatever is open: requests first, then deliveries (given `grace` seconds),
+        the connections out, and the database last."""
         self._ready = False
         self._closing.set()
-        self.service.events_pulse.fire()  # long-polls answer now rather than at their timeout
+        if self._runner is not None:  # so the service is there too
+            self.service.events_pulse.fire()  # long-polls answer now, not at their timeout
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
+            self._socket = None
         if self._runner is not None:
             await self._runner.cleanup()
+            self._runner = None
         for drainer in self._drainers:
-            await drainer.stop(SHUTDOWN_GRACE)
+            await drainer.stop(grace)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._drainers, self._tasks = [], []
         if self._session is not None:
             await self._session.close()
+            self._session = None
+        if self._media is not None:
+            await self._media.close()
+            self._media = None
         if self._store is not None:
             await self._store.close()
-        log.info("hitl-bridge stopped")
+            self._store = None
 
     async def _health(self, request: web.Request) -> web.Response:
-        if self._ready and not self._closing.is_set():
-            return web.json_response({"status": "ok"})
-        return web.json_response({"status": "unavailable"}, status=503)
+        """503 while starting, stopping, or the database cannot take writes (a probe write
+        tells when it can again, so this recovers with no other traffic)."""
+        if not self._ready or self._closing.is_set():
+            return web.json_response({"status": "unavailable"}, status=503)
+        if not await self.service.store.takes_writes():
+            body = {"status": "unavailable", "reason": "the database cannot take writes"}
+            return web.json_response(body, status=503)
+        return web.json_response({"status": "ok"})
 
     async def _metrics(self, request: web.Request) -> web.Response:
         await self.service.refresh_metrics()
@@ -197,6 +265,8 @@ class Bridge:
                     return
                 except asyncio.CancelledError:
                     raise
+                except Unavailable:  # logged by the store, once per outage
+                    await asyncio.sleep(1)
                 except Exception:
                     log.exception("%s crashed; restarting it in 1 s", name)
                     await asyncio.sleep(1)
@@ -230,15 +300,36 @@ async def _sleep_unless(event: asyncio.Event, seconds: float) -> None:
 
 
 async def serve(settings: Settings) -> None:
-    """Run until SIGTERM or SIGINT."""
+    """Run until SIGTERM or SIGINT (which also end a start still waiting for Slack). Raises
+    `StartupError` when the start cannot succeed, having closed all it opened."""
     bridge = Bridge(settings)
-    await bridge.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if not await _start_unless(bridge, stop):
+        log.info("stopped before serving")
+        return
     try:
         await stop.wait()
         log.info("shutting down")
     finally:
         await bridge.stop()
+
+
+async def _start_unless(bridge: Bridge, stop: asyncio.Event) -> bool:
+    """Start the bridge, checking Slack first; False when a signal came before it was done
+    (the start is called off, and closes what it had opened)."""
+    starting = asyncio.create_task(bridge.start(check_slack=True))
+    signalled = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({starting, signalled}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        signalled.cancel()
+    if not starting.done():
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        return False
+    starting.result()  # a start that failed raises here
+    return True

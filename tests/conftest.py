@@ -22,7 +22,7 @@ from bridge.testing.fake_slack import FakeSlack
 CHANNEL = "C0HANDOFF"
 ALICE = "U0ALICE"
 BOB = "U0BOB"
-API_TOKEN = "test-api-token"
+API_TOKEN = "test-api-token-0123456789"
 
 
 @pytest.fixture

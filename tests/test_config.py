@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from bridge.config import ConfigError, load_settings
+from bridge.config import BOUNDS, ConfigError, Settings, load_settings, serving_problems
 
 GOOD = {
     "SLACK_BOT_TOKEN": "xoxb-secret-bot-token",
     "SLACK_SIGNING_SECRET": "signing-secret-value",
     "BRIDGE_CHANNEL": "C0HANDOFF",
-    "BRIDGE_API_TOKEN": "api-token-value",
+    "BRIDGE_API_TOKEN": "api-token-value-0123",
 }
 
 
@@ -137,3 +137,59 @@ def test_botpress_needs_its_path_token() -> None:
     assert load_settings(GOOD, env_file=None).botpress_prefix is None
     alone = load_settings(GOOD | {"BOTPRESS_PATH_TOKEN": token}, env_file=None)
     assert alone.botpress_prefix is None  # no webhook URL: the routes stay off
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("BRIDGE_ASSIGN_TIMEOUT", "inf"),  # the timers task would crash every second
+        ("BRIDGE_REMIND_AFTER", "1e-9"),  # the timers task would spin
+        ("BRIDGE_MAX_BODY", "1e12"),
+        ("BRIDGE_MAX_BODY", "1000000000000"),
+        ("BRIDGE_SLACK_RATE", "nan"),
+        ("BRIDGE_SLACK_TIERS", "-inf"),
+        ("BRIDGE_IDLE_REMINDER", "NaN"),
+        ("BRIDGE_RETRY_BASE", "0"),
+        ("BRIDGE_DELIVERY_MAX_AGE", "1e99"),
+        ("BRIDGE_DELIVERY_MAX_ATTEMPTS", "-1"),
+        ("BRIDGE_SLACK_BURST", "0"),
+        ("BRIDGE_REMIND_REPEAT", "many"),
+    ],
+)
+def test_numbers_must_be_finite_and_within_their_bounds(name: str, value: str) -> None:
+    [line] = problems(GOOD | {name: value})
+    assert line.startswith(f"{name}: must be ") and " from " in line, line
+
+
+def test_bounds_and_zero_where_it_means_off_are_accepted() -> None:
+    widest_retries = GOOD | {"BRIDGE_RETRY_BASE": "0.01", "BRIDGE_RETRY_MAX": "86400"}
+    for field, bound in BOUNDS.items():
+        name = str(Settings.model_fields[field].validation_alias)
+        edges = [bound.low, bound.high] + ([0] if bound.off else [])
+        for edge in edges:
+            value = str(int(edge)) if bound.whole else repr(float(edge))
+            settings = load_settings(widest_retries | {name: value}, env_file=None)
+            assert getattr(settings, field) == edge, name
+        if not bound.off:
+            assert problems(widest_retries | {name: "0"})[0].startswith(f"{name}: must be ")
+
+
+def test_retry_max_is_the_longest_delay() -> None:
+    assert problems(GOOD | {"BRIDGE_RETRY_BASE": "10", "BRIDGE_RETRY_MAX": "5"}) == [
+        "BRIDGE_RETRY_MAX: must be at least BRIDGE_RETRY_BASE (it is the longest delay)"
+    ]
+
+
+def test_an_in_memory_database_is_refused() -> None:
+    for url in ("sqlite:///:memory:", "sqlite:///:memory:?cache=shared"):
+        [line] = problems(GOOD | {"BRIDGE_DATABASE_URL": url})
+        assert line.startswith("BRIDGE_DATABASE_URL: must name a file"), line
+
+
+def test_serving_refuses_a_short_api_token_and_does_not_show_it() -> None:
+    assert serving_problems(load_settings(GOOD, env_file=None)) == []
+    for tokens in ("short-token", "long-enough-token-1, short"):
+        settings = load_settings(GOOD | {"BRIDGE_API_TOKEN": tokens}, env_file=None)
+        [line] = serving_problems(settings)
+        assert line.startswith("BRIDGE_API_TOKEN: each token must be at least 16 characters")
+        assert "short" not in line

@@ -47,6 +47,8 @@ def test_manifest_scopes_exactly(manifest: dict[str, Any]) -> None:
             "chat:write.customize",
             "channels:history",
             "groups:history",
+            "channels:read",
+            "groups:read",
             "users:read",
             "users:read.email",
             "usergroups:read",

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from bridge.bot import openapi, wire
 from bridge.model import Conversation, User, iso
 from bridge.service import BOT, Idem, Invalid, KeyTaken, NotFound, Service, Stopped
-from bridge.store import DeadLetter
+from bridge.store import DeadLetter, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,17 @@ class ApiError(Exception):
         self.code = code
 
 
-def _error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+def _error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    body = {"error": {"code": code, "message": message}}
+    return web.json_response(body, status=status, headers=headers)
+
+
+def _unavailable(exc: Unavailable) -> web.Response:
+    """503: nothing was done; the same request may be sent again after `Retry-After`."""
+    message = "the bridge cannot store anything now; try again later"
+    return _error(503, "unavailable", message, {"Retry-After": str(exc.retry_after)})
 
 
 def _invalid(field: str, message: str) -> ApiError:
@@ -85,6 +94,8 @@ class BotApi:
             return await handler(request)
         except ApiError as exc:
             return _error(exc.status, exc.code, str(exc))
+        except Unavailable as exc:  # the store has logged it, once for the outage
+            return _unavailable(exc)
         except web.HTTPMethodNotAllowed:
             return _error(405, "method_not_allowed", f"{request.method} is not allowed here")
         except web.HTTPNotFound:

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from bridge.model import Content, HistoryItem, HttpUrl, Origin, content_from_json, unstorable
 from bridge.outbox import Fail, Retry
 from bridge.service import BOTPRESS, Invalid, NotFound, Service, Stopped
-from bridge.store import OutboxRow
+from bridge.store import OutboxRow, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -182,16 +182,27 @@ class BotpressApi:
 
 
 def _guarded(run: Handler) -> Handler:
-    """The route with every refusal as its JSON answer."""
+    """The route with every refusal as its JSON answer; while the database cannot take
+    writes, 503 with `Retry-After` (nothing was done: Botpress may send it again)."""
 
     async def guarded(request: web.Request) -> web.Response:
         try:
             return await run(request)
         except Refused as exc:
-            body = {"error": {"code": exc.code, "message": str(exc)}}
-            return web.json_response(body, status=exc.status)
+            return _refusal(exc.status, exc.code, str(exc))
+        except Unavailable as exc:  # the store has logged it, once for the outage
+            message = "the bridge cannot store anything now; try again later"
+            headers = {"Retry-After": str(exc.retry_after)}
+            return _refusal(503, "unavailable", message, headers)
 
     return guarded
+
+
+def _refusal(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    body = {"error": {"code": code, "message": message}}
+    return web.json_response(body, status=status, headers=headers)
 
 
 def _payload(body: JSON) -> JSON:

@@ -25,6 +25,7 @@ from bridge.service import Service
 from bridge.slack import blocks, edge, home
 from bridge.slack.directory import Directory
 from bridge.slack.webapi import Refused
+from bridge.store import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,18 @@ def build_app(
         request_verification_enabled=False,
         process_before_response=True,
     )
+
+    @app.error
+    async def on_error(error: Exception, logger: logging.Logger) -> BoltResponse | None:
+        """What the database cannot take now is answered 503, not acknowledged, so Slack
+        sends it again later (over HTTP and Socket Mode alike; the store logs the outage
+        once, not per request). Anything else gets Bolt's own answer (500)."""
+        if isinstance(error, Unavailable):
+            return BoltResponse(
+                status=503, body="", headers={"Retry-After": str(error.retry_after)}
+            )
+        logger.exception(f"Failed to run listener function (error: {error})")
+        return None
 
     @app.middleware
     async def only_our_app(

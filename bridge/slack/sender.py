@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 
+from bridge import media
 from bridge.model import BlocMessage, Content, Conversation, ImageMessage, Status, StopReason, User
 from bridge.outbox import Defer, Fail, Retry
 from bridge.service import Service, parent_key
@@ -334,22 +335,11 @@ class SlackSender:
         return True
 
     async def _fetch(self, url: str) -> bytes | None:
-        """The media file, whole, up to `UPLOAD_MAX`; None when it cannot be had."""
+        """The media file, whole, up to `UPLOAD_MAX`, from an address media may come from
+        (`bridge.media`: public ones only, every redirect checked); None when it cannot be
+        had, or may not be."""
         assert self._uploads is not None
-        try:
-            async with self._uploads.get(
-                url, timeout=aiohttp.ClientTimeout(total=30), allow_redirects=True
-            ) as resp:
-                if resp.status != 200:
-                    return None
-                data = bytearray()
-                async for chunk in resp.content.iter_chunked(65536):
-                    data += chunk
-                    if len(data) > UPLOAD_MAX:
-                        return None
-                return bytes(data)
-        except (aiohttp.ClientError, TimeoutError):
-            return None
+        return await media.fetch(self._uploads, url, limit=UPLOAD_MAX)
 
     async def _put(self, name: str, data: bytes) -> str:
         """Steps one and two of an upload: the file's id, its bytes with Slack."""

@@ -10,7 +10,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +33,7 @@ from bridge.model import (
     iso,
 )
 from bridge.store.migrations import MIGRATIONS
+from bridge.store.writable import Unavailable, Writable
 
 log = logging.getLogger(__name__)
 
@@ -617,6 +618,12 @@ class Tx:
             for r in rows
         ]
 
+    def probe(self) -> None:
+        """Write a row and take it back: nothing changes, but the commit writes as any
+        other would, so it fails while the database cannot take writes."""
+        self._run("INSERT OR REPLACE INTO secrets (name, value) VALUES ('probe', x'')")
+        self._run("DELETE FROM secrets WHERE name = 'probe'")
+
     def prune(self, now: float) -> None:
         """Forget what the contract lets go: event ids after a day, keys after 24 h, events
         after 7 days."""
@@ -638,7 +645,8 @@ class Store:
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
-        self._lane = _Lane(db)
+        self._writable = Writable()
+        self._lane = _Lane(db, self._writable)
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:
@@ -666,6 +674,30 @@ class Store:
         other across a commit belong in one `write`)."""
         return await self._lane.run(body, writes=False)
 
+    @property
+    def cannot_write(self) -> str | None:
+        """Why the database takes no writes, as the latest writes showed; None if it does.
+        `write` and `read` raise `Unavailable` meanwhile, for what they cannot do."""
+        return self._writable.reason
+
+    async def takes_writes(self) -> bool:
+        """Whether the database takes writes. While it did not, a small write (a probe)
+        finds out whether it does again, so that recovery shows with no other traffic."""
+        if not self._writable.ok:
+            with suppress(Unavailable):
+                await self.write(lambda tx: tx.probe())
+        return self._writable.ok
+
+    async def constrain_for_tests(self, *, full: bool = False, read_only: bool = False) -> None:
+        """Tests only: make this connection's writes fail as on a full disk (no page more
+        than the file has now: a write that needs one fails with SQLITE_FULL, one that fits
+        still succeeds) or a read-only mount (each fails with SQLITE_READONLY). With
+        neither, writes work again."""
+        rows = await self._db.execute_fetchall("PRAGMA page_count")
+        pages = int(next(iter(rows))[0]) if full else 0xFFFFFFFE  # SQLite's largest
+        await self._db.execute(f"PRAGMA max_page_count = {pages}")
+        await self._db.execute(f"PRAGMA query_only = {int(read_only)}")
+
 
 # The most functions one hand-off takes: it bounds how long the first of them waits.
 BATCH_MAX = 64
@@ -682,8 +714,9 @@ class _Lane:
     """The functions waiting for the connection's thread. While a batch runs there, the
     next ones queue up, and go over together in one hand-off when it is done."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, writable: Writable) -> None:
         self._conn = conn
+        self._writable = writable
         self._queue: list[_Asked] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -698,7 +731,7 @@ class _Lane:
     async def _drain(self) -> None:
         # aiosqlite's methods are each one statement on its thread; the primitive they are
         # built on, which runs any function there, it keeps private.
-        execute = cast(Callable[..., Awaitable[list[_Outcome]]], self._conn._execute)
+        execute = cast(Callable[..., Awaitable[_Result]], self._conn._execute)
         batch: list[_Asked] = []
         try:
             while self._queue:
@@ -706,10 +739,12 @@ class _Lane:
                 bodies = [asked.body for asked in batch]
                 writes = any(asked.writes for asked in batch)
                 try:
-                    outcomes = await execute(_run_batch, bodies, writes, self._conn._conn)
+                    outcomes, wrote = await execute(_run_batch, bodies, writes, self._conn._conn)
                 except Exception as exc:  # the batch as a whole failed: none of it happened
-                    outcomes = [(False, exc)] * len(batch)
-                for asked, (ok, value) in zip(batch, outcomes, strict=True):
+                    outcomes, wrote = [(False, exc)] * len(batch), False
+                if wrote:
+                    self._writable.wrote()
+                for asked, (ok, value) in zip(batch, map(self._checked, outcomes), strict=True):
                     if asked.future.done():
                         continue  # its caller stopped waiting
                     if ok:
@@ -724,51 +759,104 @@ class _Lane:
         finally:
             self._task = None
 
+    def _checked(self, outcome: _Outcome) -> _Outcome:
+        """The outcome, with a failure for want of a writable database as `Unavailable`
+        (and noted: the flag goes down)."""
+        ok, value = outcome
+        reason = None if ok else _cannot_write(value)
+        if reason is None:
+            return outcome
+        self._writable.failed(reason)
+        unavailable = Unavailable(f"the database cannot take writes: {reason}")
+        unavailable.__cause__ = value
+        return False, unavailable
+
 
 _Outcome = tuple[bool, Any]  # (True, what the function returned) or (False, what it raised)
+_Result = tuple[list[_Outcome], bool]  # the outcomes, and whether the batch wrote whole
+
+# SQLite's primary result codes (and their words, for an error raised without a code) that
+# say the database cannot take a write: the disk is full, the file or its directory is
+# read-only, the disk fails, or the file cannot be opened.
+_CANNOT_WRITE_CODES = frozenset(
+    {sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN}
+)
+_CANNOT_WRITE_WORDS = (
+    "database or disk is full",
+    "readonly database",
+    "disk I/O error",
+    "unable to open database file",
+)
 
 
-def _run_batch(
-    bodies: list[Callable[[Tx], Any]], writes: bool, db: sqlite3.Connection
-) -> list[_Outcome]:
+def _cannot_write(exc: BaseException) -> str | None:
+    """Why `exc` says the database cannot take a write, if it does (SQLite's words)."""
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)  # absent from errors not SQLite's own
+    words = str(exc)
+    if isinstance(code, int) and (code & 0xFF) in _CANNOT_WRITE_CODES:
+        return f"{words} ({exc.sqlite_errorname})"
+    return words if any(w in words for w in _CANNOT_WRITE_WORDS) else None
+
+
+def _run_batch(bodies: list[Callable[[Tx], Any]], writes: bool, db: sqlite3.Connection) -> _Result:
     """On the connection's thread: run `bodies` in one transaction (taking the write lock
     only if one of them writes). If one of a batch that writes fails, the batch is undone
     and run again with each body in a savepoint, so that the failure undoes only what it did
     itself. Savepoints are not free (each is a statement, and every statement lets go of the
-    GIL), so only a batch that needs them pays for them."""
+    GIL), so only a batch that needs them pays for them. Says too whether the batch wrote
+    whole: committed, every body done, a row changed (what shows the database takes writes)."""
+    before = db.total_changes
+    outcomes = _run_all(bodies, writes, db, savepoints=False)
+    if writes and len(bodies) > 1 and not all(ok for ok, _ in outcomes):
+        outcomes = _run_all(bodies, writes, db, savepoints=True)
+    whole = all(ok for ok, _ in outcomes)
+    return outcomes, writes and whole and db.total_changes > before
+
+
+def _run_all(
+    bodies: list[Callable[[Tx], Any]], writes: bool, db: sqlite3.Connection, savepoints: bool
+) -> list[_Outcome]:
+    """One pass over `bodies` in one transaction. Without savepoints, a pass that writes
+    and fails is undone whole (it ran only as a try)."""
     tx = Tx(db)
     with _transaction(db, writes):
-        outcomes = [_call(body, tx) for body in bodies]
-        if not writes or all(ok for ok, _ in outcomes):
-            return outcomes
-        if db.in_transaction:  # (SQLite may have rolled back already, e.g. on a full disk)
+        outcomes = [_step(body, tx, db, savepoints) for body in bodies]
+        if writes and not savepoints and not all(ok for ok, _ in outcomes):
             db.execute("ROLLBACK")  # the failure's half-done writes, and with them the others'
-        if len(bodies) == 1:
-            return outcomes
-    with _transaction(db, writes):
-        outcomes = []
-        for body in bodies:
-            db.execute("SAVEPOINT body")
-            outcome = _call(body, tx)
-            if not outcome[0]:
-                db.execute("ROLLBACK TO body")
-            db.execute("RELEASE body")
-            outcomes.append(outcome)
-        return outcomes
+    return outcomes
+
+
+def _step(body: Callable[[Tx], Any], tx: Tx, db: sqlite3.Connection, savepoint: bool) -> _Outcome:
+    """Run one body, in a savepoint of its own if asked."""
+    if savepoint:
+        db.execute("SAVEPOINT body")
+    outcome = _call(body, tx)
+    if not outcome[0] and not db.in_transaction:
+        # SQLite undid the whole transaction itself (a full disk, an I/O error): what ran
+        # before is gone too, and what follows must not run outside a transaction.
+        raise outcome[1]
+    if savepoint:
+        if not outcome[0]:
+            db.execute("ROLLBACK TO body")
+        db.execute("RELEASE body")
+    return outcome
 
 
 @contextmanager
 def _transaction(db: sqlite3.Connection, writes: bool) -> Iterator[None]:
-    """BEGIN, then COMMIT; or ROLLBACK if what ran raised (or rolled back already)."""
+    """BEGIN, then COMMIT; or ROLLBACK if what ran raised (or rolled back already), or if
+    the COMMIT failed and left the transaction open (it would refuse every BEGIN after)."""
     db.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
     try:
         yield
+        if db.in_transaction:
+            db.execute("COMMIT")
     except BaseException:
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
-    if db.in_transaction:
-        db.execute("COMMIT")
 
 
 def _call(body: Callable[[Tx], Any], tx: Tx) -> _Outcome:
@@ -780,16 +868,31 @@ def _call(body: Callable[[Tx], Any], tx: Tx) -> _Outcome:
 
 async def _connect(path: Path | str) -> aiosqlite.Connection:
     db = await aiosqlite.connect(str(path), isolation_level=None)
-    db.row_factory = sqlite3.Row
-    for pragma in (
-        "PRAGMA journal_mode = WAL",
-        # WAL + NORMAL survives a killed process; only power loss can cost the last commits.
-        "PRAGMA synchronous = NORMAL",
-        "PRAGMA foreign_keys = ON",
-        "PRAGMA busy_timeout = 5000",
-    ):
-        await db.execute(pragma)
+    try:
+        db.row_factory = sqlite3.Row
+        for pragma in (
+            "PRAGMA journal_mode = WAL",
+            # WAL + NORMAL survives a killed process; only power loss can cost the last commits.
+            "PRAGMA synchronous = NORMAL",
+            "PRAGMA foreign_keys = ON",
+            "PRAGMA busy_timeout = 5000",
+        ):
+            await db.execute(pragma)
+        await _try_a_write(db)
+    except BaseException:
+        # A file that is no database, or a damaged one, opens and fails only here: close it,
+        # or aiosqlite's thread keeps the process alive.
+        await db.close()
+        raise
     return db
+
+
+async def _try_a_write(db: aiosqlite.Connection) -> None:
+    """Write the schema version back unchanged: a read-only file reads (and even turns to
+    WAL) without complaint, and would fail only at the first real write."""
+    rows = await db.execute_fetchall("PRAGMA user_version")
+    version = int(next(iter(rows))[0])
+    await db.execute(f"PRAGMA user_version = {version}")
 
 
 async def _migrate(db: aiosqlite.Connection) -> None:

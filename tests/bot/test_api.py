@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from tests.conftest import ALICE, CHANNEL, Stage
+from tests.conftest import ALICE, API_TOKEN, CHANNEL, Stage
 
 TEXT = {"type": "text", "payload": {"text": "hello"}}
 
@@ -65,7 +65,7 @@ async def test_errors_have_codes(stage: Stage) -> None:
     assert (status, error(body)) == (401, "unauthorized")
     status, body = await api.get("/v1/nothing-here")
     assert (status, error(body)) == (401, "unauthorized")
-    api.token = "test-api-token"
+    api.token = API_TOKEN
 
     cases = [
         ("POST", "/v1/users", b"{not json", 400, "bad_json"),
