@@ -401,6 +401,11 @@ class SlackSender:
         )
 
     async def _ephemeral(self, row: OutboxRow, view: View) -> None:
+        """A word to one agent. Slack keeps no trace an app can look up, so after an attempt
+        that may have reached them it is not sent again: at most once, never twice."""
+        if row.maybe_sent:
+            log.info("an ephemeral notice may have gone out already; not repeating it")
+            return
         conv = view.conv
         who = row.payload["user"]
         rendered = blocks.notice(_notice(row.payload["why"], row.payload["state"], who))

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from bridge.slack.blocks import MAX_POST_TEXT, text_size
-from tests.conftest import ALICE, CHANNEL, Stage, StageFactory
+from tests.conftest import ALICE, BOB, CHANNEL, Stage, StageFactory
 
 
 def sections(stage: Stage, parent: str, username: str | None) -> str:
@@ -189,3 +189,22 @@ async def test_every_method_keeps_to_its_tier(make_stage: StageFactory) -> None:
         lambda: all(slack.message(CHANNEL, ts).reactions for ts in replies), timeout=20
     )
     assert sum(slack.ratelimited_by_method.values()) == 0  # kept within, never fought
+
+
+async def test_lost_answers_to_updates_and_ephemerals_repeat_nothing(stage: Stage) -> None:
+    slack, bot = stage.slack, stage.bot
+    assert bot is not None
+    conv, parent = await stage.handoff()
+    # Slack applies both, and both answers are lost on their way back.
+    slack.fail("chat.update", "internal_error", status=500, applied=True)
+    slack.fail("chat.postEphemeral", "internal_error", status=500, applied=True)
+    await slack.click(ALICE, CHANNEL, parent, "claim")
+    await bot.wait_for(lambda: len(bot.events("hitlAssigned")) == 1)
+    await slack.click(BOB, CHANNEL, parent, "claim", value=conv)  # told who has it
+    await stage.wait_buttons(parent, ["release", "resolve"])
+    await slack.wait_for(lambda: len(slack.calls_of("chat.postEphemeral")) == 1)
+    # And the conversation flows on: a reply is relayed and gets its receipt.
+    reply = await slack.user_says(ALICE, CHANNEL, "on it", thread_ts=parent)
+    await slack.wait_for(lambda: "white_check_mark" in slack.message(CHANNEL, reply).reactions)
+    assert len(slack.ephemerals) == 1  # once, not again
+    assert (await stage.api.conversation(conv))["deadLetters"] == []
