@@ -109,8 +109,11 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+MAX_TEXT = 40_000  # the longest text message, as Botpress's HITL channel takes it
+
+
 class TextPayload(_Strict):
-    text: Annotated[str, Field(min_length=1, max_length=40000)]
+    text: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
 
 
 class ImagePayload(_Strict):

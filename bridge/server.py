@@ -132,7 +132,8 @@ class Bridge:
         if s.public_url is None:
             files.base_url = self.url  # where it really listens (the port may have been 0)
         if check_slack:
-            await self._ask_slack(client)
+            me = await self._ask_slack(client)
+            directory.knows(me.team_id, me.app_id)  # so no request waits on auth.test
 
         if s.upload_media:
             # A session of its own: the bridge's other calls may go to private hosts (the
@@ -190,7 +191,7 @@ class Bridge:
         except OSError as exc:
             raise StartupError([listen_problem(self.settings.host, self._port, exc)]) from None
 
-    async def _ask_slack(self, client: AsyncWebClient) -> None:
+    async def _ask_slack(self, client: AsyncWebClient) -> preflight.Identity:
         """Wait for as long as Slack cannot be reached; `StartupError` (code 2) when it
         refuses the token or a channel."""
         s = self.settings
@@ -205,6 +206,7 @@ class Bridge:
         for note in me.notes:
             log.warning("%s", note)
         log.info("Slack knows the token as @%s's, a member of every channel it posts in", me.name)
+        return me
 
     async def stop(self) -> None:
         """Stop taking requests, let in-flight ones and deliveries finish (up to a grace

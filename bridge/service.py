@@ -20,6 +20,7 @@ from typing import Any
 
 from bridge.metrics import Metrics
 from bridge.model import (
+    MAX_TEXT,
     TRANSITIONS,
     Action,
     AgentProfile,
@@ -389,7 +390,7 @@ class Service:
                 self._ephemeral(tx, conv, slack_user_id, "deleted")
             elif self._relay_corrections and conv.status is not Status.STOPPED and text:
                 correction = TextMessage(
-                    type="text", payload=TextPayload(text=f"Correction: {text}"[:40000])
+                    type="text", payload=TextPayload(text=f"Correction: {text}"[:MAX_TEXT])
                 )
                 self._relay(tx, conv, author, correction)
                 self._ephemeral(tx, conv, slack_user_id, "corrected")

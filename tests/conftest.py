@@ -155,6 +155,17 @@ class Stage:
             for element in block["elements"]
         ]
 
+    def said(self, parent: str, username: str | None) -> str:
+        """The section text of the replies in `parent`'s thread posted under `username`
+        (None: the bridge's own), in order, however many posts it took."""
+        return "".join(
+            block["text"]["text"]
+            for m in self.slack.thread(CHANNEL, parent)
+            if m.username == username
+            for block in m.blocks or []
+            if block["type"] == "section"
+        )
+
     async def wait_buttons(self, ts: str, action_ids: list[str]) -> None:
         await self.slack.wait_for(lambda: self.buttons(ts) == action_ids)
 

@@ -13,10 +13,10 @@ PICTURE = b"\x89PNG picture"
 
 
 class MediaHost:
-    """`/{name}`: a picture; `/to?url=U`: a 302 to U; `/hops/{n}`: n redirects before a
-    picture; `/big/{size}`: that many bytes (`?chunked=1`: without a length); `/slow`: an
-    answer that never comes; `/stall`: one that stops part way; `/gzip`: an encoded body.
-    `hits` lists the paths asked for."""
+    """`/{name}`: a picture; `/gone/{name}`: a 404; `/to?url=U`: a 302 to U; `/hops/{n}`:
+    n redirects before a picture; `/big/{size}`: that many bytes (`?chunked=1`: without a
+    length); `/slow`: an answer that never comes; `/stall`: one that stops part way; `/gzip`:
+    an encoded body. `hits` lists the paths asked for."""
 
     def __init__(self) -> None:
         self.hits: list[str] = []
@@ -31,6 +31,7 @@ class MediaHost:
         app.router.add_get("/slow", self._slow)
         app.router.add_get("/stall", self._stall)
         app.router.add_get("/gzip", self._gzip)
+        app.router.add_get("/gone/{name}", self._gone)
         app.router.add_get("/{name}", self._picture)
         return app
 
@@ -74,6 +75,9 @@ class MediaHost:
         await response.write(PICTURE[:4])
         await self._released.wait()
         return response
+
+    async def _gone(self, request: web.Request) -> web.Response:
+        return web.Response(status=404)
 
     async def _gzip(self, request: web.Request) -> web.Response:
         return web.Response(body=PICTURE, headers={"Content-Encoding": "gzip"})

@@ -143,16 +143,7 @@ async def test_long_history_and_long_messages_fit_slack(stage: Stage) -> None:
     parent = await stage.parent_ts(conv)
     await api.say(conv, "x" * 39000, user_id=user)
 
-    def erin_said() -> str:
-        return "".join(
-            block["text"]["text"]
-            for m in slack.thread(CHANNEL, parent)
-            if m.username == "Erin"
-            for block in m.blocks or []
-            if block["type"] == "section"
-        )
-
-    await slack.wait_for(lambda: erin_said().count("x") >= 39000, timeout=10)
+    await slack.wait_for(lambda: stage.said(parent, "Erin").count("x") >= 39000, timeout=10)
     replies = slack.thread(CHANNEL, parent)
     transcript = [m for m in replies if m.username is None]
     assert len(transcript) > 1  # split across several posts, each within Block Kit's limits
@@ -160,4 +151,4 @@ async def test_long_history_and_long_messages_fit_slack(stage: Stage) -> None:
     assert all(f"line {n} " in shown for n in range(700))
     erin = [m for m in replies if m.username == "Erin"]
     assert len(erin) > 1 and replies[-len(erin) :] == erin  # in several posts, in a row
-    assert erin_said().count("x") == 39000
+    assert stage.said(parent, "Erin").count("x") == 39000

@@ -41,17 +41,36 @@ class ApiError(Exception):
         self.code = code
 
 
-def _error(
+def error_answer(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> web.Response:
     body = {"error": {"code": code, "message": message}}
     return web.json_response(body, status=status, headers=headers)
 
 
-def _unavailable(exc: Unavailable) -> web.Response:
+async def read_json(request: web.Request, max_body: int, *, empty_ok: bool = False) -> Any:
+    """Read and parse a JSON body: 413 past `max_body` (declared, or as it streams in, for a
+    chunked body), 400 when it is not JSON; `{}` for an empty one when `empty_ok`."""
+    too_large = ApiError(413, "too_large", f"the body is over {max_body} bytes")
+    if request.content_length is not None and request.content_length > max_body:
+        raise too_large
+    raw = bytearray()
+    async for chunk in request.content.iter_chunked(65536):
+        raw += chunk
+        if len(raw) > max_body:
+            raise too_large
+    if empty_ok and not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
+        raise ApiError(400, "bad_json", "the body is not valid JSON") from None
+
+
+def unavailable_answer(exc: Unavailable) -> web.Response:
     """503: nothing was done; the same request may be sent again after `Retry-After`."""
     message = "the bridge cannot store anything now; try again later"
-    return _error(503, "unavailable", message, {"Retry-After": str(exc.retry_after)})
+    return error_answer(503, "unavailable", message, {"Retry-After": str(exc.retry_after)})
 
 
 def _invalid(field: str, message: str) -> ApiError:
@@ -93,13 +112,13 @@ class BotApi:
             self._authenticate(request)
             return await handler(request)
         except ApiError as exc:
-            return _error(exc.status, exc.code, str(exc))
+            return error_answer(exc.status, exc.code, str(exc))
         except Unavailable as exc:  # the store has logged it, once for the outage
-            return _unavailable(exc)
+            return unavailable_answer(exc)
         except web.HTTPMethodNotAllowed:
-            return _error(405, "method_not_allowed", f"{request.method} is not allowed here")
+            return error_answer(405, "method_not_allowed", f"{request.method} is not allowed here")
         except web.HTTPNotFound:
-            return _error(404, "not_found", f"no such route: {request.path}")
+            return error_answer(404, "not_found", f"no such route: {request.path}")
 
     def _authenticate(self, request: web.Request) -> None:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -221,20 +240,7 @@ class BotApi:
     # --- helpers ------------------------------------------------------------------------
 
     async def _body(self, request: web.Request, *, empty_ok: bool = False) -> Any:
-        """Read and parse the JSON body: 413 past the limit, 400 when it is not JSON."""
-        if request.content_length is not None and request.content_length > self._max_body:
-            raise ApiError(413, "too_large", f"the body is over {self._max_body} bytes")
-        raw = bytearray()
-        async for chunk in request.content.iter_chunked(65536):
-            raw += chunk
-            if len(raw) > self._max_body:
-                raise ApiError(413, "too_large", f"the body is over {self._max_body} bytes")
-        if empty_ok and not raw.strip():
-            return {}
-        try:
-            return json.loads(raw)
-        except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
-            raise ApiError(400, "bad_json", "the body is not valid JSON") from None
+        return await read_json(request, self._max_body, empty_ok=empty_ok)
 
     @staticmethod
     def _parse(model: type[M], body: Any) -> M:

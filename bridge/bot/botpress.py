@@ -15,7 +15,6 @@ only when that id is one of these conversations; otherwise it is acknowledged an
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -26,7 +25,16 @@ import aiohttp
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from bridge.model import Content, HistoryItem, HttpUrl, Origin, content_from_json, unstorable
+from bridge.bot.api import ApiError, error_answer, read_json, unavailable_answer
+from bridge.model import (
+    MAX_TEXT,
+    Content,
+    HistoryItem,
+    HttpUrl,
+    Origin,
+    content_from_json,
+    unstorable,
+)
 from bridge.outbox import Fail, Retry
 from bridge.service import BOTPRESS, Invalid, NotFound, Service, Stopped
 from bridge.store import OutboxRow, Unavailable
@@ -41,17 +49,8 @@ BOT_USER = "BOT"  # remoteUserId of what the bot itself says
 DEFAULT_NAME = "Botpress user"
 
 
-class Refused(Exception):
-    """A request the bridge will not act on: answered with the bot API's error shape."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-
-
-def _invalid(message: str) -> Refused:
-    return Refused(422, "invalid", message)
+def _invalid(message: str) -> ApiError:
+    return ApiError(422, "invalid", message)
 
 
 def _answer(body: JSON) -> web.Response:
@@ -129,11 +128,11 @@ class BotpressApi:
         try:
             await self._service.send_message(conversation_id, to_content(message), author)
         except NotFound:
-            raise Refused(404, "not_found", "no such remoteConversationId") from None
+            raise ApiError(404, "not_found", "no such remoteConversationId") from None
         except Invalid as exc:
             raise _invalid(f"remoteUserId: {str(exc).removeprefix(exc.field + ': ')}") from None
         except Stopped:
-            raise Refused(409, "conversation_stopped", "the conversation is stopped") from None
+            raise ApiError(409, "conversation_stopped", "the conversation is stopped") from None
         return _answer({"status": "ok"})
 
     async def close_ticket(self, request: web.Request) -> web.Response:
@@ -156,23 +155,12 @@ class BotpressApi:
         cannot go stale before the service acts."""
         conversation = await self._service.conversation(conversation_id)
         if conversation is None or conversation.origin is not Origin.BOTPRESS:
-            raise Refused(404, "not_found", "no such remoteConversationId")
+            raise ApiError(404, "not_found", "no such remoteConversationId")
 
     async def _body(self, request: web.Request) -> JSON:
         """The JSON object sent: 413 past BRIDGE_MAX_BODY (declared or streamed), 400 when
         it is not JSON, 422 when it is not an object or cannot be stored."""
-        too_large = Refused(413, "too_large", f"the body is over {self._max_body} bytes")
-        if request.content_length is not None and request.content_length > self._max_body:
-            raise too_large
-        raw = bytearray()
-        async for chunk in request.content.iter_chunked(65536):
-            raw += chunk
-            if len(raw) > self._max_body:
-                raise too_large
-        try:
-            body = json.loads(raw)
-        except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
-            raise Refused(400, "bad_json", "the body is not valid JSON") from None
+        body = await read_json(request, self._max_body)
         if not isinstance(body, dict):
             raise _invalid("the body must be a JSON object")
         why = unstorable(body)
@@ -188,21 +176,12 @@ def _guarded(run: Handler) -> Handler:
     async def guarded(request: web.Request) -> web.Response:
         try:
             return await run(request)
-        except Refused as exc:
-            return _refusal(exc.status, exc.code, str(exc))
+        except ApiError as exc:
+            return error_answer(exc.status, exc.code, str(exc))
         except Unavailable as exc:  # the store has logged it, once for the outage
-            message = "the bridge cannot store anything now; try again later"
-            headers = {"Retry-After": str(exc.retry_after)}
-            return _refusal(503, "unavailable", message, headers)
+            return unavailable_answer(exc)
 
     return guarded
-
-
-def _refusal(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> web.Response:
-    body = {"error": {"code": code, "message": message}}
-    return web.json_response(body, status=status, headers=headers)
 
 
 def _payload(body: JSON) -> JSON:
@@ -316,7 +295,6 @@ class BotpressSender:
 
 Part = JSON  # one simple message, {type, payload}: text, image, audio, video or file
 
-MAX_TEXT = 40_000  # TextPayload's limit
 MAX_ITEMS = 50  # BlocPayload's limit
 MAX_NESTING = 4  # blocs in blocs: deeper than any real message, shallow enough to stay cheap
 MAX_STRINGS = 50  # of an unrecognised payload, shown line by line

@@ -31,6 +31,10 @@ class Directory:
         self._members: tuple[float, frozenset[str]] | None = None
         self._identity: tuple[str | None, str | None] | None = None
 
+    def knows(self, team_id: str, app_id: str) -> None:
+        """The workspace and app, as `auth.test` told them at start-up."""
+        self._identity = (team_id or None, app_id or None)
+
     async def identity(self) -> tuple[str | None, str | None]:
         """The installed workspace (team id) and app id, from `auth.test`; `Retry`, `Defer`
         or `Refused` when Slack does not tell."""

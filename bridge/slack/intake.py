@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bridge.model import Action, Content, TextMessage, TextPayload
+from bridge.model import MAX_TEXT, Action, Content, TextMessage, TextPayload
 from bridge.outbox import Fail
 from bridge.service import SLACK_IN, Service
 from bridge.slack.directory import Directory
@@ -22,8 +22,6 @@ from bridge.slack.webapi import Refused, WebApi
 from bridge.store import OutboxRow
 
 log = logging.getLogger(__name__)
-
-MAX_TEXT = 40_000
 
 
 class Intake:

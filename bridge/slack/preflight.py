@@ -63,6 +63,7 @@ class Identity:
 
     name: str  # the bot user's name: what `/invite @name` takes
     team_id: str
+    app_id: str
     notes: list[str]
 
 
@@ -115,7 +116,7 @@ async def verify(
             problems.append(_refused_token("SLACK_APP_TOKEN", error, client.base_url))
     if problems:
         raise Refused(problems)
-    return Identity(name, str(auth.get("team_id") or ""), notes)
+    return Identity(name, str(auth.get("team_id") or ""), str(auth.get("app_id") or ""), notes)
 
 
 async def until_answered(ask: Callable[[], Awaitable[T]]) -> T:

@@ -72,32 +72,18 @@ async def test_file_links_expire(stage: Stage) -> None:
 async def test_bot_media_can_be_uploaded_into_the_thread(make_stage: StageFactory) -> None:
     stage = await make_stage(**UPLOADS)
     slack, api = stage.slack, stage.api
-
-    async def serve(request: web.Request) -> web.Response:
-        if request.match_info["name"] == "gone.png":
-            return web.Response(status=404)
-        return web.Response(body=b"\x89PNG picture", content_type="image/png")
-
-    media = web.Application()
-    media.router.add_get("/{name}", serve)
-    runner = web.AppRunner(media)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
+    async with media_host() as host:
         user = await api.create_user("Erin")
         conv = await api.start(user)
         parent = await stage.parent_ts(conv)
-        for name in ("cat.png", "gone.png"):
-            body = {"type": "image", "payload": {"imageUrl": f"{base}/{name}"}, "userId": user}
+        for path in ("cat.png", "gone/gone.png"):
+            body = {"type": "image", "payload": {"imageUrl": f"{host.url}/{path}"}, "userId": user}
             assert (await api.post(f"/v1/conversations/{conv}/messages", body))[0] == 202
         await slack.wait_for(lambda: len(slack.thread(CHANNEL, parent)) == 2, timeout=10)
         uploaded, linked = slack.thread(CHANNEL, parent)
         assert uploaded.files and "Erin" in uploaded.text
-        assert slack.file_content(uploaded.files[0]["id"]) == b"\x89PNG picture"
+        assert slack.file_content(uploaded.files[0]["id"]) == PICTURE
         assert not linked.files and "gone.png" in str(linked.blocks)  # unfetchable: a link
-    finally:
-        await runner.cleanup()
 
 
 async def test_an_upload_whose_answer_was_lost_is_not_posted_twice(
@@ -105,22 +91,13 @@ async def test_an_upload_whose_answer_was_lost_is_not_posted_twice(
 ) -> None:
     stage = await make_stage(**UPLOADS)
     slack, api = stage.slack, stage.api
-
-    async def serve(request: web.Request) -> web.Response:
-        return web.Response(body=b"\x89PNG" + b"p" * 200_000, content_type="image/png")
-
-    media = web.Application()
-    media.router.add_get("/{name}", serve)
-    runner = web.AppRunner(media)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
+    async with media_host() as host:
         user = await api.create_user("Erin")
         conv = await api.start(user)
         parent = await stage.parent_ts(conv)
         # Slack shares the file, but its answer never arrives.
         slack.fail("files.completeUploadExternal", "internal_error", status=500, applied=True)
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}/big.png"
+        url = f"{host.url}/big/200004?chunked=1"
         body = {"type": "image", "payload": {"imageUrl": url}, "userId": user}
         assert (await api.post(f"/v1/conversations/{conv}/messages", body))[0] == 202
         await api.say(conv, "did you get it?", user_id=user)
@@ -128,11 +105,9 @@ async def test_an_upload_whose_answer_was_lost_is_not_posted_twice(
         shared, after = slack.thread(CHANNEL, parent)
         assert shared.files and after.text == "did you get it?"
         # Read whole (many chunks), once; the retry asked Slack instead of uploading again.
-        assert slack.file_content(shared.files[0]["id"]) == b"\x89PNG" + b"p" * 200_000
+        assert slack.file_content(shared.files[0]["id"]) == b"x" * 200_004
         assert len(slack.calls_of("files.getUploadURLExternal")) == 1
         assert slack.calls_of("files.info")
-    finally:
-        await runner.cleanup()
 
 
 async def test_a_file_shared_from_another_organisation_reaches_the_bot(stage: Stage) -> None:

@@ -10,17 +10,6 @@ from bridge.slack.blocks import MAX_POST_TEXT, text_size
 from tests.conftest import ALICE, BOB, CHANNEL, Stage, StageFactory
 
 
-def sections(stage: Stage, parent: str, username: str | None) -> str:
-    """The section text of every reply in the thread posted under `username`, in order."""
-    return "".join(
-        block["text"]["text"]
-        for m in stage.slack.thread(CHANNEL, parent)
-        if m.username == username
-        for block in m.blocks or []
-        if block["type"] == "section"
-    )
-
-
 async def test_long_content_reaches_the_thread_in_full_and_in_order(stage: Stage) -> None:
     slack, api, bot = stage.slack, stage.api, stage.bot
     assert bot is not None
@@ -43,15 +32,15 @@ async def test_long_content_reaches_the_thread_in_full_and_in_order(stage: Stage
     )
     assert status == 202
     await api.say(conv, "and one more thing", user_id=user)
-    await slack.wait_for(lambda: "and one more thing" in sections(stage, parent, "Erin"), 20)
+    await slack.wait_for(lambda: "and one more thing" in stage.said(parent, "Erin"), 20)
 
     for m in [*slack.thread(CHANNEL, parent), slack.message(CHANNEL, parent)]:
         assert len(m.blocks or []) <= 50 and text_size(m.blocks or []) <= MAX_POST_TEXT
-    bridge_said = sections(stage, parent, None)
+    bridge_said = stage.said(parent, None)
     assert bridge_said.count("d") >= 9990  # the whole description, in the thread
     at = [bridge_said.index(f"turn {n:02} ") for n in range(30)]
     assert at == sorted(at)
-    erin = sections(stage, parent, "Erin").replace("&lt;", "<").replace("&gt;", ">")
+    erin = stage.said(parent, "Erin").replace("&lt;", "<").replace("&gt;", ">")
     numbers = [erin.index(f"<{n:05}>") for n in range(0, 5571, 7)]
     assert numbers == sorted(numbers)
     items = [erin.index(f"item {n:02} ") for n in range(50)]
@@ -70,9 +59,9 @@ async def test_a_long_description_without_history_is_shown_whole(stage: Stage) -
     words = " ".join(f"w{n:04}" for n in range(1600))  # 9,599 characters
     conv = await api.start(user, description=words)
     parent = await stage.parent_ts(conv)
-    await slack.wait_for(lambda: "w1599" in sections(stage, parent, None))
+    await slack.wait_for(lambda: "w1599" in stage.said(parent, None))
     assert "full description is in the thread" in str(slack.message(CHANNEL, parent).blocks)
-    shown = sections(stage, parent, None)
+    shown = stage.said(parent, None)
     at = [shown.index(f"w{n:04}") for n in range(0, 1600, 50)]
     assert at == sorted(at)
 
@@ -85,12 +74,12 @@ async def test_a_final_answer_ends_that_delivery_at_once(stage: Stage) -> None:
     slack.fail("chat.postMessage", "restricted_action_thread_locked")
     await api.say(conv, "lost to a locked thread", user_id=user)
     await api.say(conv, "the next one", user_id=user)
-    await slack.wait_for(lambda: "the next one" in sections(stage, parent, "Erin"))
+    await slack.wait_for(lambda: "the next one" in stage.said(parent, "Erin"))
     dead = (await api.conversation(conv))["deadLetters"]
     assert [(d["kind"], d["attempts"]) for d in dead] == [("message", 1)]
     assert "restricted_action_thread_locked" in dead[0]["error"]
     # The agents are told what did not reach them.
-    await slack.wait_for(lambda: "would not show" in sections(stage, parent, None))
+    await slack.wait_for(lambda: "would not show" in stage.said(parent, None))
 
 
 async def test_an_archived_channel_is_a_dead_letter_at_once(stage: Stage) -> None:
@@ -101,7 +90,7 @@ async def test_an_archived_channel_is_a_dead_letter_at_once(stage: Stage) -> Non
     slack.fail("chat.postMessage", "is_archived")
     await api.say(conv, "into the void", user_id=user)
     await api.say(conv, "still here?", user_id=user)
-    await slack.wait_for(lambda: "still here?" in sections(stage, parent, "Erin"))
+    await slack.wait_for(lambda: "still here?" in stage.said(parent, "Erin"))
     dead = (await api.conversation(conv))["deadLetters"]
     assert [(d["kind"], d["attempts"], d["error"]) for d in dead] == [
         ("message", 1, "chat.postMessage: is_archived")
@@ -120,7 +109,7 @@ async def test_a_reaction_whose_answer_was_lost_is_not_retried_forever(stage: St
     await api.say(conv, "thanks", user_id=user)
     second = await slack.user_says(ALICE, CHANNEL, "second", thread_ts=parent)
     await slack.wait_for(lambda: "white_check_mark" in slack.message(CHANNEL, second).reactions)
-    await slack.wait_for(lambda: "thanks" in sections(stage, parent, "Erin End-User"))
+    await slack.wait_for(lambda: "thanks" in stage.said(parent, "Erin End-User"))
     assert (await api.conversation(conv))["deadLetters"] == []
     assert len(slack.calls_of("reactions.add")) == 3
 
@@ -139,7 +128,7 @@ async def test_receipts_throttled_to_their_tier_never_hold_posts_back(
     started = time.monotonic()
     for n in range(3):
         await api.say(conv, f"end user says {n}", user_id=user)
-    await slack.wait_for(lambda: "end user says 2" in sections(stage, parent, "Erin End-User"))
+    await slack.wait_for(lambda: "end user says 2" in stage.said(parent, "Erin End-User"))
     assert time.monotonic() - started < 15  # not behind the receipt's 30 s
     assert slack.message(CHANNEL, reply).reactions == {}  # still waiting out the 429
     assert len(slack.calls_of("reactions.add")) == 1
