@@ -1,14 +1,14 @@
 """The listening socket, guarded against clients that hold connections without using them
 (slowloris). aiohttp bounds neither how long a request may take to arrive nor how many
-connections may be open at once, so this does:
+connections may be open at once, so this does (the figures are `Limits`'):
 
-- a connection that has not delivered a whole request header `HEADER_TIMEOUT` seconds after
-  it opened is closed (between requests, aiohttp's keep-alive timeout, `KEEPALIVE`, closes
-  an idle connection, a half-sent next request included);
-- a request whose body has not all arrived `BODY_TIMEOUT` seconds after its header has its
+- a connection that has not delivered a whole request header `header_timeout` seconds
+  after it opened is closed (between requests, aiohttp's keep-alive timeout, `keepalive`,
+  closes an idle connection, a half-sent next request included);
+- a request whose body has not all arrived `body_timeout` seconds after its header has its
   connection closed;
-- while `most_connections()` connections are open, a new one is closed as soon as it is
-  accepted, so slow clients cannot use up the process's file descriptors.
+- while `most` connections are open, a new one is closed as soon as it is accepted, so slow
+  clients cannot use up the process's file descriptors.
 
 Each condition is logged once when it begins, then at most once a minute with a count:
 never a line per connection.
@@ -19,18 +19,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from bridge.logs import Notice
+
 log = logging.getLogger(__name__)
 
-HEADER_TIMEOUT = 10.0
-BODY_TIMEOUT = 60.0
-# Longer than load balancers' usual idle timeout (60 s): the balancer, not the bridge, ends
-# an idle connection, so no request is ever sent down one the bridge is closing.
-KEEPALIVE = 75.0
 MAX_CONNECTIONS = 1000
-REPORT_EVERY = 60.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -49,51 +46,42 @@ def most_connections() -> int:
     return max(1, min(MAX_CONNECTIONS, soft // 2))
 
 
-class Notice:
-    """One condition's log lines: one when it begins, then one each `REPORT_EVERY` seconds
-    saying how many more times it happened, for as long as it goes on."""
+@dataclass(frozen=True)
+class Limits:
+    """How long a client may take, how many connections may be open at once, and how often
+    one client may ask what needs no credentials."""
 
-    def __init__(self, what: str) -> None:
-        self._what = what
-        self._more = 0
-        self._timer: asyncio.TimerHandle | None = None
-
-    def happened(self) -> None:
-        if self._timer is not None:
-            self._more += 1
-            return
-        log.warning("%s", self._what)
-        self._timer = asyncio.get_running_loop().call_later(REPORT_EVERY, self._report)
-
-    def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _report(self) -> None:
-        self._timer = None
-        if self._more:
-            log.warning("%s: %d more in the last %.0f s", self._what, self._more, REPORT_EVERY)
-            self._more = 0
-            self._timer = asyncio.get_running_loop().call_later(REPORT_EVERY, self._report)
+    header_timeout: float = 10.0
+    body_timeout: float = 60.0
+    # Longer than load balancers' usual idle timeout (60 s): the balancer, not the bridge,
+    # ends an idle connection, so no request is ever sent down one the bridge is closing.
+    keepalive: float = 75.0
+    most: int = field(default_factory=most_connections)
+    # Requests a second, and at once, one client address may make where no credentials are
+    # asked (see `bridge.throttle`).
+    anonymous_rate: float = 20.0
+    anonymous_burst: int = 100
 
 
 class Guard:
     """The limits: the site counts and times connections through it, and its middleware
     (outermost) times bodies."""
 
-    def __init__(self, most: int | None = None) -> None:
-        self.most = most_connections() if most is None else most
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
         self.open = 0
         self.slow_headers = Notice(
             f"closing connections that sent no whole request header within "
-            f"{HEADER_TIMEOUT:g} s (slow or idle clients)"
+            f"{limits.header_timeout:g} s (slow or idle clients)",
+            log,
         )
         self.slow_bodies = Notice(
-            f"closing connections whose request body did not arrive within {BODY_TIMEOUT:g} s"
+            f"closing connections whose request body did not arrive within "
+            f"{limits.body_timeout:g} s",
+            log,
         )
         self.full = Notice(
-            f"{self.most} connections open, the most allowed: closing new ones at once"
+            f"{limits.most} connections open, the most allowed: closing new ones at once", log
         )
 
     async def cleanup(self, app: web.Application) -> None:
@@ -154,13 +142,15 @@ class _Connection(asyncio.Protocol):
         self._header_due: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if self._guard.open >= self._guard.most:
+        if self._guard.open >= self._guard.limits.most:
             self._guard.full.happened()
             transport.close()
             return
         self._guard.open += 1
         self._handler = self._server()
-        self._header_due = asyncio.get_running_loop().call_later(HEADER_TIMEOUT, self._late)
+        self._header_due = asyncio.get_running_loop().call_later(
+            self._guard.limits.header_timeout, self._late
+        )
         self._handler.connection_made(transport)
 
     def served(self) -> None:
@@ -207,7 +197,7 @@ class _BodyDeadline:
         self.passed = False
         self._guard = guard
         self._request = request
-        self._timer = asyncio.get_running_loop().call_later(BODY_TIMEOUT, self._expire)
+        self._timer = asyncio.get_running_loop().call_later(guard.limits.body_timeout, self._expire)
         request.content.on_eof(self.cancel)
 
     def cancel(self) -> None:

@@ -7,6 +7,7 @@ payloads are kept at WARNING).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import IO, Any
@@ -16,6 +17,8 @@ NOISY = ("slack_bolt", "slack_sdk", "aiohttp.access", "aiosqlite")
 # Loggers whose own level (not the effective one) slack_sdk reads before it formats a debug
 # line for every Web API call: left unset, it formats them all, only for them to be dropped.
 BY_OWN_LEVEL = ("slack_sdk.web.async_base_client",)
+# How often a condition that goes on (see `Notice`) is logged again.
+REPORT_EVERY = 60.0
 
 
 class TextFormatter(logging.Formatter):
@@ -51,3 +54,35 @@ def setup(level: str, fmt: str = "text", stream: IO[str] | None = None) -> None:
     quiet = max(logging.WARNING, logging.getLevelName(level))
     for name in (*NOISY, *BY_OWN_LEVEL):
         logging.getLogger(name).setLevel(quiet)
+
+
+class Notice:
+    """One condition's lines in `log`: one when it begins, then one each `REPORT_EVERY` seconds
+    saying how many more times it happened, for as long as it goes on."""
+
+    def __init__(self, what: str, log: logging.Logger) -> None:
+        self._what = what
+        self._log = log
+        self._more = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def happened(self) -> None:
+        if self._timer is not None:
+            self._more += 1
+            return
+        self._log.warning("%s", self._what)
+        self._timer = asyncio.get_running_loop().call_later(REPORT_EVERY, self._report)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _report(self) -> None:
+        self._timer = None
+        if self._more:
+            self._log.warning(
+                "%s: %d more in the last %.0f s", self._what, self._more, REPORT_EVERY
+            )
+            self._more = 0
+            self._timer = asyncio.get_running_loop().call_later(REPORT_EVERY, self._report)

@@ -20,7 +20,7 @@ from bridge.bot.api import BotApi
 from bridge.bot.botpress import BotpressApi, BotpressSender
 from bridge.bot.webhooks import WebhookSender
 from bridge.config import Settings
-from bridge.connections import KEEPALIVE, Guard, GuardedSite
+from bridge.connections import Guard, GuardedSite, Limits
 from bridge.outbox import Drainer, Sender
 from bridge.service import BOT, BOTPRESS, SLACK, SLACK_ASIDE, SLACK_IN, Service
 from bridge.slack import preflight
@@ -34,6 +34,7 @@ from bridge.slack.sender import SlackSender
 from bridge.slack.webapi import TIMEOUT, WebApi
 from bridge.startup import SETTINGS, StartupError, listen_problem, open_store
 from bridge.store import Store, Unavailable
+from bridge.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -43,17 +44,19 @@ SHUTDOWN_GRACE = 10.0
 class Bridge:
     """One running bridge. `start()` serves and drains; `stop()` shuts down cleanly."""
 
-    def __init__(self, settings: Settings, *, port: int | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, port: int | None = None, limits: Limits | None = None
+    ) -> None:
         self.settings = settings
         self._port = settings.port if port is None else port
+        self._limits = Limits() if limits is None else limits
         self._closing = asyncio.Event()
         self._ready = False
         self._tasks: list[asyncio.Task[None]] = []
         self._drainers: list[Drainer] = []
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
-        self._session: aiohttp.ClientSession | None = None
-        self._media: aiohttp.ClientSession | None = None
+        self._sessions: list[aiohttp.ClientSession] = []
         self._store: Store | None = None
         self.url = ""
 
@@ -82,10 +85,10 @@ class Bridge:
             relay_corrections=s.relay_corrections,
         )
         self.service = service
-        self._session = aiohttp.ClientSession()
+        slack_session = self._session()
         token = s.slack_bot_token.get_secret_value()
         # One session for every call: slack_sdk would otherwise open a connection per call.
-        client = AsyncWebClient(token=token, base_url=s.slack_api_url, session=self._session)
+        client = AsyncWebClient(token=token, base_url=s.slack_api_url, session=slack_session)
         web_api = WebApi(
             client,
             Pacer(s.slack_rate, s.slack_burst),
@@ -101,14 +104,20 @@ class Bridge:
             await service.secret("file-links"),
             s.base_url,
             token,
-            self._session,
+            slack_session,
             slack_hosts={"files.slack.com", urlsplit(s.slack_api_url).netloc},
         )
         bolt = build_app(service, client, directory, home)
         api = BotApi(service, s.api_tokens, s.max_body, self._closing)
 
-        guard = Guard()
-        app = web.Application(middlewares=[guard.middleware, api.middleware])
+        guard = Guard(self._limits)
+        # What anyone may ask without credentials, so what one client may not ask flat out.
+        throttle = Throttle(
+            ("/healthz", "/metrics", "/files/"),
+            self._limits.anonymous_rate,
+            self._limits.anonymous_burst,
+        )
+        app = web.Application(middlewares=[guard.middleware, throttle.middleware, api.middleware])
         app.add_routes(
             [
                 web.get("/healthz", self._health),
@@ -121,9 +130,12 @@ class Bridge:
             app.add_routes([events_route(bolt, signing)])
         if s.botpress_prefix is not None:
             app.add_routes(BotpressApi(service, s.botpress_prefix, s.max_body).routes())
-        app.on_cleanup.append(guard.cleanup)
+        app.on_cleanup.extend((guard.cleanup, throttle.cleanup))
         self._runner = web.AppRunner(
-            app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE, keepalive_timeout=KEEPALIVE
+            app,
+            access_log=None,
+            shutdown_timeout=SHUTDOWN_GRACE,
+            keepalive_timeout=self._limits.keepalive,
         )
         await self._runner.setup()
         await self._listen(GuardedSite(self._runner, s.host, self._port, guard))
@@ -135,17 +147,19 @@ class Bridge:
             me = await self._ask_slack(client)
             directory.knows(me.team_id, me.app_id)  # so no request waits on auth.test
 
+        uploads = None
         if s.upload_media:
-            # A session of its own: the bridge's other calls may go to private hosts (the
+            # Its own kind of session: the bridge's other calls may go to private hosts (the
             # bot's webhook); media may not.
-            self._media = media.public_session(s.media_allow_networks)
+            uploads = media.public_session(s.media_allow_networks)
+            self._sessions.append(uploads)
         slack = SlackSender(
             service,
             web_api,
             combine=s.slack_combine,
             mention=s.mention,
             home_channel=s.channel,
-            uploads=self._media,
+            uploads=uploads,
         )
         senders: dict[str, Sender] = {
             SLACK: slack,
@@ -153,9 +167,9 @@ class Bridge:
             SLACK_IN: Intake(service, web_api, directory, files),
         }
         if s.webhook_url:
-            senders[BOT] = WebhookSender(service, s.webhook_url, s.webhook_secrets, self._session)
+            senders[BOT] = WebhookSender(service, s.webhook_url, s.webhook_secrets, self._session())
         if s.botpress_webhook_url:
-            senders[BOTPRESS] = BotpressSender(service, s.botpress_webhook_url, self._session)
+            senders[BOTPRESS] = BotpressSender(service, s.botpress_webhook_url, self._session())
         self._drainers = [
             Drainer(
                 store,
@@ -235,15 +249,19 @@ class Bridge:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._drainers, self._tasks = [], []
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-        if self._media is not None:
-            await self._media.close()
-            self._media = None
+        for session in self._sessions:
+            await session.close()
+        self._sessions = []
         if self._store is not None:
             await self._store.close()
             self._store = None
+
+    def _session(self) -> aiohttp.ClientSession:
+        """A session for one party: each has its own pool of connections, so one that hangs
+        cannot hold the connections another needs, and keeps no cookies."""
+        session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+        self._sessions.append(session)
+        return session
 
     async def _health(self, request: web.Request) -> web.Response:
         """503 while starting, stopping, or the database cannot take writes (a probe write

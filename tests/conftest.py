@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 
 from bridge.config import Settings, load_settings
+from bridge.connections import Limits
 from bridge.server import Bridge
 from bridge.store import Store
 from bridge.testing.fake_bot import FakeBot
@@ -133,10 +134,11 @@ class Stage:
     settings: Settings
     bridge: Bridge
     api: Api
+    limits: Limits | None = None
 
     async def restart(self) -> None:
         await self.bridge.stop()
-        self.bridge = Bridge(self.settings, port=0)
+        self.bridge = Bridge(self.settings, port=0, limits=self.limits)
         await self.bridge.start()
         self.slack.events_url = self.bridge.url + "/slack/events"
         self.api.base = self.bridge.url
@@ -184,17 +186,19 @@ StageFactory = Callable[..., Coroutine[Any, Any, Stage]]
 
 @pytest.fixture
 async def make_stage(slack: FakeSlack, bot: FakeBot, tmp_path: Path) -> AsyncIterator[StageFactory]:
-    """Build a stage with extra settings (`make_stage(BRIDGE_ASSIGN_TIMEOUT="1")`)."""
+    """Build a stage with extra settings (`make_stage(BRIDGE_ASSIGN_TIMEOUT="1")`), and
+    `limits` on its clients other than the defaults."""
     stages: list[Stage] = []
     session = aiohttp.ClientSession()
 
-    async def make(*, webhook: bool = True, **extra: str) -> Stage:
+    async def make(*, webhook: bool = True, limits: Limits | None = None, **extra: str) -> Stage:
         env = environ(slack, bot if webhook else None, tmp_path / "bridge.db", **extra)
         settings = load_settings(env, env_file=None)
-        bridge = Bridge(settings, port=0)
+        bridge = Bridge(settings, port=0, limits=limits)
         await bridge.start()
         slack.events_url = bridge.url + "/slack/events"
-        stage = Stage(slack, bot if webhook else None, settings, bridge, Api(bridge.url, session))
+        api = Api(bridge.url, session)
+        stage = Stage(slack, bot if webhook else None, settings, bridge, api, limits)
         stages.append(stage)
         return stage
 

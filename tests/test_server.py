@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from bridge import connections
+from bridge.connections import Limits
 from tests.conftest import API_TOKEN, CHANNEL, Stage, StageFactory
 
 
@@ -82,10 +83,9 @@ def lines(caplog: pytest.LogCaptureFixture, text: str) -> int:
 
 
 async def test_slow_headers_are_dropped_while_others_are_served(
-    make_stage: StageFactory, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    make_stage: StageFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(connections, "HEADER_TIMEOUT", 0.5)
-    stage = await make_stage()
+    stage = await make_stage(limits=Limits(header_timeout=0.5))
     slow = await connect(stage, 50, b"POST /v1/users HTTP/1.1\r\nHost: bridge\r\nContent-")
     assert await healthy(stage)  # while all 50 hang on
     assert await all_closed_by_the_bridge(slow, within=3)
@@ -94,10 +94,9 @@ async def test_slow_headers_are_dropped_while_others_are_served(
 
 
 async def test_slow_bodies_are_dropped_without_a_traceback(
-    make_stage: StageFactory, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    make_stage: StageFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(connections, "BODY_TIMEOUT", 0.5)
-    stage = await make_stage()
+    stage = await make_stage(limits=Limits(body_timeout=0.5))
     head = (
         "POST /v1/users HTTP/1.1\r\nHost: bridge\r\nContent-Type: application/json\r\n"
         f"Authorization: Bearer {API_TOKEN}\r\nContent-Length: 100\r\n\r\n"
@@ -112,10 +111,9 @@ async def test_slow_bodies_are_dropped_without_a_traceback(
 
 
 async def test_past_the_most_connections_new_ones_are_closed_at_once(
-    make_stage: StageFactory, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    make_stage: StageFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(connections, "MAX_CONNECTIONS", 10)
-    stage = await make_stage()
+    stage = await make_stage(limits=Limits(most=10))
     idle = await connect(stage, 10, b"")
     await asyncio.sleep(0.1)  # accepted
     extra = await connect(stage, 5, b"")
