@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bridge.events import BotEvent, MessageEvent
 from bridge.metrics import Metrics
 from bridge.model import (
     MAX_TEXT,
@@ -473,19 +474,19 @@ class Service:
             self._fire(bot=True)
         return count
 
-    async def receipt(self, event: dict[str, Any], via: str, failure: str | None) -> None:
+    async def receipt(self, event: BotEvent, via: str, failure: str | None) -> None:
         """The bot took an agent's reply (a reaction on it), or it never will (a warning
         reaction, and the agent is told why). `via` is the target that delivered it: only
         the one speaking the conversation's protocol counts."""
-        if event.get("type") != "message" or (not self._receipt and failure is None):
+        if not isinstance(event, MessageEvent) or (not self._receipt and failure is None):
             return
-        payload = event["payload"]
+        payload = event.payload
 
         def receipt(tx: Tx) -> None:
-            conv = self._conversation(tx, payload["conversationId"])
+            conv = self._conversation(tx, payload.conversationId)
             if (conv.origin is Origin.BOTPRESS) != (via == BOTPRESS):
                 return
-            ts = tx.slack_ts(payload["messageId"])
+            ts = tx.slack_ts(payload.messageId)
             if ts is None:
                 return
             if failure is None:
@@ -493,7 +494,7 @@ class Service:
             else:
                 self._to_slack(tx, conv, "react", ts=ts, name="warning")
                 self._to_slack(
-                    tx, conv, "ephemeral", user=payload["agent"]["slackUserId"],
+                    tx, conv, "ephemeral", user=payload.agent.slackUserId,
                     why="undelivered", state={"reason": failure[:300]},
                 )  # fmt: skip
 

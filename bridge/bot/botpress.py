@@ -26,6 +26,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from bridge.bot.api import ApiError, error_answer, read_json, unavailable_answer
+from bridge.bot.delivery import EventSender
+from bridge.events import AssignedPayload, MessagePayload, Target, parse_event
 from bridge.model import (
     MAX_TEXT,
     Content,
@@ -35,8 +37,8 @@ from bridge.model import (
     content_from_json,
     unstorable,
 )
-from bridge.outbox import Fail, Retry
-from bridge.service import BOTPRESS, Invalid, NotFound, Service, Stopped
+from bridge.outbox import Fail
+from bridge.service import Invalid, NotFound, Service, Stopped
 from bridge.store import OutboxRow, Unavailable
 
 log = logging.getLogger(__name__)
@@ -241,54 +243,29 @@ def _email(value: Any) -> str | None:
     return text if text and len(text) <= 254 and re.fullmatch(r"[^@\s]+@[^@\s]+", text) else None
 
 
-class BotpressSender:
+class BotpressSender(EventSender):
     """The outbox sender for target `botpress`: events, as Botpress's webhook wants them."""
 
+    target = Target.BOTPRESS
+
     def __init__(self, service: Service, url: str, session: aiohttp.ClientSession) -> None:
-        self._service = service
+        super().__init__(service, session)
         self._url = url.rstrip("/")
-        self._session = session
-
-    def hold(self, row: OutboxRow) -> float:
-        return 0.0
-
-    async def delivered(self, row: OutboxRow) -> None:
-        await self._service.receipt(row.payload, BOTPRESS, None)
-
-    async def failed(self, row: OutboxRow, reason: Fail) -> None:
-        await self._service.receipt(row.payload, BOTPRESS, str(reason))
 
     async def send(self, row: OutboxRow) -> None:
-        event = row.payload
-        payload = event["payload"]
-        conversation = payload["conversationId"]
-        if event["type"] == "hitlAssigned":
-            path = "/agent-assigned"
-            body = {
-                "remoteConversationId": conversation,
-                "remoteUserId": payload["userId"],
-                "agentDisplayName": payload["agent"]["name"],
-            }
-        elif event["type"] == "message":
-            path = "/message-from-agent"
-            body = {
-                "remoteConversationId": conversation,
-                "remoteUserId": payload["userId"],
-                "messageType": payload["type"],
-                "payload": payload["payload"],
-            }
-        elif event["type"] == "hitlStopped":
-            path, body = "/stop-hitl", {"remoteConversationId": conversation}
-        else:
-            return
         try:
-            async with self._session.post(
-                self._url + path, json=body, timeout=aiohttp.ClientTimeout(total=15)
-            ) as resp:
-                if not 200 <= resp.status < 300:
-                    raise Retry(f"Botpress answered HTTP {resp.status} to {path}")
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise Retry(f"Botpress is unreachable ({type(exc).__name__})") from None
+            p = parse_event(row.payload).payload
+        except ValidationError as exc:
+            raise Fail(f"not an event Botpress takes ({exc.error_count()} problem(s))") from None
+        path = "/stop-hitl"
+        body: dict[str, Any] = {"remoteConversationId": p.conversationId}
+        if isinstance(p, AssignedPayload):
+            path = "/agent-assigned"
+            body |= {"remoteUserId": p.userId, "agentDisplayName": p.agent.name}
+        elif isinstance(p, MessagePayload):
+            path = "/message-from-agent"
+            body |= {"remoteUserId": p.userId, "messageType": p.type, "payload": p.payload}
+        await self._post(self._url + path, "Botpress", json=body)
 
 
 # --- Botpress message payloads as the bridge's contents -------------------------------------

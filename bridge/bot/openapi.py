@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import copy
 from functools import cache
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
 from bridge.bot import wire
+from bridge.events import BotEvent
 from bridge.model import Content
 
 REF = "#/components/schemas/{model}"
@@ -28,17 +29,8 @@ class MessageAccepted(BaseModel):
     messageId: str
 
 
-class Event(BaseModel):
-    """An event, as on the webhook: `payload` depends on `type` (see the description)."""
-
-    id: str
-    type: Literal["hitlAssigned", "message", "hitlStopped"]
-    createdAt: str
-    payload: dict[str, Any]
-
-
 class EventsPage(BaseModel):
-    events: list[Event]
+    events: list[Annotated[BotEvent, Field(discriminator="type")]]
     cursor: str
 
 
