@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import contextlib
 import sys
+from importlib import metadata
+from pathlib import Path
 
 from bridge import logs
 from bridge.config import ConfigError, load_settings, serving_problems
@@ -16,12 +18,24 @@ def main(argv: list[str] | None = None) -> int:
         prog="hitl-bridge",
         description="Hand chatbot conversations to humans in Slack threads.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the bridge (settings from the environment and .env)")
+    commands.add_parser(
+        "serve",
+        help="run the bridge (settings from the environment and .env)",
+        description="Run the bridge until SIGTERM or SIGINT. Settings come from the "
+        "environment, then from .env in the working directory (the environment wins).",
+        epilog=_settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands.add_parser(
         "check",
         help="check the settings, the database and Slack (the token, the channels), and exit",
     )
+    commands.add_parser(
+        "backup",
+        help="copy the database to PATH, consistently, while the bridge runs",
+    ).add_argument("path", metavar="PATH", help="the copy to make (must not exist yet)")
     demo = commands.add_parser(
         "demo",
         help="play a whole handoff against a fake Slack, in this terminal (needs no settings)",
@@ -50,6 +64,15 @@ def main(argv: list[str] | None = None) -> int:
         return _refuse(problems, 2)
     from bridge.startup import StartupError, check
 
+    if args.command == "backup":
+        from bridge.backup import BackupError, backup
+
+        try:
+            backup(settings.database_path, Path(args.path))
+        except BackupError as exc:
+            return _refuse([str(exc)], 1)
+        print(f"backed up {settings.database_path} to {args.path}")
+        return 0
     if args.command == "check":
         print("settings: valid")
         return asyncio.run(check(settings))
@@ -63,6 +86,34 @@ def main(argv: list[str] | None = None) -> int:
     except StartupError as exc:
         return _refuse(exc.lines, exc.code)
     return 0
+
+
+def _version() -> str:
+    try:
+        return metadata.version("hitl-bridge")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def _settings_help() -> str:
+    """Every setting with its default, from the settings model itself (so never stale); what
+    each means is in the README's Configuration section."""
+    from pydantic_core import PydanticUndefined
+
+    from bridge.config import Settings
+
+    lines = ["settings (environment variables), with their defaults:"]
+    for field in Settings.model_fields.values():
+        default = field.get_default(call_default_factory=True)
+        if default is PydanticUndefined:
+            shown = "required"
+        elif default in (None, (), "", {}):
+            shown = "unset"
+        else:
+            shown = str(default).lower() if isinstance(default, bool) else str(default)
+        lines.append(f"  {field.validation_alias:<30} {shown}")
+    lines.append("what each means: the README, section Configuration")
+    return "\n".join(lines)
 
 
 def _refuse(problems: list[str], code: int) -> int:

@@ -206,3 +206,24 @@ async def test_check_opens_the_database_without_changing_it(
         capsys.readouterr().err
     )
     assert db.read_bytes() == b"\x00" * 4096
+
+
+def test_version_and_the_settings_in_serve_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib import metadata
+
+    from bridge.cli import main
+    from bridge.config import Settings
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"hitl-bridge {metadata.version('hitl-bridge')}"
+
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    listed = capsys.readouterr().out
+    for field in Settings.model_fields.values():
+        assert f"  {field.validation_alias} " in listed
+    assert "  SLACK_BOT_TOKEN                required" in listed
+    assert "  BRIDGE_PORT                    3000" in listed
+    assert "  BRIDGE_QUEUES                  unset" in listed
