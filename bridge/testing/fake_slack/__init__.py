@@ -1,0 +1,92 @@
+"""A faithful fake of Slack, over real HTTP on 127.0.0.1.
+
+Two halves, like the real thing:
+
+- the Web API at ``api_url``, which the real ``slack_sdk`` ``AsyncWebClient`` talks to
+  unmodified (``AsyncWebClient(token=..., base_url=fake.api_url)``); answers are in Slack's
+  shapes, errors are HTTP 200 ``{"ok": false, "error": ...}``, rate limits are HTTP 429 with
+  ``Retry-After``;
+- deliveries to the app at ``events_url``: Events API envelopes, ``block_actions`` payloads
+  and slash commands, signed with the signing secret exactly as Slack signs them;
+- or, in Socket Mode, the same deliveries over a WebSocket: the app calls
+  ``apps.connections.open`` with its app-level token (``app_token``), connects to the
+  ``ws://`` URL it gets, and acknowledges each envelope by its ``envelope_id``. While a socket
+  is connected every delivery goes over it instead of ``events_url``.
+
+Helpers act as the people in the workspace (``user_says``, ``click``...), state is kept for
+assertions (``calls``, ``messages``, ``ephemerals``, ``delivered``), and ``fail`` /
+``rate_limit`` inject faults.
+
+It is strict on purpose, so tests catch what a real workspace would refuse: ``blocks`` and
+views are validated with slack_sdk's own Block Kit models plus the checks they lack, a
+message's blocks may carry 12,000 characters of text in all (``msg_blocks_too_long``), each
+method answers the documented errors its state allows (archived channels, locked threads, a
+bot outside the channel...), and ``enforce_tiers`` / ``limit_method`` switch on Slack's
+per-method rate limits (off by default).
+
+Text given to the human helpers is what Slack stores: already escaped (``&amp;``, ``&lt;``),
+mentions as ``<@U123>``, links as ``<https://x|label>``.
+
+``FakeSlack`` (``facade``) is the one object tests use; its parts, one module each:
+
+- ``workspace``: the state (people, channels, messages, files, what the app did), on the
+  records of ``models``;
+- ``web_api``: the door of the Web API, running the methods of ``chat``,
+  ``conversations``, ``reactions``, ``files``, ``users``, ``views`` and ``socket_mode``,
+  after ``faults`` (injected errors and hangs) and ``ratelimits`` (Slack's tiers and
+  pacing); ``params`` reads their arguments, ``blocks`` validates Block Kit;
+- ``delivery``: what Slack sends the app, over HTTP or ``socket_mode``, shaped by
+  ``events`` from the JSON ``render`` gives stored things;
+- ``people``: who act in the workspace, and ``response_urls``, where the app answers them;
+- ``waiting``: polling with a failure that says what was awaited.
+"""
+
+from bridge.testing.fake_slack.blocks import (
+    MAX_BLOCK_ID,
+    MAX_BLOCKS,
+    MAX_BLOCKS_TEXT,
+    MAX_BUTTON_TEXT,
+    MAX_BUTTON_VALUE,
+    MAX_CONTEXT_ELEMENTS,
+    MAX_FIELD_TEXT,
+    MAX_HEADER_TEXT,
+    MAX_SECTION_TEXT,
+)
+from bridge.testing.fake_slack.chat import MAX_TEXT
+from bridge.testing.fake_slack.conversations import DEFAULT_PAGE, MAX_PAGE
+from bridge.testing.fake_slack.errors import SlackError
+from bridge.testing.fake_slack.facade import FakeSlack
+from bridge.testing.fake_slack.models import JSON, Channel, Ephemeral, Message, User
+from bridge.testing.fake_slack.ratelimits import TIERS
+from bridge.testing.fake_slack.reactions import MAX_EMOJI
+from bridge.testing.fake_slack.views import MAX_VIEW_BLOCKS, MAX_VIEW_SIZE
+from bridge.testing.fake_slack.waiting import wait_until
+from bridge.testing.fake_slack.web_api import SCOPES
+
+__all__ = [
+    "DEFAULT_PAGE",
+    "JSON",
+    "MAX_BLOCKS",
+    "MAX_BLOCKS_TEXT",
+    "MAX_BLOCK_ID",
+    "MAX_BUTTON_TEXT",
+    "MAX_BUTTON_VALUE",
+    "MAX_CONTEXT_ELEMENTS",
+    "MAX_EMOJI",
+    "MAX_FIELD_TEXT",
+    "MAX_HEADER_TEXT",
+    "MAX_PAGE",
+    "MAX_SECTION_TEXT",
+    "MAX_TEXT",
+    "MAX_VIEW_BLOCKS",
+    "MAX_VIEW_SIZE",
+    "SCOPES",
+    "TIERS",
+    "Channel",
+    "Ephemeral",
+    "FakeSlack",
+    "Message",
+    "SlackError",
+    "User",
+    "wait_until",
+]
