@@ -18,20 +18,16 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.testing.fake_slack import FakeSlack
-
-CHANNEL = "C0HANDOFF"
-AGENT = "UAGENT"
+from tests.testing.fake_slack.conftest import AGENT, CHANNEL
 
 JSON = dict[str, Any]
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as slack:
-        slack.add_channel(CHANNEL, "handoffs")
-        slack.add_user(AGENT, "alice", display_name="Alice")
-        slack.delivery_timeout = 2.0
-        yield slack
+def fake(fake: FakeSlack) -> FakeSlack:
+    """The shared fake, quicker to give up on an envelope nobody acks."""
+    fake.delivery_timeout = 2.0
+    return fake
 
 
 @dataclass
