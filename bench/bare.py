@@ -33,12 +33,12 @@ from standardwebhooks.webhooks import Webhook
 
 from bridge import logs
 from bridge.model import TextMessage, TextPayload
-from bridge.slack import blocks
+from bridge.slack import thread
 
 
 def post_args(channel: str, thread_ts: str, text: str, username: str, key: str) -> dict[str, Any]:
     """The arguments of the bridge's `chat.postMessage` for an end user's text message."""
-    (rendered,) = blocks.message(
+    (rendered,) = thread.message(
         TextMessage(type="text", payload=TextPayload(text=text)), from_bot=False
     )
     return {

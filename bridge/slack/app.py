@@ -22,7 +22,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bridge.model import Status
 from bridge.outbox import Defer, Retry
 from bridge.service import Service
-from bridge.slack import blocks, edge, home
+from bridge.slack import edge, home, queue
+from bridge.slack.blocks import ACTIONS
 from bridge.slack.directory import Directory
 from bridge.slack.webapi import Refused
 from bridge.store import Unavailable
@@ -140,7 +141,7 @@ def build_app(
             await service.intake("action", pressed, conversation_id=value)
         await ack()
 
-    for action_id in (blocks.ACTION_CLAIM, blocks.ACTION_RELEASE, blocks.ACTION_RESOLVE):
+    for action_id in ACTIONS:
         app.action(action_id)(on_button)
 
     @app.event("app_home_opened")
@@ -158,14 +159,14 @@ def build_app(
         word, now = text.strip().lower(), datetime.now(UTC)
         if word == "":
             waiting = await service.queue(Status.WAITING)
-            return home.queue_answer("Waiting", waiting, now, "Nobody is waiting. :tada:")
+            return queue.waiting_answer(waiting, now)
         if word == "mine":
             mine = await service.queue(Status.ASSIGNED, slack_user_id=user)
-            return home.queue_answer("Yours", mine, now, "You have no conversation now.")
+            return queue.mine_answer(mine, now)
         if word == "stats":
             today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-            return home.figures_text(await service.figures(today))
-        return home.HELP
+            return queue.figures_text(await service.figures(today))
+        return queue.HELP
 
     return app
 

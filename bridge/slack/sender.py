@@ -1,5 +1,8 @@
 """The outbox sender for Slack: posts and updates what the service queued.
 
+It decides what goes out, when, where and how often; what the posts say is drawn by
+`thread` (the parent and thread messages) and `notices` (the bridge's own words).
+
 Everything is rendered from the current state when it is sent, so a post that waited in the
 outbox never shows a stale status. Posts carry their bridge key in message `metadata`; when
 an earlier attempt may have reached Slack (a crash, a timeout), the thread is checked for
@@ -19,11 +22,11 @@ from typing import Any
 import aiohttp
 
 from bridge import media
-from bridge.model import BlocMessage, Content, Conversation, ImageMessage, Status, StopReason, User
+from bridge.model import BlocMessage, Content, Conversation, ImageMessage, User
 from bridge.outbox import Defer, Fail, Retry
 from bridge.service import Service, parent_key
-from bridge.slack import blocks
-from bridge.slack.text import escape
+from bridge.slack import notices, thread
+from bridge.slack.blocks import Rendered, call_on
 from bridge.slack.webapi import Refused, WebApi
 from bridge.store import OutboxRow, StoredMessage, View
 
@@ -71,7 +74,7 @@ class SlackSender:
         self._api = api
         self._pacer = api.posts
         self._combine = combine
-        self._mention = _mention(mention)
+        self._mention = call_on(mention)
         self._home = home_channel  # where threads go when their own channel is gone
         self._uploads = uploads  # set: media files are fetched and uploaded, not linked
         self._booked: set[int] = set()  # rows whose pacing slot is booked
@@ -161,12 +164,11 @@ class SlackSender:
         moved = dataclasses.replace(conv, channel=channel, thread_ts=None)
         key = f"{parent_key(conv.id)}:{secrets.token_hex(4)}"
         ts = await self._post(
-            channel, blocks.parent(moved, view.user, view.assignee, mention=self._mention), [key]
+            channel, thread.parent(moved, view.user, view.assignee, mention=self._mention), [key]
         )
         await self._service.posted([key], conv.id, channel, ts, await self._permalink(channel, ts))
-        note = f":link: The thread of this conversation was lost ({error}); it continues here."
-        await self._post(channel, blocks.notice(note), [f"{key}:note"], ts)
-        recap = blocks.transcript(await self._service.recap(conv.id), view.user)
+        await self._post(channel, notices.lost_thread(error), [f"{key}:note"], ts)
+        recap = thread.transcript(await self._service.recap(conv.id), view.user)
         for part, rendered in enumerate(recap):
             await self._post(channel, rendered, [f"{key}:recap:{part}"], ts)
         return True
@@ -175,7 +177,7 @@ class SlackSender:
 
     async def _post_parent(self, row: OutboxRow, view: View) -> None:
         conv = view.conv
-        rendered = blocks.parent(conv, view.user, view.assignee, mention=self._mention)
+        rendered = thread.parent(conv, view.user, view.assignee, mention=self._mention)
         key = parent_key(conv.id)
         if await self._service.slack_ts(key) is not None:
             return
@@ -188,7 +190,7 @@ class SlackSender:
         conv = view.conv
         if conv.thread_ts is None:
             return  # the parent was never posted (it failed for good): nothing to update
-        rendered = blocks.parent(conv, view.user, view.assignee, mention=self._mention)
+        rendered = thread.parent(conv, view.user, view.assignee, mention=self._mention)
         await self._api.call(
             "chat.update",
             channel=conv.channel,
@@ -202,11 +204,11 @@ class SlackSender:
         conv = view.conv
         history = await self._service.history(conv.id)
         posts = [
-            (f"description:{conv.id}:{n}", r) for n, r in enumerate(blocks.description_rest(conv))
+            (f"description:{conv.id}:{n}", r) for n, r in enumerate(thread.description_rest(conv))
         ]
         posts += [
             (f"transcript:{conv.id}:{n}", r)
-            for n, r in enumerate(blocks.transcript(history, view.user))
+            for n, r in enumerate(thread.transcript(history, view.user))
         ]
         for number, (key, rendered) in enumerate(posts):
             if number:  # the row's booking covered the first post only
@@ -229,7 +231,7 @@ class SlackSender:
         self._absorbed.discard(message.id)
         from_bot = message.author_id is None
         user = None if from_bot else view.user
-        parts = blocks.message(message.content, from_bot=from_bot)
+        parts = thread.message(message.content, from_bot=from_bot)
         if view.message_ts is not None and len(parts) == 1:
             return  # in Slack already (combined with an earlier one, or uploaded)
         uploadable = self._uploads is not None and message.content.type in MEDIA
@@ -244,7 +246,7 @@ class SlackSender:
             if exc.error != "invalid_blocks" or not _has_image(message.content):
                 raise
             # Slack refuses an image block whose picture it cannot fetch: show links instead.
-            links = blocks.message(message.content, from_bot=from_bot, images=False)
+            links = thread.message(message.content, from_bot=from_bot, images=False)
             await self._post_parts(row, view.conv, message, links, user, tag="links")
 
     async def _post_combined(
@@ -252,7 +254,7 @@ class SlackSender:
         row: OutboxRow,
         conv: Conversation,
         message: StoredMessage,
-        rendered: blocks.Rendered,
+        rendered: Rendered,
         user: User | None,
         waited: bool,
     ) -> None:
@@ -262,7 +264,7 @@ class SlackSender:
         if waited and self._combine and user is not None:
             batch += await self._queued_behind(row, message)
         if len(batch) > 1:
-            rendered, count = blocks.combined([m.content for m in batch])
+            rendered, count = thread.combined([m.content for m in batch])
             batch = batch[:count]
         await self._reply(row, conv, [m.id for m in batch], rendered, user, new=True)
         self._absorbed.update(m.id for m in batch[1:])
@@ -272,7 +274,7 @@ class SlackSender:
         row: OutboxRow,
         conv: Conversation,
         message: StoredMessage,
-        parts: list[blocks.Rendered],
+        parts: list[Rendered],
         user: User | None,
         tag: str = "part",
     ) -> None:
@@ -317,14 +319,13 @@ class SlackSender:
                 return False
             file_id = await self._put(name, data)
             await self._service.posted([key], conv.id, conv.channel, f"pending:{file_id}")
-        who = f"*{escape(user.name)}*" if user else "_From the bot_"
         try:
             await self._api.call(
                 "files.completeUploadExternal",
                 files=[{"id": file_id, "title": payload.get("title") or name}],
                 channel_id=conv.channel,
                 thread_ts=thread_ts,
-                initial_comment=who,
+                initial_comment=notices.upload_caption(user),
             )
         except Refused as exc:
             if exc.error != "file_not_found":
@@ -380,16 +381,8 @@ class SlackSender:
 
     async def _thread_notice(self, row: OutboxRow, view: View) -> None:
         """The bridge's own word in the thread: a reminder, a nudge, a failure."""
-        p = row.payload
-        if row.kind == "reminder":
-            text = f":bell: Still waiting for an agent after {_minutes(p['waited'])}."
-            text = f"{text} {self._mention}".strip()
-        elif row.kind == "nudge":
-            text = f":wave: <@{p['user']}>, no reply here for {_minutes(p['idle'])}: still on it?"
-        else:
-            what = "the conversation so far" if p["what"] == "transcript" else "a message"
-            text = f":warning: Slack would not show {what} here ({p['reason']})."
-        await self._reply(row, view.conv, [f"{row.kind}:{row.id}"], blocks.notice(text))
+        rendered = notices.in_thread(row.kind, row.payload, self._mention)
+        await self._reply(row, view.conv, [f"{row.kind}:{row.id}"], rendered)
 
     async def _react(self, row: OutboxRow, view: View) -> None:
         # `already_reacted` (an earlier attempt's answer was lost) counts as done.
@@ -408,7 +401,7 @@ class SlackSender:
             return
         conv = view.conv
         who = row.payload["user"]
-        rendered = blocks.notice(_notice(row.payload["why"], row.payload["state"], who))
+        rendered = notices.ephemeral(row.payload["why"], row.payload["state"], who)
         await self._api.call(
             "chat.postEphemeral",
             channel=conv.channel,
@@ -425,7 +418,7 @@ class SlackSender:
         row: OutboxRow,
         conv: Conversation,
         keys: list[str],
-        rendered: blocks.Rendered,
+        rendered: Rendered,
         as_user: User | None = None,
         new: bool = False,
     ) -> None:
@@ -444,7 +437,7 @@ class SlackSender:
     async def _post(
         self,
         channel: str,
-        rendered: blocks.Rendered,
+        rendered: Rendered,
         keys: list[str],
         thread_ts: str | None = None,
         as_user: User | None = None,
@@ -531,62 +524,6 @@ def _thread(conv: Conversation) -> str:
     return conv.thread_ts
 
 
-def _mention(who: str | None) -> str:
-    """`here`, `channel` or a user group id, as a mention that notifies."""
-    if who in ("here", "channel"):
-        return f"<!{who}>"
-    return f"<!subteam^{who}>" if who else ""
-
-
-def _minutes(seconds: int) -> str:
-    minutes = max(1, round(seconds / 60))
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
-
-
 def _has_image(content: Content) -> bool:
     items = content.payload.items if isinstance(content, BlocMessage) else [content]
     return any(isinstance(item, ImageMessage) for item in items)
-
-
-# What an agent is told, ephemerally, when the reason alone says it all.
-NOTICES = {
-    "stopped": ":no_entry: This conversation has ended, so your reply was *not* sent.",
-    "not_allowed": ":no_entry: Only the handoff agents may answer here; nothing was sent or "
-    "changed.",
-    "edited": ":information_source: The end user already has your original reply; the edit "
-    "was not sent. Reply again if it needs correcting.",
-    "corrected": ":information_source: The end user already had your original reply, so the "
-    "corrected text went out as a new message, marked as a correction.",
-    "deleted": ":information_source: The end user already has that reply; deleting it here "
-    "does not take it back.",
-}
-
-
-def _notice(why: str, state: dict[str, Any], who: str) -> str:
-    """What an agent is told, ephemerally, when their action or reply did not go as meant."""
-    if why in NOTICES:
-        return NOTICES[why]
-    if why == "undelivered":
-        return f":warning: The end user did not get your reply: {state.get('reason')}"
-    if why == "unhandled":
-        return (
-            ":warning: The bridge could not handle what you just did here, so nothing was "
-            f"passed on; please try again. ({state.get('reason')})"
-        )
-    if why == "assignee_only" and state.get("assignee"):
-        return f":no_entry: Only <@{state['assignee']}>, who has it, may release or resolve it."
-    status, assignee = Status(state["status"]), state.get("assignee")
-    if status is Status.ASSIGNED and assignee:
-        if assignee == who:
-            return "You already have this conversation."
-        return f":raising_hand: <@{assignee}> has this conversation; nothing changed."
-    if status is Status.WAITING:
-        return (
-            ":hourglass_flowing_sand: This conversation is waiting for an agent; nothing changed."
-        )
-    ended = {
-        StopReason.RESOLVED.value: f"it was resolved by <@{state.get('changedBy')}>",
-        StopReason.BOT.value: "the bot ended it",
-        StopReason.TIMEOUT.value: "nobody claimed it in time",
-    }.get(state.get("stopReason") or "", "it ended")
-    return f":no_entry: This conversation has ended ({ended}); nothing changed."
