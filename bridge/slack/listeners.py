@@ -1,0 +1,237 @@
+"""Slack's requests as Bolt hands them over: thin listeners that keep what agents did.
+
+Each listener translates its payload (the pure functions at the end) and hands the result to
+`Service.intake`, which commits it; Bolt answers Slack after the listener returns
+(`process_before_response=True`, see `app`), so a 200 means it is kept. Who the agent is,
+and the rest that asks Slack, is worked out after the answer (`intake.Intake`).
+
+Listeners name what they need as arguments, Bolt's way (`event`, `body`, `ack`, ...), and
+`service` and `app_home` too: `app.build_app` puts them in every request's context, and
+Bolt passes a context's keys by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bridge.model import Status
+from bridge.service import Service
+from bridge.slack import queue
+from bridge.slack.blocks import ACTIONS
+from bridge.slack.home import AppHome
+
+__all__ = [
+    "HUMAN_SUBTYPES",
+    "Received",
+    "button_press",
+    "deletion",
+    "edit",
+    "event_id",
+    "hitl_query",
+    "home_opener",
+    "on_button",
+    "on_deleted",
+    "on_edited",
+    "on_hitl",
+    "on_home_opened",
+    "on_other_message",
+    "on_reply",
+    "register",
+    "reply",
+]
+
+# A person's message: none, a reply also sent to the channel, or one with files. (Bolt's
+# `app.message()` would take `bot_message` too, which is never an agent's reply.)
+HUMAN_SUBTYPES = (None, "thread_broadcast", "file_share")
+
+Query = Literal["waiting", "mine", "stats", "help"]
+_QUERIES: dict[str, Query] = {"": "waiting", "mine": "mine", "stats": "stats"}
+
+
+def register(app: AsyncApp) -> None:
+    """Put the listeners on `app`. Bolt runs the first that matches, so the catch-all for
+    other messages comes after the ones it would shadow."""
+    app.event({"type": "message", "subtype": "message_changed"})(on_edited)
+    app.event({"type": "message", "subtype": "message_deleted"})(on_deleted)
+    app.event({"type": "message", "subtype": HUMAN_SUBTYPES})(on_reply)
+    app.event("message")(on_other_message)
+    for action_id in ACTIONS:
+        app.action({"type": "block_actions", "action_id": action_id})(on_button)
+    app.event("app_home_opened")(on_home_opened)
+    app.command("/hitl")(on_hitl)
+
+
+# --- listeners ----------------------------------------------------------------------------
+
+
+async def on_reply(event: dict[str, Any], body: dict[str, Any], service: Service) -> None:
+    """A person's message: kept if it is a reply in a thread. Bolt has already dropped the
+    bridge's own messages (`IgnoringSelfEvents`)."""
+    await _keep(service, reply(event), event_id(body))
+
+
+async def on_edited(event: dict[str, Any], body: dict[str, Any], service: Service) -> None:
+    """A message edited: it matters only if it was relayed, which the intake tells."""
+    await _keep(service, edit(event), event_id(body))
+
+
+async def on_deleted(event: dict[str, Any], body: dict[str, Any], service: Service) -> None:
+    """A message deleted: as an edit, it matters only if it was relayed."""
+    await _keep(service, deletion(event), event_id(body))
+
+
+async def on_other_message() -> None:
+    """Any other message (a join, a topic, a legacy bot...): acknowledged and left alone.
+    Without a listener Bolt answers 404, which Socket Mode leaves unacknowledged and
+    Slack sends again."""
+
+
+async def on_button(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], service: Service
+) -> None:
+    """Claim, Release or Resolve pressed, in a thread's parent or in App Home."""
+    await _keep(service, button_press(body, action))
+    await ack()
+
+
+async def on_home_opened(event: dict[str, Any], app_home: AppHome) -> None:
+    """An agent opened the App Home tab: it is published once Slack has its answer."""
+    user = home_opener(event)
+    if user is not None:
+        app_home.opened(user)
+
+
+async def on_hitl(ack: AsyncAck, command: dict[str, Any], service: Service) -> None:
+    """`/hitl [mine|stats|help]`, answered in the ack, so only whoever asked sees it."""
+    query, user = hitl_query(command)
+    await ack(text=await _answer(service, query, user))
+
+
+async def _keep(service: Service, received: Received | None, event_id: str | None = None) -> None:
+    if received is not None:
+        await service.intake(
+            received.kind,
+            received.payload,
+            event_id=event_id,
+            thread=received.thread,
+            conversation_id=received.conversation_id,
+        )
+
+
+async def _answer(service: Service, query: Query, user: str) -> str:
+    now = datetime.now(UTC)
+    if query == "waiting":
+        return queue.waiting_answer(await service.queue(Status.WAITING), now)
+    if query == "mine":
+        return queue.mine_answer(await service.queue(Status.ASSIGNED, slack_user_id=user), now)
+    if query == "stats":
+        today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return queue.figures_text(await service.figures(today))
+    return queue.HELP
+
+
+# --- payloads to what the service keeps -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """What an agent did, as `Service.intake` keeps it: a `kind` the intake handles, its
+    payload, and the conversation it concerns, named by its thread or by its id."""
+
+    kind: Literal["reply", "change", "action"]
+    payload: dict[str, Any]
+    thread: tuple[str, str] | None = None
+    conversation_id: str | None = None
+
+
+def event_id(body: Mapping[str, Any]) -> str | None:
+    """The envelope's event id, which makes Slack's retries of an event kept once."""
+    found = body.get("event_id")
+    return found if isinstance(found, str) else None
+
+
+def reply(event: Mapping[str, Any]) -> Received | None:
+    """A person's message, if it is a reply in a thread from a human (not another bot, not
+    top-level chatter)."""
+    thread_ts, ts = event.get("thread_ts"), event.get("ts")
+    channel, user = event.get("channel"), event.get("user")
+    if (
+        event.get("subtype") not in HUMAN_SUBTYPES
+        or event.get("bot_id")
+        or not _all_named(thread_ts, ts, channel, user)
+        or thread_ts == ts
+    ):
+        return None
+    text, files = event.get("text"), event.get("files")
+    payload = {
+        "channel": channel,
+        "thread_ts": thread_ts,
+        "ts": ts,
+        "user": user,
+        "text": text if isinstance(text, str) else "",
+        "files": [f for f in files if isinstance(f, dict)] if isinstance(files, list) else [],
+    }
+    return Received("reply", payload, thread=(str(channel), str(thread_ts)))
+
+
+def edit(event: Mapping[str, Any]) -> Received | None:
+    """A `message_changed` event, if its text changed (not an unfurl or a reaction) in a
+    thread reply."""
+    message, before = _object(event.get("message")), _object(event.get("previous_message"))
+    if message.get("text") == before.get("text"):
+        return None
+    text = str(message.get("text") or "")
+    return _change(event.get("channel"), message, message.get("ts"), text)
+
+
+def deletion(event: Mapping[str, Any]) -> Received | None:
+    """A `message_deleted` event, if it deleted a thread reply (its text is then None)."""
+    message = _object(event.get("previous_message"))
+    return _change(event.get("channel"), message, event.get("deleted_ts"), None)
+
+
+def _change(
+    channel: object, message: Mapping[str, Any], ts: object, text: str | None
+) -> Received | None:
+    user, thread_ts = message.get("user"), message.get("thread_ts")
+    if not _all_named(ts, user, channel, thread_ts):
+        return None
+    payload = {"channel": channel, "ts": ts, "user": user, "text": text}
+    return Received("change", payload, thread=(str(channel), str(thread_ts)))
+
+
+def button_press(body: Mapping[str, Any], action: Mapping[str, Any]) -> Received | None:
+    """A button of ours pressed: the action, who pressed it, and the conversation its
+    `value` names."""
+    user = _object(body.get("user")).get("id")
+    value = action.get("value")
+    pressed = ACTIONS.get(str(action.get("action_id")))
+    if not isinstance(user, str) or not isinstance(value, str) or pressed is None:
+        return None
+    return Received("action", {"action": str(pressed), "user": user}, conversation_id=value)
+
+
+def home_opener(event: Mapping[str, Any]) -> str | None:
+    """Who opened the App Home tab (None: another tab, or nobody named)."""
+    user = event.get("user")
+    return user if event.get("tab", "home") == "home" and isinstance(user, str) else None
+
+
+def hitl_query(command: Mapping[str, Any]) -> tuple[Query, str]:
+    """What `/hitl` was asked (its one word; anything else gets the help), and by whom."""
+    word = str(command.get("text") or "").strip().lower()
+    return _QUERIES.get(word, "help"), str(command.get("user_id"))
+
+
+def _object(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _all_named(*values: object) -> bool:
+    """Every value a non-empty string, as Slack names channels, users and messages."""
+    return all(isinstance(v, str) and v for v in values)
