@@ -9,7 +9,10 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import Contestants, Load, TargetT, bridge_env, closed_loop, now, start_server
+from bench.contestants import Contestants, bridge_env
+from bench.load import Load, TargetT, closed_loop
+from bench.marks import now
+from bench.procs import start_server
 from bench.profile import Spy, summarize
 from bench.traced import report, snapshot
 

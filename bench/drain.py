@@ -15,13 +15,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from bridge.client import BridgeClient
 from bridge.config import load_settings
-from bridge.model import TextMessage, TextPayload
 from bridge.server import Bridge
 from bridge.testing.fake_slack import FakeSlack
 
 CHANNEL = "C0DRAIN"
 RATE = 1.0
+TOKEN = "bench-api-token-0123456789"
 
 
 async def drain(messages: int, combine: bool) -> tuple[float, int, int]:
@@ -34,7 +35,7 @@ async def drain(messages: int, combine: bool) -> tuple[float, int, int]:
                 "SLACK_SIGNING_SECRET": slack.signing_secret,
                 "SLACK_API_URL": slack.api_url,
                 "BRIDGE_CHANNEL": CHANNEL,
-                "BRIDGE_API_TOKEN": "bench",
+                "BRIDGE_API_TOKEN": TOKEN,
                 "BRIDGE_DATABASE_URL": f"sqlite:///{Path(tmp) / 'b.db'}",
                 "BRIDGE_SLACK_RATE": str(RATE),
                 "BRIDGE_SLACK_BURST": "1",
@@ -43,19 +44,16 @@ async def drain(messages: int, combine: bool) -> tuple[float, int, int]:
             bridge = Bridge(load_settings(env, env_file=None), port=0)
             await bridge.start()
             try:
-                service = bridge.service
-                user = await service.create_user("Erin", None, None)
-                conv = await service.start_hitl(
-                    user, title=None, description=None, history=[], session=None
-                )
-                while await service.slack_ts(f"parent:{conv}") is None:
-                    await asyncio.sleep(0.01)
-                await asyncio.sleep(1 / RATE)  # the parent's slot has passed: start even
-                slack.limit_posts(rate=RATE, burst=2)
-                started = time.monotonic()
-                for n in range(messages):
-                    text = TextMessage(type="text", payload=TextPayload(text=f"backlog {n}"))
-                    await service.send_message(conv, text, user)
+                async with BridgeClient(bridge.url, TOKEN) as bot:
+                    user = await bot.create_user("Erin")
+                    conv = await bot.start_hitl(user)
+                    while (await bot.get_conversation(conv)).slack.threadTs is None:
+                        await asyncio.sleep(0.01)
+                    await asyncio.sleep(1 / RATE)  # the parent's slot has passed: start even
+                    slack.limit_posts(rate=RATE, burst=2)
+                    started = time.monotonic()
+                    for n in range(messages):
+                        await bot.send_text(conv, f"backlog {n}", user_id=user)
                 last = f"backlog {messages - 1}"
                 while not any(last in m.text for m in slack.messages(CHANNEL)):
                     await asyncio.sleep(0.01)

@@ -28,7 +28,9 @@ from typing import Any
 
 from aiohttp import web
 
-from bench.common import AGENTS, CHANNEL, HOST, MARKER
+from bench.control import AGENTS, CHANNEL
+from bench.marks import MARKER
+from bench.procs import HOST
 from bridge.testing.fake_bot import FakeBot
 from bridge.testing.fake_slack import FakeSlack, Message
 

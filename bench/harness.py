@@ -10,24 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic
 
-from bench.common import (
-    TRIAL_TIMEOUT,
-    Contestants,
-    Fakes,
-    Load,
-    TargetT,
-    Trials,
-    announce,
-    contestants,
-    latency_trials,
-    parse_args,
-    print_latency,
-    print_throughput,
-    throughputs,
-    wrap_up,
-    write_json,
-)
+from bench.args import parse_args
+from bench.contestants import Contestants, contestants
+from bench.control import Fakes
 from bench.diagnose import profile, trace
+from bench.load import TRIAL_TIMEOUT, Load, TargetT
+from bench.report import announce, print_latency, print_throughput, wrap_up, write_json
+from bench.trials import Trials, latency_trials, throughputs
 
 
 @dataclass(frozen=True)

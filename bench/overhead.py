@@ -27,8 +27,12 @@ from collections.abc import Callable
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bench.bare import post_args
-from bench.common import CHANNEL, BotApi, Contestants, Fakes, Target, marker, parents
+from bench.contestants import Contestants, handoffs
+from bench.control import CHANNEL, Fakes, parents
 from bench.harness import Benchmark
+from bench.load import Target
+from bench.marks import marker
+from bridge.client import BridgeClient
 
 
 def text(mark: str) -> str:
@@ -36,17 +40,18 @@ def text(mark: str) -> str:
 
 
 class PostTarget:
-    """The bot's POSTs to `/v1/conversations/{id}/messages`: the bridge's, or with `client`
-    the bare forwarder's."""
+    """The bot's POSTs to `/v1/conversations/{id}/messages`, made with `bridge.client`: the
+    bridge's, or with `client` the bare forwarder's. Both contestants are sent the same
+    requests by the same client, so whatever it costs the load generator, it costs both."""
 
-    def __init__(self, api: BotApi, client: AsyncWebClient | None = None) -> None:
-        self.api = api
+    def __init__(self, bot: BridgeClient, client: AsyncWebClient | None = None) -> None:
+        self.bot = bot
         self.client = client
         self.conversations: list[tuple[str, str]] = []  # (conversation id, userId)
 
     async def open(self, conversations: int) -> None:
         if self.client is None:
-            made = await self.api.conversations(conversations)
+            made = await handoffs(self.bot, conversations)
             self.conversations = [(conv, user) for conv, user, _ in made]
         else:
             # No storage in the forwarder: the conversation id is the thread ts, and the end
@@ -56,8 +61,7 @@ class PostTarget:
 
     async def send(self, conversation: int, text: str) -> None:
         conv, user = self.conversations[conversation]
-        body = {"type": "text", "payload": {"text": text}, "userId": user}
-        await self.api.post(f"/v1/conversations/{conv}/messages", body, 202)
+        await self.bot.send_text(conv, text, user_id=user)
 
 
 class DirectTarget:
@@ -92,7 +96,7 @@ def others(c: Contestants) -> dict[str, Callable[[], Target]]:
         token=c.fakes.bot_token, base_url=c.fakes.slack_api_url, session=c.session
     )
     return {
-        "bare": lambda: PostTarget(BotApi(c.session, c.bare_url), client),
+        "bare": lambda: PostTarget(c.bot(c.bare_url), client),
         "direct": lambda: DirectTarget(client),
     }
 
@@ -105,7 +109,7 @@ BENCHMARK: Benchmark[Target] = Benchmark(
     webhook=False,
     text=text,
     prepare=prepare,
-    bridge=lambda c, url: PostTarget(BotApi(c.session, url)),
+    bridge=lambda c, url: PostTarget(c.bot(url)),
     others=others,
     targets={"bare": 1.3},
 )

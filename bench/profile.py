@@ -16,7 +16,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from bench.common import Proc, child_env
+from bench.procs import Proc, child_env
 
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^():]+)(?::\d+)?\)$")
 

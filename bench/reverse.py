@@ -27,8 +27,11 @@ import aiohttp
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bench.common import AGENTS, CHANNEL, MARKER, BotApi, Contestants, Fakes, marker, parents, split
+from bench.contestants import Contestants, handoffs
+from bench.control import AGENTS, CHANNEL, Fakes, parents
 from bench.harness import Benchmark
+from bench.load import split
+from bench.marks import MARKER, marker
 
 
 def text(mark: str) -> str:
@@ -40,7 +43,8 @@ class ReplyTarget:
 
     Every reply is first stored in the fake Slack, which answers the body of its event (before
     the clock: the bridge later reacts to it, and a reaction needs the message); `send` signs
-    that body as Slack does and POSTs it to `url`'s /slack/events.
+    that body as Slack does and POSTs it to `url`'s /slack/events. That POST is Slack's door,
+    not the bot API, so it is made raw: the load generator plays Slack here, not the bot.
     """
 
     def __init__(
@@ -111,10 +115,10 @@ async def prepare(target: ReplyTarget, fakes: Fakes, tag: str, n: int, m: int) -
 
 
 def bridge(c: Contestants, url: str) -> ReplyTarget:
-    api = BotApi(c.session, url)
+    bot = c.bot(url)
 
     async def open_threads(m: int) -> list[str]:
-        return [ts for _, _, ts in await api.conversations(m)]
+        return [ts for _, _, ts in await handoffs(bot, m)]
 
     return ReplyTarget(c.session, url, c.fakes, open_threads)
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import aiohttp
 
+from bench.procs import free_port
 from bridge.store import Store
 from bridge.testing.fake_slack import FakeSlack
 
@@ -120,14 +121,6 @@ class BridgeProcess:
         if self.proc and self.proc.returncode is None:
             self.proc.terminate()
             await self.proc.wait()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def one_size(conversations: int, replies: int) -> None:
