@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bridge.client import BridgeClient
 from bridge.config import Settings, load_settings
 from bridge.connections import Limits
 from bridge.server import Bridge
@@ -68,7 +69,10 @@ def environ(slack: FakeSlack, bot: FakeBot | None, db: Path, **extra: str) -> di
 
 @dataclass
 class Api:
-    """The bot's side of the bridge: JSON calls with the bearer token."""
+    """The bot's side of the bridge. `call`, `post` and `get` are raw JSON calls with the
+    bearer token, answering (status, body), for tests of the HTTP surface itself; the story's
+    steps (`create_user`, `start`, `say`, `conversation`) are made with `bridge.client`, as a
+    bot makes them, and raise `BridgeError` on any answer but a success."""
 
     base: str
     session: aiohttp.ClientSession
@@ -100,29 +104,46 @@ class Api:
     async def get(self, path: str, **kw: Any) -> tuple[int, Any]:
         return await self.call("GET", path, **kw)
 
-    async def create_user(self, name: str = "Erin End-User", **kw: Any) -> str:
-        status, body = await self.post("/v1/users", {"name": name, **kw})
-        assert status == 201, body
-        return str(body["userId"])
+    @property
+    def client(self) -> BridgeClient:
+        """The project's client on this session, made anew each time so that it follows
+        `base` (a restarted bridge) and `token` (a test may change it)."""
+        return BridgeClient(self.base, self.token, session=self.session)
 
-    async def start(self, user_id: str, history: list[Any] | None = None, **kw: Any) -> str:
-        body = {"userId": user_id, "messageHistory": history or [], **kw}
-        status, answer = await self.post("/v1/conversations", body)
-        assert status == 201, answer
-        return str(answer["conversationId"])
+    # The keywords are the wire's names, as the tests' bodies are written.
+
+    async def create_user(
+        self,
+        name: str = "Erin End-User",
+        *,
+        pictureUrl: str | None = None,
+        email: str | None = None,
+    ) -> str:
+        return await self.client.create_user(name, picture_url=pictureUrl, email=email)
+
+    async def start(
+        self,
+        user_id: str,
+        history: list[dict[str, Any]] | None = None,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        hitlSession: dict[str, Any] | None = None,
+    ) -> str:
+        return await self.client.start_hitl(
+            user_id,
+            title=title,
+            description=description,
+            message_history=history or [],
+            hitl_session=hitlSession,
+        )
 
     async def say(self, conversation_id: str, text: str, user_id: str | None = None) -> str:
-        body: dict[str, Any] = {"type": "text", "payload": {"text": text}}
-        if user_id:
-            body["userId"] = user_id
-        status, answer = await self.post(f"/v1/conversations/{conversation_id}/messages", body)
-        assert status == 202, answer
-        return str(answer["messageId"])
+        return await self.client.send_text(conversation_id, text, user_id=user_id)
 
     async def conversation(self, conversation_id: str) -> dict[str, Any]:
-        status, body = await self.get(f"/v1/conversations/{conversation_id}")
-        assert status == 200, body
-        return dict(body)
+        """`GET /v1/conversations/{id}`'s answer, as JSON (read through its model)."""
+        return (await self.client.get_conversation(conversation_id)).model_dump(mode="json")
 
 
 @dataclass
