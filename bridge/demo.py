@@ -1,25 +1,38 @@
 """`hitl-bridge demo`: a whole handoff, played in the terminal, with nothing to set up.
 
-Everything runs in this one process on 127.0.0.1: a fake Slack workspace
-(:class:`~bridge.testing.fake_slack.FakeSlack`, channel ``#handoffs``, agents Alice and Bob),
-the real bridge on a temporary SQLite file, and :class:`DemoBot`, a small bot written with
-:mod:`bridge.client` that receives the bridge's events on a signed webhook (or, with
-``--events poll``, through the ``GET /v1/events`` long-poll). A director plays the end user
-and the agents and prints who says what::
+Everything runs in this one process and talks over 127.0.0.1 only: a fake Slack workspace
+(:class:`~bridge.testing.fake_slack.FakeSlack`: channel ``#handoffs``, agents Alice and Bob),
+the real bridge on a SQLite file in a temporary directory, and :class:`DemoBot`, a small bot
+written with :mod:`bridge.client`. The bot answers a few canned lines until the end user asks
+for a person; then it creates the end user and starts a handoff with the conversation so far,
+relays the end user's lines to the bridge, and gets the bridge's events on a signed webhook
+(or, with ``--events poll``, through the ``GET /v1/events`` long-poll).
+
+:func:`play` directs: it types the end user's lines, has the agents write and click in the
+fake Slack (Bob leaves a note the bot never sees; Alice claims, answers twice and resolves),
+reads the conversation through the bot API, shows the thread as the agents see it, and
+prints who says what::
 
     end user > I want a refund for order 42
     bot > I can't do refunds myself, but a person can: say "human" and I'll get one.
     ...
+    [bot] startHitl with 6 messages of history -> conv_...
     [bridge] handoff conv_... opened in #handoffs (waiting)
+    [slack] #handoffs, as the agents see it:
+    ...
     agent Alice clicks [Claim] in Slack
     [bot] hitlAssigned: Alice
-    agent Alice (Slack) > Hi Erin, I'm Alice. ...
+    ...
+    agent Alice (Slack) > Hi Erin, I'm Alice. I see order 42 & I'm refunding it now.
     [bot] message from Alice
-    bot > Alice: Hi Erin, I'm Alice. ...
+    bot > Alice: Hi Erin, I'm Alice. I see order 42 & I'm refunding it now.
     ...
     [bot] hitlStopped: resolved
+    [bridge] conv_... is now stopped (at ...)
 
-No settings, no ``.env``, no network: the environment is ignored.
+Exit status 0 when the whole story played, 1 when a step did not happen within 15 seconds.
+The bridge's settings are the demo's own: it reads no variable of the environment and no
+``.env`` (``load_settings`` given a mapping reads nothing else).
 """
 
 from __future__ import annotations
@@ -35,7 +48,7 @@ import secrets
 import socket
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -43,7 +56,7 @@ from aiohttp import web
 
 from bridge import logs
 from bridge.client import BridgeClient, WebhookVerificationError, verify_webhook
-from bridge.config import Settings, load_settings
+from bridge.config import load_settings
 from bridge.model import HistoryItem, TextMessage, TextPayload
 from bridge.server import Bridge
 from bridge.testing.fake_slack import FakeSlack, Message
@@ -421,28 +434,6 @@ def _workspace(slack: FakeSlack) -> None:
     slack.add_user(BOB, "bob", display_name="Bob", real_name="Bob Builder")
 
 
-@contextlib.contextmanager
-def _only(cwd: Path) -> Iterator[None]:
-    """While settings are read: none of the bridge's variables in the environment, and an
-    empty working directory (no `.env`). `load_settings(mapping)` still falls back on both
-    for what the mapping leaves out, and the demo must not pick up a real workspace's."""
-    names = {
-        str(f.validation_alias).upper()
-        for f in Settings.model_fields.values()
-        if isinstance(f.validation_alias, str)
-    }
-    saved = {k: v for k, v in os.environ.items() if k.upper() in names}
-    here = Path.cwd()
-    try:
-        for name in saved:
-            del os.environ[name]
-        os.chdir(cwd)
-        yield
-    finally:
-        os.chdir(here)
-        os.environ.update(saved)
-
-
 async def run(
     *, events: Literal["webhook", "poll"] = "webhook", pace: float = 0.2, out: IO[str]
 ) -> None:
@@ -477,8 +468,8 @@ async def run(
                 "SLACK_SIGNING_SECRET": slack.signing_secret,
                 "SLACK_API_URL": slack.api_url,
             }
-            with _only(tmp):
-                settings = load_settings(env, env_file=None)
+            # Only `env`: neither the environment nor a `.env` may change the demo.
+            settings = load_settings(env, env_file=None)
             bridge = Bridge(settings, port=0)
             await bridge.start()
             slack.events_url = bridge.url + "/slack/events"

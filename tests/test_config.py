@@ -108,6 +108,16 @@ def test_dotenv_is_read_and_the_environment_wins(tmp_path: Path) -> None:
     assert load_settings(without_channel, env_file=env_file).channel == "C0FROMFILE"
 
 
+def test_a_mapping_is_all_that_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `hitl-bridge demo` relies on it: a real workspace's settings must not leak into its own.
+    (tmp_path / ".env").write_text("BRIDGE_PORT=4000\nBRIDGE_QUEUES=a=C0FROMFILE\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BRIDGE_HOST", "0.0.0.0")
+    monkeypatch.setenv("BRIDGE_AGENT_USERGROUP", "S0FROMENV")
+    s = load_settings(GOOD, env_file=None)
+    assert (s.host, s.port, s.queues, s.agent_usergroup) == ("127.0.0.1", 3000, {}, None)
+
+
 def test_empty_values_count_as_unset(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text("SLACK_BOT_TOKEN=\nBRIDGE_API_TOKEN=\nSLACK_APP_TOKEN=\n")
