@@ -14,10 +14,10 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
+from bridge.client import BridgeClient, BridgeError
 from bridge.testing.fake_bot import FakeBot
 from bridge.testing.fake_slack import FakeSlack
 from tests.conftest import ALICE, API_TOKEN, CHANNEL, environ
@@ -75,37 +75,20 @@ async def test_kill_9_five_times_loses_nothing_acknowledged(
     env |= {"BRIDGE_PORT": str(port), "BRIDGE_LOG_LEVEL": "WARNING"}
     bridge = Process(env, tmp_path, port)
     slack.events_url = f"{bridge.base}/slack/events"
-    headers = {"Authorization": f"Bearer {API_TOKEN}"}
     total = CONVERSATIONS * PER_CONVERSATION
 
-    async with aiohttp.ClientSession(headers=headers) as http:
+    async with aiohttp.ClientSession() as http:
         await bridge.start(http)
+        client = BridgeClient(bridge.base, API_TOKEN, session=http)
 
-        async def call(
-            method: str, path: str, body: Any = None, key: str | None = None
-        ) -> tuple[int, Any]:
-            extra = {"Idempotency-Key": key} if key else {}
-            try:
-                async with http.request(
-                    method, bridge.base + path, json=body, headers=extra
-                ) as resp:
-                    return resp.status, await resp.json()
-            except (aiohttp.ClientError, ValueError):
-                return 0, None
-
-        _, user = await call("POST", "/v1/users", {"name": "Erin"})
-        convs = []
-        for _ in range(CONVERSATIONS):
-            _, body = await call("POST", "/v1/conversations", {
-                "userId": user["userId"], "messageHistory": [],
-            })  # fmt: skip
-            convs.append(body["conversationId"])
+        user = await client.create_user("Erin")
+        convs = [await client.start_hitl(user) for _ in range(CONVERSATIONS)]
         threads: dict[str, str] = {}
         while len(threads) < len(convs):
             for conv in convs:
-                _, body = await call("GET", f"/v1/conversations/{conv}")
-                if body and body["slack"]["threadTs"]:
-                    threads[conv] = body["slack"]["threadTs"]
+                thread = (await client.get_conversation(conv)).slack.threadTs
+                if thread:
+                    threads[conv] = thread
             await asyncio.sleep(0.05)
 
         acked_up: dict[str, list[str]] = {c: [] for c in convs}
@@ -115,10 +98,14 @@ async def test_kill_9_five_times_loses_nothing_acknowledged(
         async def end_user(conv: str) -> None:
             for n in range(PER_CONVERSATION):
                 text = f"up {conv} {n}"
-                body = {"type": "text", "payload": {"text": text}, "userId": user["userId"]}
-                path = f"/v1/conversations/{conv}/messages"
-                while (await call("POST", path, body, key=text))[0] != 202:
-                    await asyncio.sleep(0.05)
+                # As a bot does through a crash: the same call, with the same key, until the
+                # bridge answers it (a connection cut by the kill, or no answer yet, is retried).
+                while True:
+                    try:
+                        await client.send_text(conv, text, user_id=user, idempotency_key=text)
+                        break
+                    except (aiohttp.ClientError, TimeoutError, BridgeError):
+                        await asyncio.sleep(0.05)
                 acked_up[conv].append(text)
                 await asyncio.sleep(0.02)
 
