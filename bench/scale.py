@@ -24,7 +24,7 @@ from pathlib import Path
 import aiohttp
 
 from bench.procs import free_port
-from bridge.store import Store
+from bridge.store.sqlite import SqliteStore
 from bridge.testing.fake_slack import FakeSlack
 
 CHANNEL = "C0SCALE"
@@ -34,7 +34,7 @@ AGENT = "U0AGENT"
 async def seed(path: Path, conversations: int, backlog_per_conversation: int = 0) -> list[str]:
     """Conversations straight into a migrated database (fast: one transaction); their
     thread ts. With a backlog, each gets that many end-user messages queued for Slack."""
-    store = await Store.open(path)
+    store = await SqliteStore.open(path)
     await store.close()
     now = "2026-11-23T00:00:00Z"
     threads = [f"1700000000.{n:06d}" for n in range(conversations)]

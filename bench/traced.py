@@ -1,12 +1,15 @@
 """`python -m bench.traced serve`: the real bridge, with counters bolted on from outside.
 
-Nothing in `bridge/` changes; when it starts, this wraps:
+Nothing in `bridge/` changes. The store reports to an observer (`bridge.store.observe`):
 
-- `Store.write` and `Store.read`: how many transactions (and reads) each caller runs, and
-  how long each is awaited (queueing for the database's thread included);
-- the batch runner: how long the database's thread is busy, and how many commits of
-  writes it makes (transactions asked for together share one);
-- `aiosqlite.Connection._execute`: every round trip to SQLite's worker thread;
+- each transaction (`Store.write`) and read (`Store.read`), named by the function that asked
+  for it (where its body was written), and how long it was awaited (queueing for the
+  database's thread included);
+- each batch: one hand-off to the database's thread, how long the thread was busy with it,
+  and whether it committed writes (transactions asked for together share one commit).
+
+And when it starts, this wraps:
+
 - `AsyncWebClient.api_call`: Slack Web API calls per method, and their time;
 - `aiohttp.ClientSession.__init__`: sessions created (slack_sdk makes one per call when
   it is given none).
@@ -24,15 +27,16 @@ import signal
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import aiohttp
-import aiosqlite
 from slack_sdk.web.async_base_client import AsyncBaseClient
 
-from bridge.store import sqlite as store_sqlite
+from bridge import store
 
 _Stats = dict[str, list[float]]  # name -> [count, seconds]
 
@@ -45,8 +49,8 @@ class Trace:
         self.tx: _Stats = defaultdict(lambda: [0, 0.0])  # caller -> [count, awaited seconds]
         self.db_busy = 0.0
         self.commits = 0
-        self.sqlite_calls = 0
-        self.sqlite_seconds = 0.0
+        self.batches = 0
+        self.batched = 0  # transactions and reads in them
         self.slack: _Stats = defaultdict(lambda: [0, 0.0])
         self.calls: _Stats = defaultdict(lambda: [0, 0.0])
         self.sessions = 0
@@ -56,8 +60,8 @@ class Trace:
             "transactions": dict(self.tx),
             "db_busy": self.db_busy,
             "commits": self.commits,
-            "sqlite_calls": self.sqlite_calls,
-            "sqlite_seconds": self.sqlite_seconds,
+            "batches": self.batches,
+            "batched": self.batched,
             "slack": dict(self.slack),
             "calls": dict(self.calls),
             "sessions": self.sessions,
@@ -67,48 +71,32 @@ class Trace:
 TRACE = Trace()
 
 
+class StoreCounts:
+    """The store's observer: counts into `TRACE`."""
+
+    def transaction(self, body: Callable[..., Any], writes: bool, seconds: float) -> None:
+        entry = TRACE.tx[_asker(body) if writes else f"{_asker(body)} (read)"]
+        entry[0] += 1
+        entry[1] += seconds
+
+    def batch(self, batch: store.Batch) -> None:  # on the database's thread
+        TRACE.db_busy += batch.seconds
+        TRACE.commits += batch.writes
+        TRACE.batches += 1
+        TRACE.batched += batch.size
+
+
+def _asker(body: Callable[..., Any]) -> str:
+    """Who asked for a transaction: the function its body was written in (or the body, a
+    method given with its arguments bound)."""
+    while isinstance(body, partial):
+        body = body.func
+    name: str = getattr(body, "__qualname__", type(body).__qualname__)
+    return name.split(".<locals>", 1)[0]
+
+
 def _install() -> None:
-    for name in ("write", "read"):
-        original: Any = getattr(store_sqlite.Store, name)
-
-        async def traced(
-            self: Any, body: Any, *, _original: Any = original, _name: str = name
-        ) -> Any:
-            frame: FrameType | None = sys._getframe(1)
-            caller = frame.f_code.co_qualname if frame else "?"
-            start = time.monotonic()
-            try:
-                return await _original(self, body)
-            finally:
-                entry = TRACE.tx[caller if _name == "write" else f"{caller} (read)"]
-                entry[0] += 1
-                entry[1] += time.monotonic() - start
-
-        setattr(store_sqlite.Store, name, traced)
-
-    original_batch = store_sqlite._run_batch
-
-    def run_batch(bodies: Any, writes: bool, db: Any) -> Any:  # on the database's thread
-        start = time.monotonic()
-        try:
-            return original_batch(bodies, writes, db)
-        finally:
-            TRACE.db_busy += time.monotonic() - start
-            TRACE.commits += writes
-
-    store_sqlite._run_batch = run_batch
-
-    original_execute: Any = aiosqlite.Connection._execute  # untyped in aiosqlite
-
-    async def execute(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        start = time.monotonic()
-        try:
-            return await original_execute(self, fn, *args, **kwargs)
-        finally:
-            TRACE.sqlite_calls += 1
-            TRACE.sqlite_seconds += time.monotonic() - start
-
-    aiosqlite.Connection._execute = execute  # type: ignore[method-assign]
+    store.observe(StoreCounts())
 
     original_call = AsyncBaseClient.api_call
 
@@ -209,8 +197,8 @@ def report(trace: dict[str, Any], messages: int, wall: float, unit: str = "messa
         f"database thread busy {trace['db_busy']:.2f} s = "
         f"{trace['db_busy'] / wall:.0%} of the wall time; "
         f"{trace['commits'] / messages:.2f} commits per {unit}",
-        f"SQLite worker round trips: {trace['sqlite_calls'] / messages:.1f} per {unit} "
-        f"({trace['sqlite_calls']} in all, {trace['sqlite_seconds']:.2f} s awaited)",
+        f"hand-offs to the database's thread (batches): {trace['batches'] / messages:.2f} per "
+        f"{unit}, {trace['batched'] / max(trace['batches'], 1):.1f} transactions each",
         f"aiohttp ClientSessions created: {trace['sessions'] / messages:.2f} per {unit}",
         f"transactions and reads per {unit}, by caller (count per {unit}, mean awaited ms):",
     ]

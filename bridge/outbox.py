@@ -187,7 +187,7 @@ class Drainer:
             await self._retry(row, f"{type(exc).__name__}: {exc}", self._backoff(row), True)
         else:
             await self._follow_up(lambda: self._sender.delivered(row), row)
-            await self._record(lambda tx: tx.delivered(row.id))
+            await self._record(lambda tx: tx.remove_delivered(row.id))
             self._count("delivered")
             self._metrics.latency.labels(self._target).observe(time.time() - row.created_at)
         finally:
@@ -222,7 +222,7 @@ class Drainer:
             extra={"conversation": row.conversation_id},
         )
         await self._follow_up(lambda: self._sender.failed(row, exc), row)
-        await self._record(lambda tx: tx.failed(row.id, str(exc)))
+        await self._record(lambda tx: tx.mark_failed(row.id, str(exc)))
         self._count("failed")
 
     async def _follow_up(self, telling: Callable[[], Awaitable[None]], row: OutboxRow) -> None:
@@ -258,7 +258,7 @@ class Drainer:
             extra={"conversation": row.conversation_id},
         )
         at = time.time() + after
-        await self._record(lambda tx: tx.retry_at(row.id, at, reason, maybe_sent))
+        await self._record(lambda tx: tx.schedule_retry(row.id, at, reason, maybe_sent))
         self._count("retried")
 
     def _count(self, outcome: str) -> None:

@@ -171,7 +171,7 @@ class Service:
         return await self.store.write(lambda tx: tx.secret(name))
 
     async def recall(self, scope: str, key: str) -> tuple[str, Any] | None:
-        return await self.store.read(lambda tx: tx.recall(scope, key))
+        return await self.store.read(lambda tx: tx.recall_key(scope, key))
 
     async def events_after(self, seq: int, limit: int) -> tuple[list[Event], int]:
         """Events after `seq`, and the highest seq ever issued (to tell unknown cursors)."""
@@ -297,7 +297,7 @@ class Service:
         there is nothing to keep: a repeat of an event, or no handoff conversation."""
 
         def keep(tx: Tx) -> bool:
-            if event_id is not None and not tx.first_seen(event_id):
+            if event_id is not None and not tx.first_seen(event_id, self._clock()):
                 return False
             conv = (
                 tx.conversation_by_thread(*thread)
@@ -306,7 +306,7 @@ class Service:
             )
             if conv is None:
                 return False
-            tx.enqueue(SLACK_IN, conv.id, kind, payload)
+            tx.enqueue(SLACK_IN, conv.id, kind, payload, self._clock())
             return True
 
         kept = await self.store.write(keep)
@@ -332,7 +332,7 @@ class Service:
 
         def reply(tx: Tx) -> tuple[Outcome, float | None]:
             """What happened; and, on the handoff's first reply, the seconds to it."""
-            if event_id is not None and not tx.first_seen(event_id):
+            if event_id is not None and not tx.first_seen(event_id, now):
                 return Outcome(ignored="retry of an event already handled"), None
             conv = tx.conversation_by_thread(channel, thread_ts)
             if conv is None:
@@ -354,9 +354,9 @@ class Service:
             if claimed:
                 conv = self._claim(tx, conv, user)
             message_id = self._relay(tx, conv, user, content)
-            first = tx.first_reply(conv.id, now)
-            tx.agent_active(conv.id, now)
-            tx.record_slack(message_id, conv.id, channel, ts)
+            first = tx.note_first_reply(conv.id, now)
+            tx.restart_idle_clock(conv.id, now)
+            tx.record_slack_ts(message_id, conv.id, channel, ts)
             waited = (now - conv.created_at).total_seconds()
             return Outcome(relayed=True, claimed=claimed), waited if first else None
 
@@ -379,7 +379,7 @@ class Service:
         are told so; with corrections on, the edited text goes out as a correction."""
 
         def change(tx: Tx) -> Outcome:
-            if event_id is not None and not tx.first_seen(event_id):
+            if event_id is not None and not tx.first_seen(event_id, self._clock()):
                 return Outcome(ignored="retry of an event already handled")
             key = tx.slack_key(channel, ts)
             message = tx.message(key) if key else None
@@ -416,7 +416,7 @@ class Service:
         needs, _ = TRANSITIONS[action]
 
         def act(tx: Tx) -> Outcome:
-            if event_id is not None and not tx.first_seen(event_id):
+            if event_id is not None and not tx.first_seen(event_id, self._clock()):
                 return Outcome(ignored="retry of an action already handled")
             conv = tx.conversation(conversation_id)
             if conv is None:
@@ -449,7 +449,7 @@ class Service:
                     waiting_since=self._clock(),
                 )
                 tx.update_conversation(released)
-                tx.reminded(conv.id, reset=True)
+                tx.reset_reminders(conv.id)
                 self._to_slack(tx, conv, "update_parent")
             else:
                 self._stop(tx, conv, StopReason.RESOLVED, by=agent.slack_user_id)
@@ -544,7 +544,7 @@ class Service:
 
     async def prune(self) -> None:
         """Forget old Slack event ids, idempotency keys and events (see `Tx.prune`)."""
-        now = time.time()
+        now = self._clock()
         await self.store.write(lambda tx: tx.prune(now))
 
     async def queue(
@@ -555,7 +555,7 @@ class Service:
         def read(tx: Tx) -> list[Queued]:
             agent_id = None
             if slack_user_id is not None:
-                agent = tx.agent(slack_user_id)
+                agent = tx.agent_by_slack_id(slack_user_id)
                 if agent is None:
                     return []
                 agent_id = agent.id
@@ -579,7 +579,7 @@ class Service:
         def remind(tx: Tx) -> int:
             due = tx.due_reminders(now, every, limit, most)
             for conv in due:
-                tx.reminded(conv.id)
+                tx.count_reminder(conv.id)
                 waited = (now - (conv.waiting_since or conv.created_at)).total_seconds()
                 self._to_slack(tx, conv, "reminder", waited=int(waited))
             return len(due)
@@ -597,7 +597,7 @@ class Service:
             idle = tx.idle_assigned(before, limit)
             for conv in idle:
                 assignee = tx.user(conv.agent_id) if conv.agent_id else None
-                tx.agent_active(conv.id, None)
+                tx.mark_nudged(conv.id)
                 if assignee is not None:
                     self._to_slack(
                         tx,
@@ -643,7 +643,7 @@ class Service:
 
         def record(tx: Tx) -> None:
             for part, key in enumerate(keys):
-                tx.record_slack(key, conversation_id, channel, ts, part)
+                tx.record_slack_ts(key, conversation_id, channel, ts, part)
             if keys[0].startswith(parent_key(conversation_id)):
                 conv = self._conversation(tx, conversation_id)
                 tx.update_conversation(
@@ -661,7 +661,7 @@ class Service:
             return (
                 history,
                 self._conversation(tx, conversation_id),
-                tx.messages(conversation_id, limit),
+                tx.latest_messages(conversation_id, limit),
             )
 
         history, conv, said = await self.store.read(read)
@@ -700,7 +700,7 @@ class Service:
 
     def _agent(self, tx: Tx, profile: AgentProfile) -> User:
         """The agent's bridge user, created the first time they are seen, kept current."""
-        user = tx.agent(profile.slack_user_id)
+        user = tx.agent_by_slack_id(profile.slack_user_id)
         if user is None:
             user = User(
                 new_id("usr"),
@@ -716,7 +716,7 @@ class Service:
             profile.picture_url,
             profile.email,
         ):
-            tx.update_agent(user.id, profile)
+            tx.update_agent_profile(user.id, profile)
             user = dataclasses.replace(
                 user, name=profile.name, picture_url=profile.picture_url, email=profile.email
             )
@@ -746,7 +746,7 @@ class Service:
             conv, status=Status.ASSIGNED, agent_id=agent.id, changed_by=agent.slack_user_id
         )
         tx.update_conversation(claimed)
-        tx.agent_active(conv.id, self._clock())
+        tx.restart_idle_clock(conv.id, self._clock())
         self._to_slack(tx, conv, "update_parent")
         self._event(
             tx,
@@ -781,22 +781,21 @@ class Service:
         }
         self._to_slack(tx, conv, "ephemeral", user=slack_user_id, why=why, state=state)
 
-    @staticmethod
-    def _to_slack(tx: Tx, conv: Conversation, kind: str, **payload: Any) -> None:
+    def _to_slack(self, tx: Tx, conv: Conversation, kind: str, **payload: Any) -> None:
         """Queue something for the conversation's thread; the channel rides along for pacing."""
         target = SLACK_ASIDE if kind in ASIDE_KINDS else SLACK
-        tx.enqueue(target, conv.id, kind, {"channel": conv.channel, **payload})
+        tx.enqueue(target, conv.id, kind, {"channel": conv.channel, **payload}, self._clock())
 
     def _event(self, tx: Tx, conv: Conversation, type_: str, payload: dict[str, Any]) -> None:
         """An event for the bot: kept for `GET /v1/events`, queued for the webhook if any,
         and for Botpress when the conversation came from there."""
-        event_id = new_id("evt")
-        body = {"id": event_id, "type": type_, "createdAt": iso(self._clock()), "payload": payload}
-        tx.append_event(event_id, conv.id, body)
+        event_id, now = new_id("evt"), self._clock()
+        body = {"id": event_id, "type": type_, "createdAt": iso(now), "payload": payload}
+        tx.append_event(event_id, conv.id, body, now)
         if self._webhooks:
-            tx.enqueue(BOT, conv.id, "event", body)
+            tx.enqueue(BOT, conv.id, "event", body, now)
         if self._botpress and conv.origin is Origin.BOTPRESS:
-            tx.enqueue(BOTPRESS, conv.id, "event", body)
+            tx.enqueue(BOTPRESS, conv.id, "event", body, now)
 
     def _agent_json(self, agent: User) -> dict[str, Any]:
         """How the bot sees an agent: as themselves, or as the team persona when set."""
@@ -811,13 +810,12 @@ class Service:
             "slackUserId": agent.slack_user_id,
         }
 
-    @staticmethod
-    def _remember(tx: Tx, idem: Idem | None, result: Any) -> None:
+    def _remember(self, tx: Tx, idem: Idem | None, result: Any) -> None:
         if idem is None:
             return
-        if tx.recall(idem.scope, idem.key) is not None:
+        if tx.recall_key(idem.scope, idem.key) is not None:
             raise KeyTaken()
-        tx.remember(idem.scope, idem.key, idem.fingerprint, result)
+        tx.remember_key(idem.scope, idem.key, idem.fingerprint, result, self._clock())
 
 
 def parent_key(conversation_id: str) -> str:

@@ -26,6 +26,7 @@ from bridge.config import Settings
 from bridge.slack import preflight
 from bridge.store import Store
 from bridge.store.migrations import MIGRATIONS
+from bridge.store.sqlite import SqliteStore
 
 SETTINGS = 2
 ENVIRONMENT = 1
@@ -56,7 +57,7 @@ class StartupError(Exception):
 async def open_store(path: Path) -> Store:
     """The database, or a `StartupError` naming the file and what is wrong with it."""
     try:
-        return await Store.open(path)
+        return await SqliteStore.open(path)
     except (sqlite3.Error, OSError, RuntimeError) as exc:  # RuntimeError: a newer schema
         raise StartupError([database_problem(path, exc)]) from None
 

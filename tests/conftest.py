@@ -17,7 +17,7 @@ from bridge.client import BridgeClient
 from bridge.config import Settings, load_settings
 from bridge.connections import Limits
 from bridge.server import Bridge
-from bridge.store import Store
+from bridge.store.sqlite import SqliteStore
 from bridge.testing.fake_bot import FakeBot
 from bridge.testing.fake_slack import FakeSlack
 
@@ -235,8 +235,8 @@ async def stage(make_stage: StageFactory) -> Stage:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     """A fresh store of its own (`b.db` in the test's directory), closed after."""
-    store = await Store.open(tmp_path / "b.db")
+    store = await SqliteStore.open(tmp_path / "b.db")
     yield store
     await store.close()

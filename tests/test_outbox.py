@@ -9,6 +9,7 @@ import logging
 import pytest
 
 from bridge.metrics import Metrics
+from bridge.model import utcnow
 from bridge.outbox import Drainer, Fail, backoff
 from bridge.pulse import Pulse
 from bridge.store import OutboxRow, Store, Tx
@@ -49,7 +50,7 @@ async def run(sender: Recorder) -> dict[tuple[str, str], tuple[int, float]]:
 
     def queue(tx: Tx) -> None:
         for n in range(3):
-            tx.enqueue("t", "conv", "message", {"n": n})
+            tx.enqueue("t", "conv", "message", {"n": n}, utcnow())
 
     await sender.store.write(queue)
     pulse = Pulse()

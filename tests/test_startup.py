@@ -20,7 +20,7 @@ from bridge.config import load_settings
 from bridge.server import Bridge
 from bridge.slack import preflight
 from bridge.startup import StartupError
-from bridge.store import Store
+from bridge.store.sqlite import SqliteStore
 from bridge.testing.fake_slack import FakeSlack
 from tests.conftest import CHANNEL, environ
 from tests.test_cli import base_env, free_port, run
@@ -31,7 +31,7 @@ def bridge_for(slack: FakeSlack, db: Path, **extra: str) -> Bridge:
 
 
 async def failed_start(bridge: Bridge, *, check_slack: bool = False) -> StartupError:
-    """The error a start raised; every thread it started (aiosqlite's) has ended."""
+    """The error a start raised; every thread it started (the store's) has ended."""
     threads = threading.active_count()
     with pytest.raises(StartupError) as caught:
         await bridge.start(check_slack=check_slack)
@@ -44,7 +44,7 @@ async def failed_start(bridge: Bridge, *, check_slack: bool = False) -> StartupE
 
 
 async def a_bridge_database(path: Path) -> None:
-    store = await Store.open(path)
+    store = await SqliteStore.open(path)
     await store.close()
 
 

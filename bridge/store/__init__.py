@@ -1,15 +1,402 @@
-"""Storage: numbered migrations and the row functions the core uses."""
+"""Storage: what the core asks of a database, whichever it is.
 
-from bridge.store.sqlite import DeadLetter, Event, OutboxRow, Store, StoredMessage, Tx, View
+`Store` runs transactions; `Tx` is the row functions a transaction is made of, one protocol
+per table (or per pair of tables that only make sense together). A backend implements both:
+`bridge.store.sqlite.SqliteStore` is the one there is. The core types against these
+protocols only, so that a second backend (PostgreSQL) can take its place.
+
+A transaction is a plain, synchronous function of a `Tx`, run whole where the database is
+(for SQLite, on its thread): it may share its commit with others. Every time a row keeps is
+given by the caller, from the caller's clock; a backend never reads one itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from bridge.model import AgentProfile, Content, Conversation, HistoryItem, Status, User
 from bridge.store.writable import Unavailable
 
 __all__ = [
+    "Batch",
     "DeadLetter",
     "Event",
+    "Observer",
     "OutboxRow",
     "Store",
     "StoredMessage",
     "Tx",
     "Unavailable",
     "View",
+    "default_observer",
+    "observe",
 ]
+
+T = TypeVar("T")
+
+
+# --- rows -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    target: str
+    conversation_id: str
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    maybe_sent: bool
+    created_at: float  # seconds since the epoch
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An outbox row given up on."""
+
+    target: str
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    error: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    id: str
+    conversation_id: str
+    author_id: str | None
+    content: Content
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """A conversation as the Slack sender renders it."""
+
+    conv: Conversation
+    user: User | None
+    assignee: User | None
+    message: StoredMessage | None = None
+    message_ts: str | None = None  # the message's ts in Slack, once it is there
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    seq: int
+    body: dict[str, Any]
+
+
+# --- the row functions, by table ------------------------------------------------------------
+
+
+class UserRows(Protocol):
+    """`users`: end users and agents."""
+
+    def insert_user(self, user: User, at: datetime) -> None: ...
+
+    def user(self, user_id: str) -> User | None: ...
+
+    def agent_by_slack_id(self, slack_user_id: str) -> User | None: ...
+
+    def update_agent_profile(self, user_id: str, profile: AgentProfile) -> None:
+        """The agent's name, picture and email, as Slack has them now."""
+        ...
+
+
+class ConversationRows(Protocol):
+    """`conversations`: the handoffs, their state, and the clocks their timers read."""
+
+    def insert_conversation(
+        self, conv: Conversation, history: Sequence[HistoryItem], session: Any
+    ) -> None: ...
+
+    def conversation(self, conversation_id: str) -> Conversation | None: ...
+
+    def conversation_by_thread(self, channel: str, thread_ts: str) -> Conversation | None: ...
+
+    def view(self, conversation_id: str, message_id: str | None = None) -> View | None:
+        """The conversation with its end user, its assignee, and the message named with its
+        ts in Slack: what the Slack sender reads for a post, at once."""
+        ...
+
+    def history(self, conversation_id: str) -> list[HistoryItem]:
+        """The transcript the bot gave when it opened the handoff."""
+        ...
+
+    def update_conversation(self, conv: Conversation) -> None:
+        """Write the mutable part of a conversation (status and who/when, its thread)."""
+        ...
+
+    def open_conversations(
+        self, status: Status, limit: int, agent_id: str | None = None
+    ) -> list[Conversation]:
+        """Conversations in `status` (those of one agent, if given), oldest first."""
+        ...
+
+    def conversation_counts(self) -> dict[str, int]:
+        """Conversations by status."""
+        ...
+
+    def day_figures(self, since: datetime) -> tuple[int, list[float], list[float]]:
+        """Handoffs opened since `since`; seconds to their first reply; seconds to resolve."""
+        ...
+
+    def note_first_reply(self, conversation_id: str, at: datetime) -> bool:
+        """Note the first agent reply; False when there was one already."""
+        ...
+
+    # the timers: time-outs, reminders, nudges
+
+    def waiting_since_before(self, cutoff: datetime, limit: int) -> list[Conversation]: ...
+
+    def due_reminders(
+        self, now: datetime, every: float, limit: int, most: int
+    ) -> list[Conversation]:
+        """Waiting conversations owed their next reminder (one each `every` seconds of
+        waiting, `most` at most)."""
+        ...
+
+    def count_reminder(self, conversation_id: str) -> None:
+        """One more reminder was sent."""
+        ...
+
+    def reset_reminders(self, conversation_id: str) -> None:
+        """The conversation waits anew: its reminders start again from none."""
+        ...
+
+    def idle_assigned(self, before: datetime, limit: int) -> list[Conversation]:
+        """Assigned conversations whose agent has said nothing since `before`, not nudged."""
+        ...
+
+    def restart_idle_clock(self, conversation_id: str, at: datetime) -> None:
+        """The agent claimed or replied at `at`: idle from then, and not nudged."""
+        ...
+
+    def mark_nudged(self, conversation_id: str) -> None:
+        """The assignee was nudged: not again until the idle clock restarts."""
+        ...
+
+
+class MessageRows(Protocol):
+    """`messages`: what the bridge relayed, either way."""
+
+    def insert_message(
+        self,
+        message_id: str,
+        conversation_id: str,
+        author_id: str | None,
+        content: Content,
+        at: datetime,
+    ) -> None: ...
+
+    def message(self, message_id: str) -> StoredMessage | None: ...
+
+    def latest_messages(self, conversation_id: str, limit: int) -> list[StoredMessage]:
+        """The latest `limit` messages of a conversation, oldest first."""
+        ...
+
+
+class SlackMessageRows(Protocol):
+    """`slack_messages`: where the bridge's messages (and parents) are in Slack, one-to-one."""
+
+    def record_slack_ts(
+        self, key: str, conversation_id: str, channel: str, ts: str, part: int = 0
+    ) -> None:
+        """`key` (a message id, a parent's key) is post `ts` in `channel` (its `part`th, when
+        one post carries several)."""
+        ...
+
+    def slack_ts(self, key: str) -> str | None: ...
+
+    def slack_key(self, channel: str, ts: str) -> str | None: ...
+
+
+class OnceRows(Protocol):
+    """`slack_events` and `idempotency`: what makes a retry harmless."""
+
+    def first_seen(self, event_id: str, at: datetime) -> bool:
+        """Record a Slack `event_id`; False when it was seen before (a retry)."""
+        ...
+
+    def recall_key(self, scope: str, key: str) -> tuple[str, Any] | None:
+        """An idempotency key's request fingerprint and result, if it is known."""
+        ...
+
+    def remember_key(
+        self, scope: str, key: str, fingerprint: str, result: Any, at: datetime
+    ) -> None: ...
+
+
+class SecretRows(Protocol):
+    """`secrets`: keys the bridge makes for itself."""
+
+    def secret(self, name: str) -> bytes:
+        """A random key kept in the database, made the first time it is asked for."""
+        ...
+
+
+class EventRows(Protocol):
+    """`events`: every event for the bot, in order."""
+
+    def append_event(
+        self, event_id: str, conversation_id: str, body: dict[str, Any], at: datetime
+    ) -> None: ...
+
+    def events_after(self, seq: int, limit: int) -> list[Event]: ...
+
+    def last_event_seq(self) -> int:
+        """The highest seq ever issued, even if its event was pruned since."""
+        ...
+
+
+class OutboxRows(Protocol):
+    """`outbox`: what must still be said to a party, one line per conversation and target.
+
+    Its times are seconds since the epoch, as the outbox keeps them."""
+
+    def enqueue(
+        self, target: str, conversation_id: str, kind: str, payload: dict[str, Any], at: datetime
+    ) -> None:
+        """Queue a row, due from `at` (when it was queued); the first of an idle
+        conversation heads its line."""
+        ...
+
+    def take_due(self, target: str, now: float, limit: int, busy: Sequence[str]) -> list[OutboxRow]:
+        """The head of each conversation, when due, soonest first, each counted as an
+        attempt (and as maybe sent, until told otherwise) as it is taken.
+
+        Only a conversation's head may go out: that is what keeps each conversation in order.
+        `busy` conversations already have their head in flight. The rows come back as they
+        were before this attempt.
+        """
+        ...
+
+    def next_due_at(self, target: str, busy: Sequence[str]) -> float | None:
+        """When the next head of a conversation not in `busy` falls due."""
+        ...
+
+    def queued_after(self, row: OutboxRow, limit: int) -> list[OutboxRow]:
+        """The rows queued behind `row` in its conversation, oldest first."""
+        ...
+
+    def defer(self, row: OutboxRow, until: float) -> None:
+        """Put `row` back until `until`, as if it had not been taken (no attempt made); its
+        conversation's line waits as long."""
+        ...
+
+    def schedule_retry(self, row_id: int, at: float, error: str, maybe_sent: bool) -> None:
+        """Try the row again at `at` (its attempt counted)."""
+        ...
+
+    def remove_delivered(self, row_id: int) -> None:
+        """The row went out: it goes, and the next of its conversation takes over."""
+        ...
+
+    def mark_failed(self, row_id: int, error: str) -> None:
+        """The row is given up on and kept as a dead letter; the next takes over."""
+        ...
+
+    def dead_letters(self, conversation_id: str) -> list[DeadLetter]: ...
+
+    def outbox_stats(self) -> dict[tuple[str, str], tuple[int, float]]:
+        """(target, state) -> (rows, oldest created_at), for those present."""
+        ...
+
+
+class Tx(
+    UserRows,
+    ConversationRows,
+    MessageRows,
+    SlackMessageRows,
+    OnceRows,
+    SecretRows,
+    EventRows,
+    OutboxRows,
+    Protocol,
+):
+    """The row functions a transaction (a function given to `Store.write` or `Store.read`)
+    is made of."""
+
+    def prune(self, now: datetime) -> None:
+        """Forget what the contract lets go: Slack event ids after a day, idempotency keys
+        after 24 h, events after 7 days."""
+        ...
+
+
+# --- the store ------------------------------------------------------------------------------
+
+
+class Store(Protocol):
+    """The database, and the transactions run on it."""
+
+    async def write(self, body: Callable[[Tx], T]) -> T:
+        """Run `body` as a transaction: committed when this returns; an exception undoes
+        all it did and is raised here (`Unavailable` when the database cannot take writes).
+        `body` may run away from the event loop, so it must not touch it. It may share its
+        commit with others, and run again when one of those fails: so it must change nothing
+        but the database."""
+        ...
+
+    async def read(self, body: Callable[[Tx], T]) -> T:
+        """Run `body`, which only reads. It sees what is committed; reads that must agree
+        with each other across a commit belong in one `write`."""
+        ...
+
+    @property
+    def cannot_write(self) -> str | None:
+        """Why the database takes no writes, as the latest writes showed; None if it does."""
+        ...
+
+    async def takes_writes(self) -> bool:
+        """Whether the database takes writes, found out with a write that changes nothing
+        while the latest writes said it did not."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+# --- watching it work (benchmarks, diagnostics) --------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One hand-off to the database: transactions asked for together, run in one
+    transaction of the database's (one commit, when `writes`)."""
+
+    size: int  # the transactions (`write`s and `read`s) in it
+    writes: bool  # one of them writes: the batch took the write lock and committed
+    seconds: float  # wall time it took, where the database runs it
+    cpu: float  # CPU time of the thread that ran it, meanwhile
+
+
+class Observer(Protocol):
+    """Told about each transaction and each batch. It must be quick and must not raise;
+    nothing it does changes what the store does."""
+
+    def transaction(self, body: Callable[..., Any], writes: bool, seconds: float) -> None:
+        """On the event loop, as `Store.write` (`writes`) or `Store.read` ends: `body` was
+        awaited `seconds`, waiting for its turn included."""
+        ...
+
+    def batch(self, batch: Batch) -> None:
+        """Where the database runs (for SQLite, its thread), as a batch ends."""
+        ...
+
+
+_observer: Observer | None = None
+
+
+def observe(observer: Observer | None) -> None:
+    """Have every store opened from now on report to `observer` (None: to nobody). For a
+    benchmark that runs the bridge whole, which opens its store itself."""
+    global _observer
+    _observer = observer
+
+
+def default_observer() -> Observer | None:
+    """What `observe` set: the observer of a store opened without one."""
+    return _observer

@@ -1,691 +1,102 @@
-"""SQLite storage through aiosqlite: transactions as functions run on its thread, committed
-in groups."""
+"""SQLite storage: one connection in WAL mode, and the one thread that uses it, the store's own.
+
+A transaction is a plain function of a `Tx`, run whole on that thread, so it costs one
+hand-off to the thread however many statements it runs (the hand-offs, not SQLite, were what
+statements cost; see bench/RESULTS.md). Whatever is asked for while the thread is busy goes
+over together in the next hand-off, writes in one transaction with one commit (group commit).
+One connection and one thread for reads and writes alike: a second one cost more in thread
+wake-ups than it saved.
+
+Why a thread of its own and not aiosqlite's: aiosqlite's public methods each run one
+statement on its thread (a hand-off each); what runs any function there (`_execute`) is
+private. The one public way onto its thread is a SQL function called by a `SELECT`, the
+whole transaction running inside that statement (the sqlite3 connection caught by a
+`factory`): it works, but it is a contortion, and it was the slowest of the three
+(`bench.sqlite_hop`, one transaction, µs, median of 5 interleaved rounds, 1 task / 32 tasks:
+aiosqlite's `_execute` 65 / 12.5, its public API 97 / 11.3, this thread 61 / 9.7). The thread
+here does what aiosqlite's did for the store: a queue of functions, run in turn.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
 import sqlite3
+import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from queue import SimpleQueue
+from typing import Any, TypeVar
 
-import aiosqlite
-
-from bridge.model import (
-    AgentProfile,
-    Content,
-    Conversation,
-    HistoryItem,
-    Origin,
-    Priority,
-    Role,
-    Status,
-    StopReason,
-    User,
-    content_from_json,
-    iso,
-)
+from bridge.store import Batch, Observer, Store, Tx, default_observer
 from bridge.store.migrations import MIGRATIONS
+from bridge.store.sqlite_rows import SqliteTx
 from bridge.store.writable import Unavailable, Writable
+
+__all__ = ["SqliteStore", "SqliteTx"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    id: int
-    target: str
-    conversation_id: str
-    kind: str
-    payload: dict[str, Any]
-    attempts: int
-    maybe_sent: bool
-    created_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """An outbox row given up on."""
-
-    target: str
-    kind: str
-    payload: dict[str, Any]
-    attempts: int
-    error: str
-    created_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
-    id: str
-    conversation_id: str
-    author_id: str | None
-    content: Content
-
-
-@dataclass(frozen=True, slots=True)
-class View:
-    """A conversation as the Slack sender renders it."""
-
-    conv: Conversation
-    user: User | None
-    assignee: User | None
-    message: StoredMessage | None = None
-    message_ts: str | None = None  # the message's ts in Slack, once it is there
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    seq: int
-    body: dict[str, Any]
-
-
-def _dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def _conversation(row: sqlite3.Row, p: str = "") -> Conversation:
-    """A conversation from its columns (named `p` + column, for a joined row)."""
-    return Conversation(
-        id=row[p + "id"],
-        user_id=row[p + "user_id"],
-        status=Status(row[p + "status"]),
-        channel=row[p + "channel"],
-        thread_ts=row[p + "thread_ts"],
-        permalink=row[p + "permalink"],
-        title=row[p + "title"],
-        description=row[p + "description"],
-        agent_id=row[p + "agent_id"],
-        changed_by=row[p + "changed_by"],
-        stop_reason=StopReason(row[p + "stop_reason"]) if row[p + "stop_reason"] else None,
-        created_at=datetime.fromisoformat(row[p + "created_at"]),
-        waiting_since=_dt(row[p + "waiting_since"]),
-        stopped_at=_dt(row[p + "stopped_at"]),
-        origin=Origin(row[p + "origin"]),
-        priority=Priority(row[p + "priority"]) if row[p + "priority"] else None,
-    )
-
-
-def _user(row: sqlite3.Row, p: str = "") -> User:
-    return User(
-        id=row[p + "id"],
-        role=Role(row[p + "role"]),
-        name=row[p + "name"],
-        picture_url=row[p + "picture_url"],
-        email=row[p + "email"],
-        slack_user_id=row[p + "slack_user_id"],
-    )
-
-
-def _stored(row: sqlite3.Row, p: str = "") -> StoredMessage:
-    return StoredMessage(
-        row[p + "id"],
-        row[p + "conversation_id"],
-        row[p + "author_id"],
-        content_from_json(json.loads(row[p + "content"])),
-    )
-
-
-def _outbox_row(row: sqlite3.Row) -> OutboxRow:
-    return OutboxRow(
-        id=row["id"],
-        target=row["target"],
-        conversation_id=row["conversation_id"],
-        kind=row["kind"],
-        payload=json.loads(row["payload"]),
-        attempts=row["attempts"],
-        maybe_sent=bool(row["maybe_sent"]),
-        created_at=row["created_at"],
-    )
-
-
-def _as(alias: str, columns: str) -> str:
-    """`alias.column AS alias_column, ...`: a joined table's columns, told apart."""
-    return ", ".join(f"{alias}.{c} AS {alias}_{c}" for c in columns.split())
-
-
-_USER = "id role name picture_url email slack_user_id"
-
-# A conversation with its end user, its assignee, and one of its messages with its ts in
-# Slack: what the Slack sender reads for every post, in one statement.
-_VIEW = (
-    f"SELECT c.*, {_as('u', _USER)}, {_as('a', _USER)},"
-    f" {_as('m', 'id conversation_id author_id content')}, s.ts AS s_ts"
-    " FROM conversations c"
-    " LEFT JOIN users u ON u.id = c.user_id"
-    " LEFT JOIN users a ON a.id = c.agent_id"
-    " LEFT JOIN messages m ON m.id = :message"
-    " LEFT JOIN slack_messages s ON s.key = :message"
-    " WHERE c.id = :conversation"
-)
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-class Tx:
-    """The row functions, for a function run by `Store.write` or `Store.read`."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self._db.execute(sql, args).fetchone()
-        return row
-
-    def _all(self, sql: str, *args: Any) -> list[sqlite3.Row]:
-        return self._db.execute(sql, args).fetchall()
-
-    def _run(self, sql: str, *args: Any) -> int:
-        """Run a write; how many rows it changed."""
-        return self._db.execute(sql, args).rowcount
-
-    # users
-
-    def insert_user(self, user: User, created_at: datetime) -> None:
-        self._run(
-            "INSERT INTO users (id, role, name, picture_url, email, slack_user_id, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            user.id,
-            user.role.value,
-            user.name,
-            user.picture_url,
-            user.email,
-            user.slack_user_id,
-            iso(created_at),
-        )
-
-    def user(self, user_id: str) -> User | None:
-        row = self._one("SELECT * FROM users WHERE id = ?", user_id)
-        return _user(row) if row else None
-
-    def agent(self, slack_user_id: str) -> User | None:
-        row = self._one("SELECT * FROM users WHERE slack_user_id = ?", slack_user_id)
-        return _user(row) if row else None
-
-    def update_agent(self, user_id: str, profile: AgentProfile) -> None:
-        self._run(
-            "UPDATE users SET name = ?, picture_url = ?, email = ? WHERE id = ?",
-            profile.name,
-            profile.picture_url,
-            profile.email,
-            user_id,
-        )
-
-    # conversations
-
-    def insert_conversation(
-        self, conv: Conversation, history: Sequence[HistoryItem], session: Any
-    ) -> None:
-        self._run(
-            "INSERT INTO conversations (id, user_id, origin, priority, status, channel,"
-            " thread_ts, title, description, history, session, created_at, waiting_since)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            conv.id,
-            conv.user_id,
-            conv.origin.value,
-            conv.priority.value if conv.priority else None,
-            conv.status.value,
-            conv.channel,
-            conv.thread_ts,
-            conv.title,
-            conv.description,
-            _json([{"source": h.source, **h.content.model_dump()} for h in history]),
-            _json(session) if session is not None else None,
-            iso(conv.created_at),
-            iso(conv.waiting_since) if conv.waiting_since else None,
-        )
-
-    def conversation(self, conversation_id: str) -> Conversation | None:
-        row = self._one("SELECT * FROM conversations WHERE id = ?", conversation_id)
-        return _conversation(row) if row else None
-
-    def view(self, conversation_id: str, message_id: str | None = None) -> View | None:
-        row = self._db.execute(
-            _VIEW, {"conversation": conversation_id, "message": message_id}
-        ).fetchone()
-        if row is None:
-            return None
-        return View(
-            _conversation(row),
-            _user(row, "u_") if row["u_id"] else None,
-            _user(row, "a_") if row["a_id"] else None,
-            _stored(row, "m_") if row["m_id"] else None,
-            row["s_ts"],
-        )
-
-    def conversation_by_thread(self, channel: str, thread_ts: str) -> Conversation | None:
-        row = self._one(
-            "SELECT * FROM conversations WHERE channel = ? AND thread_ts = ?", channel, thread_ts
-        )
-        return _conversation(row) if row else None
-
-    def history(self, conversation_id: str) -> list[HistoryItem]:
-        row = self._one("SELECT history FROM conversations WHERE id = ?", conversation_id)
-        items = json.loads(row["history"]) if row else []
-        return [HistoryItem(item.pop("source"), content_from_json(item)) for item in items]
-
-    def update_conversation(self, conv: Conversation) -> None:
-        """Write the mutable part of a conversation (status and who/when)."""
-        self._run(
-            "UPDATE conversations SET user_id = ?, status = ?, agent_id = ?, changed_by = ?,"
-            " stop_reason = ?, waiting_since = ?, stopped_at = ?, channel = ?, thread_ts = ?,"
-            " permalink = ? WHERE id = ?",
-            conv.user_id,
-            conv.status.value,
-            conv.agent_id,
-            conv.changed_by,
-            conv.stop_reason.value if conv.stop_reason else None,
-            iso(conv.waiting_since) if conv.waiting_since else None,
-            iso(conv.stopped_at) if conv.stopped_at else None,
-            conv.channel,
-            conv.thread_ts,
-            conv.permalink,
-            conv.id,
-        )
-
-    def waiting_since_before(self, moment: datetime, limit: int) -> list[Conversation]:
-        rows = self._all(
-            "SELECT * FROM conversations WHERE status = 'waiting' AND waiting_since <= ?"
-            " ORDER BY waiting_since LIMIT ?",
-            iso(moment),
-            limit,
-        )
-        return [_conversation(r) for r in rows]
-
-    def due_reminders(
-        self, now: datetime, every: float, limit: int, most: int
-    ) -> list[Conversation]:
-        """Waiting conversations owed their next reminder (one each `every` seconds of
-        waiting, `most` at most)."""
-        rows = self._all(
-            "SELECT * FROM conversations WHERE status = 'waiting' AND reminders < ?"
-            " AND (julianday(?) - julianday(waiting_since)) * 86400 >= (reminders + 1) * ?"
-            " ORDER BY waiting_since LIMIT ?",
-            most,
-            iso(now),
-            every,
-            limit,
-        )
-        return [_conversation(r) for r in rows]
-
-    def reminded(self, conversation_id: str, reset: bool = False) -> None:
-        """Count a reminder sent, or start counting again (the conversation waits anew)."""
-        self._run(
-            "UPDATE conversations SET reminders = CASE WHEN ? THEN 0 ELSE reminders + 1 END"
-            " WHERE id = ?",
-            reset,
-            conversation_id,
-        )
-
-    def idle_assigned(self, before: datetime, limit: int) -> list[Conversation]:
-        """Assigned conversations whose agent has said nothing since `before`, not nudged."""
-        rows = self._all(
-            "SELECT * FROM conversations WHERE status = 'assigned' AND nudged = 0"
-            " AND last_agent_at <= ? ORDER BY last_agent_at LIMIT ?",
-            iso(before),
-            limit,
-        )
-        return [_conversation(r) for r in rows]
-
-    def agent_active(self, conversation_id: str, at: datetime | None) -> None:
-        """Restart the idle clock (an agent claimed or replied), or mark it nudged (None)."""
-        if at is None:
-            self._run("UPDATE conversations SET nudged = 1 WHERE id = ?", conversation_id)
-        else:
-            self._run(
-                "UPDATE conversations SET last_agent_at = ?, nudged = 0 WHERE id = ?",
-                iso(at),
-                conversation_id,
-            )
-
-    def open_conversations(
-        self, status: Status, limit: int, agent_id: str | None = None
-    ) -> list[Conversation]:
-        """Conversations in `status` (those of one agent, if given), oldest first."""
-        rows = self._all(
-            "SELECT * FROM conversations WHERE status = ? AND (? IS NULL OR agent_id = ?)"
-            " ORDER BY COALESCE(waiting_since, created_at) LIMIT ?",
-            status.value,
-            agent_id,
-            agent_id,
-            limit,
-        )
-        return [_conversation(r) for r in rows]
-
-    def day_figures(self, since: datetime) -> tuple[int, list[float], list[float]]:
-        """Handoffs opened since `since`; seconds to their first reply; seconds to resolve."""
-        rows = self._all(
-            "SELECT (julianday(first_reply_at) - julianday(created_at)) * 86400 AS first,"
-            " CASE WHEN stop_reason = 'resolved'"
-            " THEN (julianday(stopped_at) - julianday(created_at)) * 86400 END AS done"
-            " FROM conversations WHERE created_at >= ?",
-            iso(since),
-        )
-        firsts = [r["first"] for r in rows if r["first"] is not None]
-        return len(rows), firsts, [r["done"] for r in rows if r["done"] is not None]
-
-    def first_reply(self, conversation_id: str, at: datetime) -> bool:
-        """Note the first agent reply; False when there was one already."""
-        changed = self._run(
-            "UPDATE conversations SET first_reply_at = ? WHERE id = ? AND first_reply_at IS NULL",
-            iso(at),
-            conversation_id,
-        )
-        return changed == 1
-
-    def conversation_counts(self) -> dict[str, int]:
-        rows = self._all("SELECT status, COUNT(*) AS n FROM conversations GROUP BY status")
-        return {r["status"]: r["n"] for r in rows}
-
-    # messages and their Slack twins
-
-    def insert_message(
-        self,
-        message_id: str,
-        conversation_id: str,
-        author_id: str | None,
-        content: Content,
-        created_at: datetime,
-    ) -> None:
-        self._run(
-            "INSERT INTO messages (id, conversation_id, author_id, content, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            message_id,
-            conversation_id,
-            author_id,
-            _json(content.model_dump()),
-            iso(created_at),
-        )
-
-    def message(self, message_id: str) -> StoredMessage | None:
-        row = self._one("SELECT * FROM messages WHERE id = ?", message_id)
-        return _stored(row) if row else None
-
-    def messages(self, conversation_id: str, limit: int) -> list[StoredMessage]:
-        """The latest `limit` messages of a conversation, oldest first."""
-        rows = self._all(
-            "SELECT * FROM (SELECT rowid AS n, * FROM messages WHERE conversation_id = ?"
-            " ORDER BY rowid DESC LIMIT ?) ORDER BY n",
-            conversation_id,
-            limit,
-        )
-        return [_stored(r) for r in rows]
-
-    def slack_ts(self, key: str) -> str | None:
-        row = self._one("SELECT ts FROM slack_messages WHERE key = ?", key)
-        return str(row["ts"]) if row else None
-
-    def slack_key(self, channel: str, ts: str) -> str | None:
-        row = self._one("SELECT key FROM slack_messages WHERE channel = ? AND ts = ?", channel, ts)
-        return str(row["key"]) if row else None
-
-    def record_slack(
-        self, key: str, conversation_id: str, channel: str, ts: str, part: int = 0
-    ) -> None:
-        self._run(
-            "INSERT INTO slack_messages (key, conversation_id, channel, ts, part)"
-            " VALUES (?, ?, ?, ?, ?)",
-            key,
-            conversation_id,
-            channel,
-            ts,
-            part,
-        )
-
-    def first_seen(self, event_id: str) -> bool:
-        """Record a Slack `event_id`; False when it was seen before (a retry)."""
-        changed = self._run(
-            "INSERT OR IGNORE INTO slack_events (event_id, received_at) VALUES (?, ?)",
-            event_id,
-            time.time(),
-        )
-        return changed == 1
-
-    # idempotency keys
-
-    def recall(self, scope: str, key: str) -> tuple[str, Any] | None:
-        row = self._one(
-            "SELECT fingerprint, result FROM idempotency WHERE scope = ? AND key = ?", scope, key
-        )
-        return (row["fingerprint"], json.loads(row["result"])) if row else None
-
-    def remember(self, scope: str, key: str, fingerprint: str, result: Any) -> None:
-        self._run(
-            "INSERT INTO idempotency (scope, key, fingerprint, result, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            scope,
-            key,
-            fingerprint,
-            _json(result),
-            time.time(),
-        )
-
-    def secret(self, name: str) -> bytes:
-        """A random key kept in the database, made the first time it is asked for."""
-        self._run("INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)", name, os.urandom(32))
-        row = self._one("SELECT value FROM secrets WHERE name = ?", name)
-        assert row is not None
-        return bytes(row["value"])
-
-    # events for the bot
-
-    def append_event(self, event_id: str, conversation_id: str, body: dict[str, Any]) -> None:
-        self._run(
-            "INSERT INTO events (id, conversation_id, body, created_at) VALUES (?, ?, ?, ?)",
-            event_id,
-            conversation_id,
-            _json(body),
-            time.time(),
-        )
-
-    def events_after(self, seq: int, limit: int) -> list[Event]:
-        rows = self._all(
-            "SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", seq, limit
-        )
-        return [Event(r["seq"], json.loads(r["body"])) for r in rows]
-
-    def last_event_seq(self) -> int:
-        # sqlite_sequence remembers the highest seq ever issued, even after pruning.
-        row = self._one("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
-        return int(row["seq"]) if row else 0
-
-    # outbox
-
-    def enqueue(
-        self, target: str, conversation_id: str, kind: str, payload: dict[str, Any]
-    ) -> None:
-        """Queue a row; the first of an idle conversation becomes its head (a trigger)."""
-        now = time.time()
-        self._run(
-            "INSERT INTO outbox (target, conversation_id, kind, payload, next_at, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            target,
-            conversation_id,
-            kind,
-            _json(payload),
-            now,
-            now,
-        )
-
-    def take_due(self, target: str, now: float, limit: int, busy: Sequence[str]) -> list[OutboxRow]:
-        """The head of each conversation, when due, soonest first, each counted as an
-        attempt (and as maybe sent, until told otherwise) as it is taken.
-
-        Only a conversation's head may go out: that is what keeps each conversation in order.
-        `busy` conversations already have their head in flight. The rows come back as they
-        were before this attempt.
-        """
-        marks = ",".join("?" * len(busy))
-        rows = self._all(
-            "SELECT o.* FROM outbox_heads h JOIN outbox o ON o.id = h.row_id"
-            f" WHERE h.target = ? AND h.next_at <= ? AND h.conversation_id NOT IN ({marks})"
-            " ORDER BY h.next_at LIMIT ?",
-            target,
-            now,
-            *busy,
-            limit,
-        )
-        self._db.executemany(
-            "UPDATE outbox SET attempts = attempts + 1, maybe_sent = 1 WHERE id = ?",
-            [(r["id"],) for r in rows],
-        )
-        return [_outbox_row(r) for r in rows]
-
-    def outbox_stats(self) -> dict[tuple[str, str], tuple[int, float]]:
-        """(target, state) -> (rows, oldest created_at), for those present."""
-        rows = self._all(
-            "SELECT target, state, COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox"
-            " GROUP BY target, state"
-        )
-        return {(r["target"], r["state"]): (r["n"], r["oldest"]) for r in rows}
-
-    def queued_after(self, row: OutboxRow, limit: int) -> list[OutboxRow]:
-        """The rows queued behind `row` in its conversation, oldest first."""
-        rows = self._all(
-            "SELECT * FROM outbox WHERE target = ? AND conversation_id = ? AND state = 'pending'"
-            " AND id > ? ORDER BY id LIMIT ?",
-            row.target,
-            row.conversation_id,
-            row.id,
-            limit,
-        )
-        return [_outbox_row(r) for r in rows]
-
-    def next_due_at(self, target: str, busy: Sequence[str]) -> float | None:
-        """When the next head of a conversation not in `busy` falls due."""
-        marks = ",".join("?" * len(busy))
-        row = self._one(
-            "SELECT MIN(next_at) AS t FROM outbox_heads"
-            f" WHERE target = ? AND conversation_id NOT IN ({marks})",
-            target,
-            *busy,
-        )
-        return float(row["t"]) if row and row["t"] is not None else None
-
-    def defer(self, row: OutboxRow, at: float) -> None:
-        """Put `row` back until `at`, as if it had not been taken (no attempt made); its
-        head waits as long (a trigger)."""
-        self._run(
-            "UPDATE outbox SET next_at = ?, attempts = ?, maybe_sent = ? WHERE id = ?",
-            at,
-            row.attempts,
-            int(row.maybe_sent),
-            row.id,
-        )
-
-    def retry_at(self, row_id: int, at: float, error: str, maybe_sent: bool) -> None:
-        self._run(
-            "UPDATE outbox SET next_at = ?, last_error = ?, maybe_sent = ? WHERE id = ?",
-            at,
-            error,
-            int(maybe_sent),
-            row_id,
-        )
-
-    def delivered(self, row_id: int) -> None:
-        """The row is done with; the next of its conversation takes over (a trigger)."""
-        self._run("DELETE FROM outbox WHERE id = ?", row_id)
-
-    def failed(self, row_id: int, error: str) -> None:
-        """The row is given up on and kept as a dead letter; the next takes over."""
-        self._run("UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ?", error, row_id)
-
-    def dead_letters(self, conversation_id: str) -> list[DeadLetter]:
-        rows = self._all(
-            "SELECT * FROM outbox WHERE conversation_id = ? AND state = 'failed' ORDER BY id",
-            conversation_id,
-        )
-        return [
-            DeadLetter(
-                r["target"],
-                r["kind"],
-                json.loads(r["payload"]),
-                r["attempts"],
-                r["last_error"] or "",
-                r["created_at"],
-            )
-            for r in rows
-        ]
-
-    def probe(self) -> None:
-        """Write a row and take it back: nothing changes, but the commit writes as any
-        other would, so it fails while the database cannot take writes."""
-        self._run("INSERT OR REPLACE INTO secrets (name, value) VALUES ('probe', x'')")
-        self._run("DELETE FROM secrets WHERE name = 'probe'")
-
-    def prune(self, now: float) -> None:
-        """Forget what the contract lets go: event ids after a day, keys after 24 h, events
-        after 7 days."""
-        self._run("DELETE FROM slack_events WHERE received_at < ?", now - 86400)
-        self._run("DELETE FROM idempotency WHERE created_at < ?", now - 86400)
-        self._run("DELETE FROM events WHERE created_at < ?", now - 7 * 86400)
-
-
-class Store:
-    """The database: one SQLite connection in WAL mode, reached through aiosqlite.
-
-    A transaction is a plain function of a `Tx`, run whole on aiosqlite's thread for the
-    connection, so it costs one hand-off to that thread however many statements it runs
-    (the hand-offs, not SQLite, were what statements cost; see bench/RESULTS.md). Whatever
-    is asked for while the thread is busy goes over together in the next hand-off, writes
-    in one transaction with one commit (group commit). One connection and one thread for
-    reads and writes alike: a second one cost more in thread wake-ups than it saved.
-    """
-
-    def __init__(self, db: aiosqlite.Connection) -> None:
-        self._db = db
+class SqliteStore(Store):
+    """The database: one SQLite file, reached through one thread of its own."""
+
+    def __init__(self, thread: _DatabaseThread, observer: Observer | None = None) -> None:
+        """Use `open`."""
+        self._thread = thread
         self._writable = Writable()
-        self._lane = _Lane(db, self._writable)
+        self._observer = observer
+        self._lane = _Lane(thread, self._writable, observer)
+        # Dropped unclosed, it lets go of the connection and its thread all the same.
+        weakref.finalize(self, thread.abandon)
 
     @classmethod
-    async def open(cls, path: Path | str) -> Store:
-        db = await _connect(path)
+    async def open(cls, path: Path | str, observer: Observer | None = None) -> SqliteStore:
+        """Open (or create) the database and bring its schema up to date. `observer`, or
+        else the one `bridge.store.observe` set, is told about each transaction and batch."""
+        thread = _DatabaseThread(partial(_connect, str(path)))
         try:
-            await _migrate(db)
+            await thread.call(_migrate)  # raises, too, what opening it raised
         except BaseException:
-            await db.close()
+            await thread.close()
             raise
-        return cls(db)
+        return cls(thread, observer if observer is not None else default_observer())
 
     async def close(self) -> None:
-        await self._db.close()
+        """Close the connection once what was asked before has run; end the thread."""
+        await self._thread.close()
 
     async def write(self, body: Callable[[Tx], T]) -> T:
-        """Run `body` as a transaction: committed when this returns; an exception undoes
-        all it did and is raised here. `body` runs on another thread, so it must not touch
-        the event loop. It may share its commit with others, and when one of those fails it
-        runs again: so it must change nothing but the database."""
-        return await self._lane.run(body, writes=True)
+        """See `Store.write`; `body` runs on the database's thread."""
+        if self._observer is None:
+            return await self._lane.run(body, writes=True)
+        return await _observed(self._lane, self._observer, body, writes=True)
 
     async def read(self, body: Callable[[Tx], T]) -> T:
-        """Run `body`, which only reads, on the same thread; it sees what is committed, and
-        its statements may run inside others' transaction (reads that must agree with each
-        other across a commit belong in one `write`)."""
-        return await self._lane.run(body, writes=False)
+        """See `Store.read`; `body` runs on the same thread, and its statements may run
+        inside others' transaction."""
+        if self._observer is None:
+            return await self._lane.run(body, writes=False)
+        return await _observed(self._lane, self._observer, body, writes=False)
 
     @property
     def cannot_write(self) -> str | None:
-        """Why the database takes no writes, as the latest writes showed; None if it does.
-        `write` and `read` raise `Unavailable` meanwhile, for what they cannot do."""
+        """See `Store.cannot_write`: `write` and `read` raise `Unavailable` meanwhile, for
+        what they cannot do."""
         return self._writable.reason
 
     async def takes_writes(self) -> bool:
-        """Whether the database takes writes. While it did not, a small write (a probe)
-        finds out whether it does again, so that recovery shows with no other traffic."""
+        """See `Store.takes_writes`: the probe shows recovery with no other traffic."""
         if not self._writable.ok:
             with suppress(Unavailable):
-                await self.write(lambda tx: tx.probe())
+                await self._lane.run(lambda tx: tx.probe(), writes=True)
         return self._writable.ok
 
     async def constrain_for_tests(self, *, full: bool = False, read_only: bool = False) -> None:
@@ -693,11 +104,113 @@ class Store:
         than the file has now: a write that needs one fails with SQLITE_FULL, one that fits
         still succeeds) or a read-only mount (each fails with SQLITE_READONLY). With
         neither, writes work again."""
-        rows = await self._db.execute_fetchall("PRAGMA page_count")
-        pages = int(next(iter(rows))[0]) if full else 0xFFFFFFFE  # SQLite's largest
-        await self._db.execute(f"PRAGMA max_page_count = {pages}")
-        await self._db.execute(f"PRAGMA query_only = {int(read_only)}")
 
+        def constrain(db: sqlite3.Connection) -> None:
+            pages = int(db.execute("PRAGMA page_count").fetchone()[0]) if full else 0xFFFFFFFE
+            db.execute(f"PRAGMA max_page_count = {pages}")  # 0xFFFFFFFE: SQLite's largest
+            db.execute(f"PRAGMA query_only = {int(read_only)}")
+
+        await self._thread.call(constrain)
+
+
+# --- the thread ---------------------------------------------------------------------------
+
+# A function for the thread, and the future for its outcome (None: nobody waits for it).
+_Job = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any] | None"]
+
+
+def _stop(db: sqlite3.Connection | None) -> None:
+    """The last job: close the connection (the thread ends after it)."""
+    if db is not None:
+        db.close()
+
+
+class _DatabaseThread:
+    """The one thread that touches the connection: it opens it, then runs each function
+    handed to it with it, one at a time, in order, and at last closes it."""
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
+        self._jobs: SimpleQueue[_Job] = SimpleQueue()
+        self._closing = False
+        # A daemon: a store left open must not keep the process alive. What it had not
+        # committed was acknowledged to nobody, and WAL makes an exit mid-commit a crash
+        # like any other.
+        self._thread = threading.Thread(
+            target=self._serve, args=(connect,), name="bridge-sqlite", daemon=True
+        )
+        self._thread.start()
+
+    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn(connection)` on the thread; what it returns or raises."""
+        if self._closing:
+            raise ValueError("the database is closed")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._jobs.put((fn, future))
+        return await future
+
+    async def close(self) -> None:
+        """Run what was handed over before, then close the connection and end the thread."""
+        if self._closing:
+            return
+        self._closing = True
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._jobs.put((_stop, future))
+        try:
+            await future
+        finally:
+            self._thread.join()  # quick: answering the stop was the thread's last act
+
+    def abandon(self) -> None:
+        """Close the connection and end the thread after what was handed over, telling
+        nobody: for a store dropped without `close`."""
+        if not self._closing:
+            self._closing = True
+            self._jobs.put((_stop, None))
+
+    def _serve(self, connect: Callable[[], sqlite3.Connection]) -> None:
+        db: sqlite3.Connection | None = None
+        failure: BaseException | None = None
+        try:
+            db = connect()
+        except BaseException as exc:  # told to whoever asks first (`SqliteStore.open`)
+            failure = exc
+        while True:
+            fn, future = self._jobs.get()
+            if fn is _stop:
+                _answer(future, _outcome_of(_stop, db))
+                return
+            if db is None:
+                _answer(future, (False, failure))
+            else:
+                _answer(future, _outcome_of(fn, db))
+
+
+def _outcome_of(fn: Callable[[Any], Any], arg: Any) -> _Outcome:
+    try:
+        return True, fn(arg)
+    except BaseException as exc:  # anything at all goes back to the caller, on its loop
+        return False, exc
+
+
+def _answer(future: asyncio.Future[Any] | None, outcome: _Outcome) -> None:
+    """From the thread: settle `future` on its loop."""
+    if future is None:
+        return
+    with suppress(RuntimeError):  # its loop is closed: nobody waits for it any more
+        future.get_loop().call_soon_threadsafe(_settle, future, outcome)
+
+
+def _settle(future: asyncio.Future[Any], outcome: _Outcome) -> None:
+    if future.done():
+        return  # its caller stopped waiting
+    ok, value = outcome
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
+# --- batches ----------------------------------------------------------------------------
 
 # The most functions one hand-off takes: it bounds how long the first of them waits.
 BATCH_MAX = 64
@@ -705,22 +218,25 @@ BATCH_MAX = 64
 
 @dataclass(slots=True)
 class _Asked:
-    body: Callable[[Tx], Any]
+    body: Callable[[SqliteTx], Any]
     future: asyncio.Future[Any]
     writes: bool
 
 
 class _Lane:
-    """The functions waiting for the connection's thread. While a batch runs there, the
-    next ones queue up, and go over together in one hand-off when it is done."""
+    """The functions waiting for the database's thread. While a batch runs there, the next
+    ones queue up, and go over together in one hand-off when it is done."""
 
-    def __init__(self, conn: aiosqlite.Connection, writable: Writable) -> None:
-        self._conn = conn
+    def __init__(
+        self, thread: _DatabaseThread, writable: Writable, observer: Observer | None
+    ) -> None:
+        self._thread = thread
         self._writable = writable
+        self._observer = observer
         self._queue: list[_Asked] = []
         self._task: asyncio.Task[None] | None = None
 
-    async def run(self, body: Callable[[Tx], T], *, writes: bool) -> T:
+    async def run(self, body: Callable[[SqliteTx], T], *, writes: bool) -> T:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._queue.append(_Asked(body, future, writes))
@@ -729,17 +245,19 @@ class _Lane:
         return await future
 
     async def _drain(self) -> None:
-        # aiosqlite's methods are each one statement on its thread; the primitive they are
-        # built on, which runs any function there, it keeps private.
-        execute = cast(Callable[..., Awaitable[_Result]], self._conn._execute)
         batch: list[_Asked] = []
         try:
             while self._queue:
                 batch, self._queue = self._queue[:BATCH_MAX], self._queue[BATCH_MAX:]
                 bodies = [asked.body for asked in batch]
                 writes = any(asked.writes for asked in batch)
+                run: Callable[[sqlite3.Connection], _Result] = (
+                    partial(_run_batch, bodies, writes)
+                    if self._observer is None
+                    else partial(_run_observed, self._observer, bodies, writes)
+                )
                 try:
-                    outcomes, wrote = await execute(_run_batch, bodies, writes, self._conn._conn)
+                    outcomes, wrote = await self._thread.call(run)
                 except Exception as exc:  # the batch as a whole failed: none of it happened
                     outcomes, wrote = [(False, exc)] * len(batch), False
                 if wrote:
@@ -775,6 +293,40 @@ class _Lane:
 _Outcome = tuple[bool, Any]  # (True, what the function returned) or (False, what it raised)
 _Result = tuple[list[_Outcome], bool]  # the outcomes, and whether the batch wrote whole
 
+
+async def _observed(lane: _Lane, observer: Observer, body: Callable[[Tx], T], *, writes: bool) -> T:
+    """`lane.run`, timed for the observer."""
+    start = time.perf_counter()
+    try:
+        return await lane.run(body, writes=writes)
+    finally:
+        seconds = time.perf_counter() - start
+        _tell(lambda: observer.transaction(body, writes, seconds))
+
+
+def _tell(observer_call: Callable[[], None]) -> None:
+    """Tell the observer: what it raises is logged, and never becomes the store's outcome."""
+    try:
+        observer_call()
+    except Exception:
+        log.exception("the store's observer failed")
+
+
+def _run_observed(
+    observer: Observer,
+    bodies: list[Callable[[SqliteTx], Any]],
+    writes: bool,
+    db: sqlite3.Connection,
+) -> _Result:
+    """`_run_batch`, timed for the observer."""
+    wall, cpu = time.perf_counter(), time.thread_time()
+    try:
+        return _run_batch(bodies, writes, db)
+    finally:
+        seconds, cpu = time.perf_counter() - wall, time.thread_time() - cpu
+        _tell(lambda: observer.batch(Batch(len(bodies), writes, seconds, cpu)))
+
+
 # SQLite's primary result codes (and their words, for an error raised without a code) that
 # say the database cannot take a write: the disk is full, the file or its directory is
 # read-only, the disk fails, or the file cannot be opened.
@@ -800,7 +352,9 @@ def _cannot_write(exc: BaseException) -> str | None:
     return words if any(w in words for w in _CANNOT_WRITE_WORDS) else None
 
 
-def _run_batch(bodies: list[Callable[[Tx], Any]], writes: bool, db: sqlite3.Connection) -> _Result:
+def _run_batch(
+    bodies: list[Callable[[SqliteTx], Any]], writes: bool, db: sqlite3.Connection
+) -> _Result:
     """On the connection's thread: run `bodies` in one transaction (taking the write lock
     only if one of them writes). If one of a batch that writes fails, the batch is undone
     and run again with each body in a savepoint, so that the failure undoes only what it did
@@ -816,11 +370,11 @@ def _run_batch(bodies: list[Callable[[Tx], Any]], writes: bool, db: sqlite3.Conn
 
 
 def _run_all(
-    bodies: list[Callable[[Tx], Any]], writes: bool, db: sqlite3.Connection, savepoints: bool
+    bodies: list[Callable[[SqliteTx], Any]], writes: bool, db: sqlite3.Connection, savepoints: bool
 ) -> list[_Outcome]:
     """One pass over `bodies` in one transaction. Without savepoints, a pass that writes
     and fails is undone whole (it ran only as a try)."""
-    tx = Tx(db)
+    tx = SqliteTx(db)
     with _transaction(db, writes):
         outcomes = [_step(body, tx, db, savepoints) for body in bodies]
         if writes and not savepoints and not all(ok for ok, _ in outcomes):
@@ -828,7 +382,9 @@ def _run_all(
     return outcomes
 
 
-def _step(body: Callable[[Tx], Any], tx: Tx, db: sqlite3.Connection, savepoint: bool) -> _Outcome:
+def _step(
+    body: Callable[[SqliteTx], Any], tx: SqliteTx, db: sqlite3.Connection, savepoint: bool
+) -> _Outcome:
     """Run one body, in a savepoint of its own if asked."""
     if savepoint:
         db.execute("SAVEPOINT body")
@@ -859,15 +415,19 @@ def _transaction(db: sqlite3.Connection, writes: bool) -> Iterator[None]:
         raise
 
 
-def _call(body: Callable[[Tx], Any], tx: Tx) -> _Outcome:
+def _call(body: Callable[[SqliteTx], Any], tx: SqliteTx) -> _Outcome:
     try:
         return True, body(tx)
     except Exception as exc:
         return False, exc
 
 
-async def _connect(path: Path | str) -> aiosqlite.Connection:
-    db = await aiosqlite.connect(str(path), isolation_level=None)
+# --- opening ------------------------------------------------------------------------------
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    """On the thread: the connection, its pragmas set, shown to take a write."""
+    db = sqlite3.connect(path, isolation_level=None)
     try:
         db.row_factory = sqlite3.Row
         for pragma in (
@@ -877,27 +437,24 @@ async def _connect(path: Path | str) -> aiosqlite.Connection:
             "PRAGMA foreign_keys = ON",
             "PRAGMA busy_timeout = 5000",
         ):
-            await db.execute(pragma)
-        await _try_a_write(db)
+            db.execute(pragma)
+        _try_a_write(db)
     except BaseException:
-        # A file that is no database, or a damaged one, opens and fails only here: close it,
-        # or aiosqlite's thread keeps the process alive.
-        await db.close()
+        # A file that is no database, or a damaged one, opens and fails only here.
+        db.close()
         raise
     return db
 
 
-async def _try_a_write(db: aiosqlite.Connection) -> None:
+def _try_a_write(db: sqlite3.Connection) -> None:
     """Write the schema version back unchanged: a read-only file reads (and even turns to
     WAL) without complaint, and would fail only at the first real write."""
-    rows = await db.execute_fetchall("PRAGMA user_version")
-    version = int(next(iter(rows))[0])
-    await db.execute(f"PRAGMA user_version = {version}")
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    db.execute(f"PRAGMA user_version = {version}")
 
 
-async def _migrate(db: aiosqlite.Connection) -> None:
-    rows = await db.execute_fetchall("PRAGMA user_version")
-    version = int(next(iter(rows))[0])
+def _migrate(db: sqlite3.Connection) -> None:
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
     if version > len(MIGRATIONS):
         raise RuntimeError(
             f"the database is at schema version {version}, newer than this bridge knows "
@@ -905,7 +462,5 @@ async def _migrate(db: aiosqlite.Connection) -> None:
         )
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         # executescript commits on its own, so the version bump rides in the script.
-        await db.executescript(
-            f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
-        )
+        db.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
         log.info("applied migration %d", number)

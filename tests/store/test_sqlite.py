@@ -12,19 +12,20 @@ from pathlib import Path
 import pytest
 
 from bridge.model import Role, User, utcnow
-from bridge.store import OutboxRow, Store, Tx
+from bridge.store import OutboxRow, Tx
 from bridge.store.migrations import MIGRATIONS
+from bridge.store.sqlite import SqliteStore
 
 
-async def take(store: Store, busy: list[str] | None = None) -> list[OutboxRow]:
+async def take(store: SqliteStore, busy: list[str] | None = None) -> list[OutboxRow]:
     """Up to 10 due Slack rows, none of a `busy` conversation."""
     return await store.write(lambda tx: tx.take_due("slack", time.time(), 10, busy or []))
 
 
 async def test_migrations_are_applied_once_and_recorded(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "b.db")
+    store = await SqliteStore.open(tmp_path / "b.db")
     await store.close()
-    store = await Store.open(tmp_path / "b.db")  # again: nothing to do, nothing broken
+    store = await SqliteStore.open(tmp_path / "b.db")  # again: nothing to do, nothing broken
     await store.close()
     with sqlite3.connect(tmp_path / "b.db") as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
@@ -43,10 +44,10 @@ async def test_a_queue_left_by_the_first_schema_drains_after_the_upgrade(tmp_pat
                 (f'{{"n": {n}}}',),
             )
         db.execute("INSERT INTO outbox_heads VALUES ('slack', 'a', 1, 0)")  # as version 1 did
-    store = await Store.open(tmp_path / "b.db")
+    store = await SqliteStore.open(tmp_path / "b.db")
 
     async def deliver(row_id: int) -> None:
-        await store.write(lambda tx: tx.delivered(row_id))
+        await store.write(lambda tx: tx.remove_delivered(row_id))
 
     try:
         sent = []
@@ -63,10 +64,10 @@ async def test_a_newer_database_is_refused(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "b.db") as db:
         db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     with pytest.raises(RuntimeError, match="newer"):
-        await Store.open(tmp_path / "b.db")
+        await SqliteStore.open(tmp_path / "b.db")
 
 
-async def test_mappings_cannot_double(store: Store) -> None:
+async def test_mappings_cannot_double(store: SqliteStore) -> None:
     await store.write(
         lambda tx: tx.insert_user(User("u1", Role.AGENT, "A", None, None, "U1"), utcnow())
     )
@@ -78,11 +79,12 @@ async def test_mappings_cannot_double(store: Store) -> None:
         await store.write(
             lambda tx: tx.insert_user(User("u3", Role.AGENT, "A", None, None, None), utcnow())
         )
-    seen = await store.write(lambda tx: (tx.first_seen("Ev1"), tx.first_seen("Ev1")))
+    now = utcnow()
+    seen = await store.write(lambda tx: (tx.first_seen("Ev1", now), tx.first_seen("Ev1", now)))
     assert seen == (True, False)
 
 
-async def test_a_failed_transaction_leaves_nothing_behind(store: Store) -> None:
+async def test_a_failed_transaction_leaves_nothing_behind(store: SqliteStore) -> None:
     def half_done(tx: Tx) -> None:
         tx.insert_user(User("u1", Role.END_USER, "A", None, None), utcnow())
         raise ValueError("changed my mind")
@@ -96,7 +98,7 @@ async def test_a_failed_transaction_leaves_nothing_behind(store: Store) -> None:
     assert await store.read(lambda tx: tx.user("u1")) is not None
 
 
-async def test_transactions_sharing_a_commit_stay_apart(store: Store) -> None:
+async def test_transactions_sharing_a_commit_stay_apart(store: SqliteStore) -> None:
     """Writes (and reads) asked for at once go over together (one commit); one that fails
     undoes only what it did itself (the others run again, each in a savepoint)."""
     runs: Counter[str] = Counter()
@@ -132,15 +134,16 @@ async def test_transactions_sharing_a_commit_stay_apart(store: Store) -> None:
     assert runs == {"u4": 1, "u5": 1}  # nothing failed: each ran once
 
 
-async def test_prune_forgets_only_what_is_old(store: Store, tmp_path: Path) -> None:
+async def test_prune_forgets_only_what_is_old(store: SqliteStore, tmp_path: Path) -> None:
+    at = utcnow()
 
     def seed(tx: Tx) -> None:
-        tx.first_seen("EvOld")
-        tx.first_seen("EvNew")
-        tx.remember("POST /v1/users", "old", "f", "usr_1")
-        tx.remember("POST /v1/users", "new", "f", "usr_2")
-        tx.append_event("evt_old", "conv_1", {"id": "evt_old"})
-        tx.append_event("evt_new", "conv_1", {"id": "evt_new"})
+        tx.first_seen("EvOld", at)
+        tx.first_seen("EvNew", at)
+        tx.remember_key("POST /v1/users", "old", "f", "usr_1", at)
+        tx.remember_key("POST /v1/users", "new", "f", "usr_2", at)
+        tx.append_event("evt_old", "conv_1", {"id": "evt_old"}, at)
+        tx.append_event("evt_new", "conv_1", {"id": "evt_new"}, at)
 
     await store.write(seed)
     now = time.time()
@@ -150,11 +153,11 @@ async def test_prune_forgets_only_what_is_old(store: Store, tmp_path: Path) -> N
         db.execute("UPDATE idempotency SET created_at = ? WHERE key = 'old'", (now - 90000,))
         db.execute("UPDATE events SET created_at = ? WHERE id = 'evt_old'",
                    (now - 8 * 86400,))  # fmt: skip
-    await store.write(lambda tx: tx.prune(now))
-    assert await store.write(lambda tx: tx.first_seen("EvOld")) is True  # forgotten: new again
-    assert await store.write(lambda tx: tx.first_seen("EvNew")) is False
-    assert await store.read(lambda tx: tx.recall("POST /v1/users", "old")) is None
-    assert await store.read(lambda tx: tx.recall("POST /v1/users", "new")) is not None
+    await store.write(lambda tx: tx.prune(utcnow()))
+    assert await store.write(lambda tx: tx.first_seen("EvOld", at)) is True  # forgotten: new again
+    assert await store.write(lambda tx: tx.first_seen("EvNew", at)) is False
+    assert await store.read(lambda tx: tx.recall_key("POST /v1/users", "old")) is None
+    assert await store.read(lambda tx: tx.recall_key("POST /v1/users", "new")) is not None
     events = await store.read(lambda tx: tx.events_after(0, 10))
     assert [e.body["id"] for e in events] == ["evt_new"]
     assert await store.read(lambda tx: tx.last_event_seq()) == 2  # cursors survive pruning
@@ -164,10 +167,10 @@ def three_each(tx: Tx) -> None:
     """Three rows for each of two conversations."""
     for conv in ("a", "b"):
         for n in range(3):
-            tx.enqueue("slack", conv, "message", {"n": n})
+            tx.enqueue("slack", conv, "message", {"n": n}, utcnow())
 
 
-async def test_only_the_head_of_each_conversation_is_due(store: Store) -> None:
+async def test_only_the_head_of_each_conversation_is_due(store: SqliteStore) -> None:
 
     def seen(rows: list[OutboxRow]) -> list[tuple[str, int, int]]:
         """(conversation, n, attempts made before) of each row."""
@@ -180,7 +183,7 @@ async def test_only_the_head_of_each_conversation_is_due(store: Store) -> None:
     # A head held back holds its conversation's line, and the take did not count.
     await store.write(lambda tx: tx.defer(a, time.time() + 60))
     assert seen(await take(store, [])) == [("b", 0, 3)]
-    await store.write(lambda tx: tx.delivered(b.id))
+    await store.write(lambda tx: tx.remove_delivered(b.id))
     assert seen(await take(store, ["a"])) == [("b", 1, 0)]
     await store.write(lambda tx: tx.defer(a, time.time()))
     assert seen(await take(store, ["b"])) == [("a", 0, 1)]

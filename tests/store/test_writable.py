@@ -11,8 +11,9 @@ from collections.abc import Callable
 import pytest
 
 from bridge.model import Role, User, content_from_json, utcnow
-from bridge.store import Store, Tx, Unavailable
+from bridge.store import Tx, Unavailable
 from bridge.store import writable as writable_module
+from bridge.store.sqlite import SqliteStore
 
 BIG = "N" * 30_000  # more than the free room in the file's pages
 
@@ -25,7 +26,7 @@ def add(user_id: str, name: str = "A") -> Callable[[Tx], str]:
     return body
 
 
-async def users(store: Store, *ids: str) -> list[bool]:
+async def users(store: SqliteStore, *ids: str) -> list[bool]:
     return await store.read(lambda tx: [tx.user(u) is not None for u in ids])
 
 
@@ -34,7 +35,7 @@ def lines(caplog: pytest.LogCaptureFixture, words: str) -> int:
 
 
 async def test_a_full_disk_refuses_the_whole_commit_as_unavailable(
-    store: Store, caplog: pytest.LogCaptureFixture
+    store: SqliteStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     """SQLite undoes the whole transaction on a full disk: the writes sharing its commit are
     refused too, and none runs on outside a transaction (committed, yet refused)."""
@@ -58,7 +59,7 @@ async def test_a_full_disk_refuses_the_whole_commit_as_unavailable(
 
 
 async def test_the_flag_goes_down_and_up_once_per_outage(
-    store: Store, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    store: SqliteStore, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.INFO)
     assert await store.takes_writes()
@@ -84,7 +85,7 @@ async def test_the_flag_goes_down_and_up_once_per_outage(
     assert [r for r in caplog.records if r.exc_info] == []
 
 
-async def test_a_failed_commit_leaves_the_connection_usable(store: Store) -> None:
+async def test_a_failed_commit_leaves_the_connection_usable(store: SqliteStore) -> None:
     """A COMMIT that fails may leave its transaction open; it is rolled back, or no BEGIN
     would ever succeed again."""
 

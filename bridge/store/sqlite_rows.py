@@ -1,0 +1,565 @@
+"""SQLite's row functions: `SqliteTx`, the `Tx` of a transaction run on the database's thread.
+
+Times in TEXT columns (users, conversations, messages) are ISO 8601 in UTC, whole seconds;
+those in REAL columns (slack_events, idempotency, events, outbox) are seconds since the
+epoch: as they always were, so that existing databases read the same.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from bridge.model import (
+    AgentProfile,
+    Content,
+    Conversation,
+    HistoryItem,
+    Origin,
+    Priority,
+    Role,
+    Status,
+    StopReason,
+    User,
+    content_from_json,
+    iso,
+)
+from bridge.store import DeadLetter, Event, OutboxRow, StoredMessage, Tx, View
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _conversation(row: sqlite3.Row, p: str = "") -> Conversation:
+    """A conversation from its columns (named `p` + column, for a joined row)."""
+    return Conversation(
+        id=row[p + "id"],
+        user_id=row[p + "user_id"],
+        status=Status(row[p + "status"]),
+        channel=row[p + "channel"],
+        thread_ts=row[p + "thread_ts"],
+        permalink=row[p + "permalink"],
+        title=row[p + "title"],
+        description=row[p + "description"],
+        agent_id=row[p + "agent_id"],
+        changed_by=row[p + "changed_by"],
+        stop_reason=StopReason(row[p + "stop_reason"]) if row[p + "stop_reason"] else None,
+        created_at=datetime.fromisoformat(row[p + "created_at"]),
+        waiting_since=_dt(row[p + "waiting_since"]),
+        stopped_at=_dt(row[p + "stopped_at"]),
+        origin=Origin(row[p + "origin"]),
+        priority=Priority(row[p + "priority"]) if row[p + "priority"] else None,
+    )
+
+
+def _user(row: sqlite3.Row, p: str = "") -> User:
+    return User(
+        id=row[p + "id"],
+        role=Role(row[p + "role"]),
+        name=row[p + "name"],
+        picture_url=row[p + "picture_url"],
+        email=row[p + "email"],
+        slack_user_id=row[p + "slack_user_id"],
+    )
+
+
+def _stored(row: sqlite3.Row, p: str = "") -> StoredMessage:
+    return StoredMessage(
+        row[p + "id"],
+        row[p + "conversation_id"],
+        row[p + "author_id"],
+        content_from_json(json.loads(row[p + "content"])),
+    )
+
+
+def _outbox_row(row: sqlite3.Row) -> OutboxRow:
+    return OutboxRow(
+        id=row["id"],
+        target=row["target"],
+        conversation_id=row["conversation_id"],
+        kind=row["kind"],
+        payload=json.loads(row["payload"]),
+        attempts=row["attempts"],
+        maybe_sent=bool(row["maybe_sent"]),
+        created_at=row["created_at"],
+    )
+
+
+def _as(alias: str, columns: str) -> str:
+    """`alias.column AS alias_column, ...`: a joined table's columns, told apart."""
+    return ", ".join(f"{alias}.{c} AS {alias}_{c}" for c in columns.split())
+
+
+_USER = "id role name picture_url email slack_user_id"
+
+# A conversation with its end user, its assignee, and one of its messages with its ts in
+# Slack: what the Slack sender reads for every post, in one statement.
+_VIEW = (
+    f"SELECT c.*, {_as('u', _USER)}, {_as('a', _USER)},"
+    f" {_as('m', 'id conversation_id author_id content')}, s.ts AS s_ts"
+    " FROM conversations c"
+    " LEFT JOIN users u ON u.id = c.user_id"
+    " LEFT JOIN users a ON a.id = c.agent_id"
+    " LEFT JOIN messages m ON m.id = :message"
+    " LEFT JOIN slack_messages s ON s.key = :message"
+    " WHERE c.id = :conversation"
+)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class SqliteTx(Tx):
+    """The row functions on one connection, for the functions of one batch; in sections by
+    table, as the protocols in `bridge.store` are."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self._db.execute(sql, args).fetchone()
+        return row
+
+    def _all(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        return self._db.execute(sql, args).fetchall()
+
+    def _run(self, sql: str, *args: Any) -> int:
+        """Run a write; how many rows it changed."""
+        return self._db.execute(sql, args).rowcount
+
+    # users
+
+    def insert_user(self, user: User, at: datetime) -> None:
+        self._run(
+            "INSERT INTO users (id, role, name, picture_url, email, slack_user_id, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            user.id,
+            user.role.value,
+            user.name,
+            user.picture_url,
+            user.email,
+            user.slack_user_id,
+            iso(at),
+        )
+
+    def user(self, user_id: str) -> User | None:
+        row = self._one("SELECT * FROM users WHERE id = ?", user_id)
+        return _user(row) if row else None
+
+    def agent_by_slack_id(self, slack_user_id: str) -> User | None:
+        row = self._one("SELECT * FROM users WHERE slack_user_id = ?", slack_user_id)
+        return _user(row) if row else None
+
+    def update_agent_profile(self, user_id: str, profile: AgentProfile) -> None:
+        self._run(
+            "UPDATE users SET name = ?, picture_url = ?, email = ? WHERE id = ?",
+            profile.name,
+            profile.picture_url,
+            profile.email,
+            user_id,
+        )
+
+    # conversations
+
+    def insert_conversation(
+        self, conv: Conversation, history: Sequence[HistoryItem], session: Any
+    ) -> None:
+        self._run(
+            "INSERT INTO conversations (id, user_id, origin, priority, status, channel,"
+            " thread_ts, title, description, history, session, created_at, waiting_since)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            conv.id,
+            conv.user_id,
+            conv.origin.value,
+            conv.priority.value if conv.priority else None,
+            conv.status.value,
+            conv.channel,
+            conv.thread_ts,
+            conv.title,
+            conv.description,
+            _json([{"source": h.source, **h.content.model_dump()} for h in history]),
+            _json(session) if session is not None else None,
+            iso(conv.created_at),
+            iso(conv.waiting_since) if conv.waiting_since else None,
+        )
+
+    def conversation(self, conversation_id: str) -> Conversation | None:
+        row = self._one("SELECT * FROM conversations WHERE id = ?", conversation_id)
+        return _conversation(row) if row else None
+
+    def view(self, conversation_id: str, message_id: str | None = None) -> View | None:
+        row = self._db.execute(
+            _VIEW, {"conversation": conversation_id, "message": message_id}
+        ).fetchone()
+        if row is None:
+            return None
+        return View(
+            _conversation(row),
+            _user(row, "u_") if row["u_id"] else None,
+            _user(row, "a_") if row["a_id"] else None,
+            _stored(row, "m_") if row["m_id"] else None,
+            row["s_ts"],
+        )
+
+    def conversation_by_thread(self, channel: str, thread_ts: str) -> Conversation | None:
+        row = self._one(
+            "SELECT * FROM conversations WHERE channel = ? AND thread_ts = ?", channel, thread_ts
+        )
+        return _conversation(row) if row else None
+
+    def history(self, conversation_id: str) -> list[HistoryItem]:
+        row = self._one("SELECT history FROM conversations WHERE id = ?", conversation_id)
+        items = json.loads(row["history"]) if row else []
+        return [HistoryItem(item.pop("source"), content_from_json(item)) for item in items]
+
+    def update_conversation(self, conv: Conversation) -> None:
+        """Write the mutable part of a conversation (status and who/when)."""
+        self._run(
+            "UPDATE conversations SET user_id = ?, status = ?, agent_id = ?, changed_by = ?,"
+            " stop_reason = ?, waiting_since = ?, stopped_at = ?, channel = ?, thread_ts = ?,"
+            " permalink = ? WHERE id = ?",
+            conv.user_id,
+            conv.status.value,
+            conv.agent_id,
+            conv.changed_by,
+            conv.stop_reason.value if conv.stop_reason else None,
+            iso(conv.waiting_since) if conv.waiting_since else None,
+            iso(conv.stopped_at) if conv.stopped_at else None,
+            conv.channel,
+            conv.thread_ts,
+            conv.permalink,
+            conv.id,
+        )
+
+    def waiting_since_before(self, cutoff: datetime, limit: int) -> list[Conversation]:
+        rows = self._all(
+            "SELECT * FROM conversations WHERE status = 'waiting' AND waiting_since <= ?"
+            " ORDER BY waiting_since LIMIT ?",
+            iso(cutoff),
+            limit,
+        )
+        return [_conversation(r) for r in rows]
+
+    def due_reminders(
+        self, now: datetime, every: float, limit: int, most: int
+    ) -> list[Conversation]:
+        """Waiting conversations owed their next reminder (one each `every` seconds of
+        waiting, `most` at most)."""
+        rows = self._all(
+            "SELECT * FROM conversations WHERE status = 'waiting' AND reminders < ?"
+            " AND (julianday(?) - julianday(waiting_since)) * 86400 >= (reminders + 1) * ?"
+            " ORDER BY waiting_since LIMIT ?",
+            most,
+            iso(now),
+            every,
+            limit,
+        )
+        return [_conversation(r) for r in rows]
+
+    def count_reminder(self, conversation_id: str) -> None:
+        self._run(
+            "UPDATE conversations SET reminders = reminders + 1 WHERE id = ?", conversation_id
+        )
+
+    def reset_reminders(self, conversation_id: str) -> None:
+        self._run("UPDATE conversations SET reminders = 0 WHERE id = ?", conversation_id)
+
+    def idle_assigned(self, before: datetime, limit: int) -> list[Conversation]:
+        """Assigned conversations whose agent has said nothing since `before`, not nudged."""
+        rows = self._all(
+            "SELECT * FROM conversations WHERE status = 'assigned' AND nudged = 0"
+            " AND last_agent_at <= ? ORDER BY last_agent_at LIMIT ?",
+            iso(before),
+            limit,
+        )
+        return [_conversation(r) for r in rows]
+
+    def restart_idle_clock(self, conversation_id: str, at: datetime) -> None:
+        self._run(
+            "UPDATE conversations SET last_agent_at = ?, nudged = 0 WHERE id = ?",
+            iso(at),
+            conversation_id,
+        )
+
+    def mark_nudged(self, conversation_id: str) -> None:
+        self._run("UPDATE conversations SET nudged = 1 WHERE id = ?", conversation_id)
+
+    def open_conversations(
+        self, status: Status, limit: int, agent_id: str | None = None
+    ) -> list[Conversation]:
+        """Conversations in `status` (those of one agent, if given), oldest first."""
+        rows = self._all(
+            "SELECT * FROM conversations WHERE status = ? AND (? IS NULL OR agent_id = ?)"
+            " ORDER BY COALESCE(waiting_since, created_at) LIMIT ?",
+            status.value,
+            agent_id,
+            agent_id,
+            limit,
+        )
+        return [_conversation(r) for r in rows]
+
+    def day_figures(self, since: datetime) -> tuple[int, list[float], list[float]]:
+        """Handoffs opened since `since`; seconds to their first reply; seconds to resolve."""
+        rows = self._all(
+            "SELECT (julianday(first_reply_at) - julianday(created_at)) * 86400 AS first,"
+            " CASE WHEN stop_reason = 'resolved'"
+            " THEN (julianday(stopped_at) - julianday(created_at)) * 86400 END AS done"
+            " FROM conversations WHERE created_at >= ?",
+            iso(since),
+        )
+        firsts = [r["first"] for r in rows if r["first"] is not None]
+        return len(rows), firsts, [r["done"] for r in rows if r["done"] is not None]
+
+    def note_first_reply(self, conversation_id: str, at: datetime) -> bool:
+        changed = self._run(
+            "UPDATE conversations SET first_reply_at = ? WHERE id = ? AND first_reply_at IS NULL",
+            iso(at),
+            conversation_id,
+        )
+        return changed == 1
+
+    def conversation_counts(self) -> dict[str, int]:
+        rows = self._all("SELECT status, COUNT(*) AS n FROM conversations GROUP BY status")
+        return {r["status"]: r["n"] for r in rows}
+
+    # messages, and slack_messages: where they are in Slack
+
+    def insert_message(
+        self,
+        message_id: str,
+        conversation_id: str,
+        author_id: str | None,
+        content: Content,
+        at: datetime,
+    ) -> None:
+        self._run(
+            "INSERT INTO messages (id, conversation_id, author_id, content, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            message_id,
+            conversation_id,
+            author_id,
+            _json(content.model_dump()),
+            iso(at),
+        )
+
+    def message(self, message_id: str) -> StoredMessage | None:
+        row = self._one("SELECT * FROM messages WHERE id = ?", message_id)
+        return _stored(row) if row else None
+
+    def latest_messages(self, conversation_id: str, limit: int) -> list[StoredMessage]:
+        rows = self._all(
+            "SELECT * FROM (SELECT rowid AS n, * FROM messages WHERE conversation_id = ?"
+            " ORDER BY rowid DESC LIMIT ?) ORDER BY n",
+            conversation_id,
+            limit,
+        )
+        return [_stored(r) for r in rows]
+
+    def slack_ts(self, key: str) -> str | None:
+        row = self._one("SELECT ts FROM slack_messages WHERE key = ?", key)
+        return str(row["ts"]) if row else None
+
+    def slack_key(self, channel: str, ts: str) -> str | None:
+        row = self._one("SELECT key FROM slack_messages WHERE channel = ? AND ts = ?", channel, ts)
+        return str(row["key"]) if row else None
+
+    def record_slack_ts(
+        self, key: str, conversation_id: str, channel: str, ts: str, part: int = 0
+    ) -> None:
+        self._run(
+            "INSERT INTO slack_messages (key, conversation_id, channel, ts, part)"
+            " VALUES (?, ?, ?, ?, ?)",
+            key,
+            conversation_id,
+            channel,
+            ts,
+            part,
+        )
+
+    # slack_events and idempotency: retries made harmless
+
+    def first_seen(self, event_id: str, at: datetime) -> bool:
+        changed = self._run(
+            "INSERT OR IGNORE INTO slack_events (event_id, received_at) VALUES (?, ?)",
+            event_id,
+            at.timestamp(),
+        )
+        return changed == 1
+
+    def recall_key(self, scope: str, key: str) -> tuple[str, Any] | None:
+        row = self._one(
+            "SELECT fingerprint, result FROM idempotency WHERE scope = ? AND key = ?", scope, key
+        )
+        return (row["fingerprint"], json.loads(row["result"])) if row else None
+
+    def remember_key(
+        self, scope: str, key: str, fingerprint: str, result: Any, at: datetime
+    ) -> None:
+        self._run(
+            "INSERT INTO idempotency (scope, key, fingerprint, result, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            scope,
+            key,
+            fingerprint,
+            _json(result),
+            at.timestamp(),
+        )
+
+    # secrets
+
+    def secret(self, name: str) -> bytes:
+        self._run("INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)", name, os.urandom(32))
+        row = self._one("SELECT value FROM secrets WHERE name = ?", name)
+        assert row is not None
+        return bytes(row["value"])
+
+    # events for the bot
+
+    def append_event(
+        self, event_id: str, conversation_id: str, body: dict[str, Any], at: datetime
+    ) -> None:
+        self._run(
+            "INSERT INTO events (id, conversation_id, body, created_at) VALUES (?, ?, ?, ?)",
+            event_id,
+            conversation_id,
+            _json(body),
+            at.timestamp(),
+        )
+
+    def events_after(self, seq: int, limit: int) -> list[Event]:
+        rows = self._all(
+            "SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", seq, limit
+        )
+        return [Event(r["seq"], json.loads(r["body"])) for r in rows]
+
+    def last_event_seq(self) -> int:
+        # sqlite_sequence remembers the highest seq ever issued, even after pruning.
+        row = self._one("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
+        return int(row["seq"]) if row else 0
+
+    # outbox
+
+    def enqueue(
+        self, target: str, conversation_id: str, kind: str, payload: dict[str, Any], at: datetime
+    ) -> None:
+        """The first row of an idle conversation becomes its head (a trigger)."""
+        now = at.timestamp()
+        self._run(
+            "INSERT INTO outbox (target, conversation_id, kind, payload, next_at, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            target,
+            conversation_id,
+            kind,
+            _json(payload),
+            now,
+            now,
+        )
+
+    def take_due(self, target: str, now: float, limit: int, busy: Sequence[str]) -> list[OutboxRow]:
+        marks = ",".join("?" * len(busy))
+        rows = self._all(
+            "SELECT o.* FROM outbox_heads h JOIN outbox o ON o.id = h.row_id"
+            f" WHERE h.target = ? AND h.next_at <= ? AND h.conversation_id NOT IN ({marks})"
+            " ORDER BY h.next_at LIMIT ?",
+            target,
+            now,
+            *busy,
+            limit,
+        )
+        self._db.executemany(
+            "UPDATE outbox SET attempts = attempts + 1, maybe_sent = 1 WHERE id = ?",
+            [(r["id"],) for r in rows],
+        )
+        return [_outbox_row(r) for r in rows]
+
+    def outbox_stats(self) -> dict[tuple[str, str], tuple[int, float]]:
+        rows = self._all(
+            "SELECT target, state, COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox"
+            " GROUP BY target, state"
+        )
+        return {(r["target"], r["state"]): (r["n"], r["oldest"]) for r in rows}
+
+    def queued_after(self, row: OutboxRow, limit: int) -> list[OutboxRow]:
+        rows = self._all(
+            "SELECT * FROM outbox WHERE target = ? AND conversation_id = ? AND state = 'pending'"
+            " AND id > ? ORDER BY id LIMIT ?",
+            row.target,
+            row.conversation_id,
+            row.id,
+            limit,
+        )
+        return [_outbox_row(r) for r in rows]
+
+    def next_due_at(self, target: str, busy: Sequence[str]) -> float | None:
+        marks = ",".join("?" * len(busy))
+        row = self._one(
+            "SELECT MIN(next_at) AS t FROM outbox_heads"
+            f" WHERE target = ? AND conversation_id NOT IN ({marks})",
+            target,
+            *busy,
+        )
+        return float(row["t"]) if row and row["t"] is not None else None
+
+    def defer(self, row: OutboxRow, until: float) -> None:
+        """Its head waits as long (a trigger)."""
+        self._run(
+            "UPDATE outbox SET next_at = ?, attempts = ?, maybe_sent = ? WHERE id = ?",
+            until,
+            row.attempts,
+            int(row.maybe_sent),
+            row.id,
+        )
+
+    def schedule_retry(self, row_id: int, at: float, error: str, maybe_sent: bool) -> None:
+        self._run(
+            "UPDATE outbox SET next_at = ?, last_error = ?, maybe_sent = ? WHERE id = ?",
+            at,
+            error,
+            int(maybe_sent),
+            row_id,
+        )
+
+    def remove_delivered(self, row_id: int) -> None:
+        """The next of its conversation takes over (a trigger)."""
+        self._run("DELETE FROM outbox WHERE id = ?", row_id)
+
+    def mark_failed(self, row_id: int, error: str) -> None:
+        """The next takes over (a trigger)."""
+        self._run("UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ?", error, row_id)
+
+    def dead_letters(self, conversation_id: str) -> list[DeadLetter]:
+        rows = self._all(
+            "SELECT * FROM outbox WHERE conversation_id = ? AND state = 'failed' ORDER BY id",
+            conversation_id,
+        )
+        return [
+            DeadLetter(
+                r["target"],
+                r["kind"],
+                json.loads(r["payload"]),
+                r["attempts"],
+                r["last_error"] or "",
+                r["created_at"],
+            )
+            for r in rows
+        ]
+
+    # across tables
+
+    def probe(self) -> None:
+        """Write a row and take it back: nothing changes, but the commit writes as any
+        other would, so it fails while the database cannot take writes."""
+        self._run("INSERT OR REPLACE INTO secrets (name, value) VALUES ('probe', x'')")
+        self._run("DELETE FROM secrets WHERE name = 'probe'")
+
+    def prune(self, now: datetime) -> None:
+        seconds = now.timestamp()
+        self._run("DELETE FROM slack_events WHERE received_at < ?", seconds - 86400)
+        self._run("DELETE FROM idempotency WHERE created_at < ?", seconds - 86400)
+        self._run("DELETE FROM events WHERE created_at < ?", seconds - 7 * 86400)
