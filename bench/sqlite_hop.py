@@ -38,7 +38,7 @@ from typing import Any
 import aiosqlite
 
 from bridge.model import Role, TextMessage, TextPayload, User, utcnow
-from bridge.service import Service, parent_key
+from bridge.service import Policy, Service
 from bridge.store import Batch, Store, Tx
 from bridge.store.sqlite import SqliteStore
 
@@ -134,11 +134,13 @@ def _message(conv: str, user: str, i: int) -> tuple[Callable[[Tx], None], Callab
 
 async def _handoff(store: Store) -> tuple[str, str]:
     """An end user and their handoff, opened by the service, its thread posted in Slack."""
-    service = Service(store, channel_for=lambda _: "C1", webhooks=False)
-    user = await service.create_user("Ann", None, None)
-    conv = await service.start_hitl(user, title=None, description=None, history=[], session=None)
+    service = Service(store, Policy(channel_for=lambda _: "C1", webhooks=False))
+    user = await service.bot.create_user("Ann", None, None)
+    conv = await service.bot.start_hitl(
+        user, title=None, description=None, history=[], session=None
+    )
     (parent,) = await store.write(lambda tx: tx.take_due("slack", time.time(), 1, []))
-    await service.posted([parent_key(conv)], conv, "C1", "0.000000")
+    await service.deliveries.posted([f"parent:{conv}"], conv, "C1", "0.000000", parent=True)
     await store.write(lambda tx: tx.remove_delivered(parent.id))
     return conv, user
 

@@ -76,10 +76,9 @@ class Receipt(StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SlackPayload:
-    """A request for the conversation's thread; `channel` rides along for pacing."""
+    """A request for the conversation's thread (stored with its channel, for pacing)."""
 
     kind: ClassVar[SlackKind]
-    channel: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,9 +120,9 @@ class Standing:
     """Where a conversation stood when an agent was told something about it."""
 
     status: str
-    assignee: str | None  # the assignee's Slack user id
-    changedBy: str | None
-    stopReason: str | None
+    assignee: str | None = None  # the assignee's Slack user id
+    changedBy: str | None = None
+    stopReason: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -191,26 +190,25 @@ def target_of(payload: SlackPayload) -> Target:
     return Target.SLACK_ASIDE if payload.kind in ASIDE_KINDS else Target.SLACK
 
 
-def to_json(payload: SlackPayload) -> dict[str, Any]:
-    """The payload as it is stored in the outbox."""
-    return dataclasses.asdict(payload)
+def to_json(payload: SlackPayload, channel: str) -> dict[str, Any]:
+    """The payload as the outbox stores it, with the channel it is for."""
+    return {"channel": channel, **dataclasses.asdict(payload)}
 
 
 def from_json(kind: str, stored: dict[str, Any]) -> SlackPayload:
     """The payload of an outbox row of `kind`; `ValueError` when it does not fit."""
+    fields = {k: v for k, v in stored.items() if k != "channel"}
     try:
         cls = SLACK_PAYLOADS[SlackKind(kind)]
         if cls is Ephemeral:
-            state = stored["state"]
-            parsed = Failure(**state) if "reason" in state else Standing(**state)
-            return Ephemeral(
-                channel=stored["channel"], user=stored["user"], why=Why(stored["why"]), state=parsed
-            )
-        if cls is React:
-            return React(
-                channel=stored["channel"], ts=stored["ts"], receipt=Receipt(stored["receipt"])
-            )
-        return cls(**stored)
+            state = fields["state"]
+            fields |= {
+                "why": Why(fields["why"]),
+                "state": Failure(**state) if "reason" in state else Standing(**state),
+            }
+        elif cls is React:
+            fields["receipt"] = Receipt(fields["receipt"])
+        return cls(**fields)
     except (KeyError, TypeError) as exc:
         raise ValueError(f"a {kind} payload that does not fit: {exc}") from None
 
@@ -251,6 +249,7 @@ class StoppedPayload(BaseModel):
 
 class _Event(BaseModel):
     id: str
+    type: str
     createdAt: str  # ISO 8601, UTC, whole seconds
 
 

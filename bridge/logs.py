@@ -13,7 +13,7 @@ import logging
 from typing import IO, Any
 
 # Libraries that log every request or query, payloads included, at DEBUG.
-NOISY = ("slack_bolt", "slack_sdk", "aiohttp.access", "aiosqlite")
+NOISY = ("slack_bolt", "slack_sdk", "aiohttp.access")
 # Loggers whose own level (not the effective one) slack_sdk reads before it formats a debug
 # line for every Web API call: left unset, it formats them all, only for them to be dropped.
 BY_OWN_LEVEL = ("slack_sdk.web.async_base_client",)

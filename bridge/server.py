@@ -21,8 +21,9 @@ from bridge.bot.botpress import BotpressApi, BotpressSender
 from bridge.bot.webhooks import WebhookSender
 from bridge.config import Settings
 from bridge.connections import Guard, GuardedSite, Limits
+from bridge.events import Target
 from bridge.outbox import Drainer, Sender
-from bridge.service import BOT, BOTPRESS, SLACK, SLACK_ASIDE, SLACK_IN, Service
+from bridge.service import Policy, Service
 from bridge.slack import preflight
 from bridge.slack.app import build_app, events_route
 from bridge.slack.directory import Directory
@@ -74,16 +75,16 @@ class Bridge:
     async def _start(self, check_slack: bool) -> None:
         s = self.settings
         self._store = store = await open_store(s.database_path)
-        service = Service(
-            store,
+        policy = Policy(
             channel_for=s.channel_for,
             webhooks=s.webhook_url is not None,
             botpress=s.botpress_webhook_url is not None,
             assignee_closes=s.close_by == "assignee",
-            receipt=s.receipt_reaction,
+            receipts=bool(s.receipt_reaction),
             persona=s.persona,
             relay_corrections=s.relay_corrections,
         )
+        service = Service(store, policy)
         self.service = service
         slack_session = self._session()
         token = s.slack_bot_token.get_secret_value()
@@ -160,16 +161,21 @@ class Bridge:
             mention=s.mention,
             home_channel=s.channel,
             uploads=uploads,
+            receipt=s.receipt_reaction,
         )
-        senders: dict[str, Sender] = {
-            SLACK: slack,
-            SLACK_ASIDE: slack,
-            SLACK_IN: Intake(service, web_api, directory, files),
+        senders: dict[Target, Sender] = {
+            Target.SLACK: slack,
+            Target.SLACK_ASIDE: slack,
+            Target.SLACK_IN: Intake(service, web_api, directory, files),
         }
         if s.webhook_url:
-            senders[BOT] = WebhookSender(service, s.webhook_url, s.webhook_secrets, self._session())
+            senders[Target.BOT] = WebhookSender(
+                service, s.webhook_url, s.webhook_secrets, self._session()
+            )
         if s.botpress_webhook_url:
-            senders[BOTPRESS] = BotpressSender(service, s.botpress_webhook_url, self._session())
+            senders[Target.BOTPRESS] = BotpressSender(
+                service, s.botpress_webhook_url, self._session()
+            )
         self._drainers = [
             Drainer(
                 store,
@@ -274,7 +280,7 @@ class Bridge:
         return web.json_response({"status": "ok"})
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        await self.service.refresh_metrics()
+        await self.service.overview.refresh_metrics()
         return web.Response(body=self.service.metrics.render(), content_type="text/plain")
 
     def _spawn(self, run: Callable[[], Awaitable[None]], name: str) -> asyncio.Task[None]:
@@ -301,16 +307,16 @@ class Bridge:
         tick = min(min(periods) / 4, 5.0)
         while not self._closing.is_set():
             if s.assign_timeout:
-                await self.service.expire_waiting(timedelta(seconds=s.assign_timeout))
+                await self.service.timers.expire_waiting(timedelta(seconds=s.assign_timeout))
             if s.remind_after:
-                await self.service.remind(s.remind_after, s.remind_repeat)
+                await self.service.timers.remind(s.remind_after, s.remind_repeat)
             if s.idle_reminder:
-                await self.service.nudge_idle(timedelta(seconds=s.idle_reminder))
+                await self.service.timers.nudge_idle(timedelta(seconds=s.idle_reminder))
             await _sleep_unless(self._closing, tick)
 
     async def _prune(self) -> None:
         while not self._closing.is_set():
-            await self.service.prune()
+            await self.service.timers.prune()
             await _sleep_unless(self._closing, 3600)
 
 

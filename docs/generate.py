@@ -37,6 +37,7 @@ import sys
 import typing
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast, get_args, get_origin
 
 from annotated_types import MaxLen, MinLen
@@ -427,7 +428,8 @@ def _describe(cls: type[BaseModel]) -> str:
 
 def _routes() -> list[tuple[str, str]]:
     """(method, path) of every route the bot API serves."""
-    bot = api.BotApi(cast(Any, None), [], 0, asyncio.Event())
+    nothing = cast(Any, SimpleNamespace(bot=None, events_pulse=None))  # routes call nothing
+    bot = api.BotApi(nothing, [], 0, asyncio.Event())
     return [(route.method, route.path) for route in cast(Any, bot.routes())]
 
 

@@ -95,6 +95,7 @@ async def test_serve_answers_then_stops_cleanly_on_sigterm(
     text = out.decode()
     assert "stopped" in text and "Traceback" not in text
     assert slack.bot_token not in text and API_TOKEN not in text
+    assert "will be unused" not in text  # Bolt's warning about the client given on purpose
 
 
 async def test_check_passes_when_all_would_start(slack: FakeSlack, tmp_path: Path) -> None:

@@ -72,7 +72,7 @@ async def test_a_file_that_is_no_database_ends_the_process_at_once(
     db.write_text("these are somebody's notes, not a database\n" * 10)
     env = base_env() | environ(slack, None, db) | {"BRIDGE_PORT": str(free_port())}
     started = time.monotonic()
-    code, out = await run("serve", env=env, cwd=tmp_path)  # hung here, on aiosqlite's thread
+    code, out = await run("serve", env=env, cwd=tmp_path)  # once hung here, on a database thread
     assert time.monotonic() - started < 10
     assert code == 1, out
     line = f"hitl-bridge: BRIDGE_DATABASE_URL: {db} is not a SQLite database"

@@ -20,8 +20,9 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from bridge.bot import openapi, wire
+from bridge.events import Target
 from bridge.model import Conversation, User, iso
-from bridge.service import BOT, Idem, Invalid, KeyTaken, NotFound, Service, Stopped
+from bridge.service import Idem, Invalid, KeyTaken, NotFound, Service, Stopped
 from bridge.store import DeadLetter, Unavailable
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,8 @@ class BotApi:
     def __init__(
         self, service: Service, tokens: list[str], max_body: int, closing: asyncio.Event
     ) -> None:
-        self._service = service
+        self._bot = service.bot
+        self._events_pulse = service.events_pulse
         self._tokens = [token.encode() for token in tokens]
         self._max_body = max_body
         self._closing = closing
@@ -136,12 +138,12 @@ class BotApi:
         return await self._once(
             request,
             body,
-            lambda idem: self._service.create_user(data.name, data.pictureUrl, data.email, idem),
+            lambda idem: self._bot.create_user(data.name, data.pictureUrl, data.email, idem),
             lambda user_id: web.json_response({"userId": user_id}, status=201),
         )
 
     async def get_user(self, request: web.Request) -> web.Response:
-        user = await self._service.user(request.match_info["user_id"])
+        user = await self._bot.user(request.match_info["user_id"])
         if user is None:
             raise ApiError(404, "not_found", "no such user")
         return web.json_response(_user_json(user))
@@ -156,7 +158,7 @@ class BotApi:
         return await self._once(
             request,
             body,
-            lambda idem: self._service.start_hitl(
+            lambda idem: self._bot.start_hitl(
                 data.userId,
                 title=data.title,
                 description=data.description,
@@ -169,7 +171,7 @@ class BotApi:
 
     async def get_conversation(self, request: web.Request) -> web.Response:
         conv = await self._conversation(request)
-        dead = await self._service.dead_letters(conv.id)
+        dead = await self._bot.dead_letters(conv.id)
         return web.json_response(_conversation_json(conv, dead))
 
     async def send_message(self, request: web.Request) -> web.Response:
@@ -190,7 +192,7 @@ class BotApi:
         return await self._once(
             request,
             body,
-            lambda idem: self._service.send_message(conversation_id, content, data.userId, idem),
+            lambda idem: self._bot.send_message(conversation_id, content, data.userId, idem),
             lambda message_id: web.json_response({"messageId": message_id}, status=202),
         )
 
@@ -201,7 +203,7 @@ class BotApi:
         return await self._once(
             request,
             body,
-            lambda idem: self._service.stop(conv.id, idem),
+            lambda idem: self._bot.stop(conv.id, idem),
             lambda _: web.json_response({}),
         )
 
@@ -224,10 +226,10 @@ class BotApi:
                 raise _invalid("after", "is not a cursor this bridge gave out")
             seq = int(after)
         deadline = time.monotonic() + wait
-        pulse = self._service.events_pulse
+        pulse = self._events_pulse
         while True:
             seen = pulse.count
-            events, last = await self._service.events_after(seq, PAGE)
+            events, last = await self._bot.events_after(seq, PAGE)
             if seq > last:
                 raise _invalid("after", "is not a cursor this bridge gave out")
             remaining = deadline - time.monotonic()
@@ -257,13 +259,13 @@ class BotApi:
             raise ApiError(422, "invalid", str(exc)) from None
 
     async def _conversation(self, request: web.Request) -> Conversation:
-        conv = await self._service.conversation(request.match_info["conversation_id"])
+        conv = await self._bot.conversation(request.match_info["conversation_id"])
         if conv is None:
             raise ApiError(404, "not_found", "no such conversation")
         return conv
 
     async def _end_user(self, user_id: str) -> None:
-        user = await self._service.user(user_id)
+        user = await self._bot.user(user_id)
         if user is None or user.role != "end-user":
             raise _invalid("userId", "names no known end user")
 
@@ -296,7 +298,7 @@ class BotApi:
         self._in_progress[slot] = done
         try:
             for _ in range(2):
-                recalled = await self._service.recall(scope, key)
+                recalled = await self._bot.recall(scope, key)
                 if recalled is not None:
                     if recalled[0] != fingerprint:
                         raise ApiError(
@@ -350,15 +352,28 @@ def _conversation_json(conv: Conversation, dead: list[DeadLetter]) -> dict[str, 
         ),
         createdAt=iso(conv.created_at),
         stoppedAt=iso(conv.stopped_at) if conv.stopped_at else None,
-        deadLetters=[
-            wire.DeadLetterOut(
-                target="bot" if d.target == BOT else "slack",
-                kind=d.payload.get("type", d.kind) if d.target == BOT else d.kind,
-                id=d.payload.get("id") if d.target == BOT else d.payload.get("messageId"),
-                attempts=d.attempts,
-                error=d.error,
-                since=iso(datetime.fromtimestamp(d.created_at, UTC)),
-            )
-            for d in dead
-        ],
+        deadLetters=[_dead_letter(d) for d in dead],
     ).model_dump()
+
+
+def _dead_letter(d: DeadLetter) -> wire.DeadLetterOut:
+    """An event given up on is known by its own id and type; a Slack delivery by its kind
+    and the message it carried, if any."""
+    when = iso(datetime.fromtimestamp(d.created_at, UTC))
+    if d.target in (Target.BOT, Target.BOTPRESS):
+        return wire.DeadLetterOut(
+            target="botpress" if d.target == Target.BOTPRESS else "bot",
+            kind=d.payload.get("type", d.kind),
+            id=d.payload.get("id"),
+            attempts=d.attempts,
+            error=d.error,
+            since=when,
+        )
+    return wire.DeadLetterOut(
+        target="slack",
+        kind=d.kind,
+        id=d.payload.get("messageId"),
+        attempts=d.attempts,
+        error=d.error,
+        since=when,
+    )

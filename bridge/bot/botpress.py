@@ -81,7 +81,7 @@ class BotpressApi:
     any other path, a wrong token included, is the router's 404."""
 
     def __init__(self, service: Service, prefix: str, max_body: int) -> None:
-        self._service = service
+        self._bot = service.bot
         self._prefix = prefix
         self._max_body = max_body
 
@@ -102,7 +102,7 @@ class BotpressApi:
         # A z.record: Botpress passes on whatever createUser got; use what a person reads.
         payload = _payload(await self._body(request))
         name = _clean(_string(payload.get("name")) or "")[:255] or DEFAULT_NAME
-        user_id = await self._service.create_user(
+        user_id = await self._bot.create_user(
             name, _url(payload.get("pictureUrl")), _email(payload.get("email"))
         )
         return _answer({"id": user_id})
@@ -111,7 +111,7 @@ class BotpressApi:
         data = _parse(_NewConversation, _payload(await self._body(request)), "payload")
         title = _clean(_string(data.title) or "")[:500] or None
         description = (_string(data.description) or "")[:10000] or None
-        conversation_id = await self._service.start_hitl(
+        conversation_id = await self._bot.start_hitl(
             None,  # Botpress does not say who the end user is: their first message will
             title=title,
             description=description,
@@ -128,7 +128,7 @@ class BotpressApi:
         await self._own(conversation_id)
         author = None if user_id == BOT_USER else user_id
         try:
-            await self._service.send_message(conversation_id, to_content(message), author)
+            await self._bot.send_message(conversation_id, to_content(message), author)
         except NotFound:
             raise ApiError(404, "not_found", "no such remoteConversationId") from None
         except Invalid as exc:
@@ -141,9 +141,9 @@ class BotpressApi:
         named = _payload(await self._body(request)).get("botpressConversationId")
         if not isinstance(named, str):
             raise _invalid("payload.botpressConversationId: must be a string")
-        conversation = await self._service.conversation(named)
+        conversation = await self._bot.conversation(named)
         if conversation is not None and conversation.origin is Origin.BOTPRESS:
-            await self._service.stop(named)
+            await self._bot.stop(named)
             return _answer({"status": "closed"})
         log.warning(
             "closeRemoteTicket names %r, not a conversation opened through /botpress (Botpress "
@@ -155,7 +155,7 @@ class BotpressApi:
     async def _own(self, conversation_id: str) -> None:
         """404 unless the hitl-api routes opened it: origin never changes, so this check
         cannot go stale before the service acts."""
-        conversation = await self._service.conversation(conversation_id)
+        conversation = await self._bot.conversation(conversation_id)
         if conversation is None or conversation.origin is not Origin.BOTPRESS:
             raise ApiError(404, "not_found", "no such remoteConversationId")
 

@@ -41,7 +41,7 @@ class EventSender:
             event = parse_event(row.payload)
         except ValidationError:
             return  # an event this bridge does not know: no agent's reply to mark
-        await self._service.receipt(event, self.target, failure)
+        await self._service.deliveries.receipt(event, self.target, failure)
 
     async def _post(self, url: str, who: str, **request: Any) -> None:
         """POST to `url`; `Retry` unless the answer is a 2xx. `who` names the receiver."""

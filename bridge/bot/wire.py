@@ -107,9 +107,10 @@ class SlackRef(BaseModel):
 
 
 class DeadLetterOut(BaseModel):
-    """Something the bridge gave up delivering: to the bot (`event`) or to Slack."""
+    """Something the bridge gave up delivering: an event to the bot (its webhook, or
+    Botpress's), or something for Slack."""
 
-    target: Literal["bot", "slack"]
+    target: Literal["bot", "botpress", "slack"]
     kind: str
     id: str | None
     attempts: int

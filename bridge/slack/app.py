@@ -16,6 +16,8 @@ from aiohttp import web
 from slack_bolt import BoltResponse
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.logger import get_bolt_logger
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -32,9 +34,22 @@ log = logging.getLogger(__name__)
 Next = Callable[[], Awaitable[None]]
 
 
+class _GivenClient(logging.Filter):
+    """Bolt warns that its token "will be unused" whenever `SLACK_BOT_TOKEN` is in the
+    environment and a client is given, as the bridge gives one on purpose (its own session
+    and timeouts): that one line is dropped, every other warning kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_given_client = _GivenClient()
+
+
 def build_app(
     service: Service, client: AsyncWebClient, directory: Directory, app_home: AppHome
 ) -> AsyncApp:
+    get_bolt_logger(AsyncApp).addFilter(_given_client)  # again: a no-op
     app = AsyncApp(
         name="hitl-bridge",
         client=client,

@@ -9,10 +9,11 @@ import logging
 import time
 from datetime import UTC, datetime
 
+from bridge.events import Target
 from bridge.model import Status
 from bridge.outbox import Defer, Retry
 from bridge.pulse import Pulse
-from bridge.service import SLACK, Service
+from bridge.service import Service
 from bridge.slack.queue import HOME_MINE, HOME_WAITING, home_view
 from bridge.slack.webapi import Refused, WebApi
 
@@ -45,10 +46,12 @@ class AppHome:
         """Draw `user`'s tab as things are now and publish it; `Retry`, `Defer` or `Refused`
         when Slack does not take it."""
         now = datetime.now(UTC)
-        waiting = await self._service.queue(Status.WAITING, limit=HOME_WAITING)
-        mine = await self._service.queue(Status.ASSIGNED, slack_user_id=user, limit=HOME_MINE)
+        waiting = await self._service.overview.queue(Status.WAITING, limit=HOME_WAITING)
+        mine = await self._service.overview.queue(
+            Status.ASSIGNED, slack_user_id=user, limit=HOME_MINE
+        )
         today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        view = home_view(waiting, mine, await self._service.figures(today), now)
+        view = home_view(waiting, mine, await self._service.overview.figures(today), now)
         await self._api.call("views.publish", user_id=user, view=view)
 
     async def run(self) -> None:
@@ -59,7 +62,7 @@ class AppHome:
     async def _follow_changes(self) -> None:
         """Every change queues something for Slack: then each recent viewer's tab is due,
         no sooner than a period after their last."""
-        pulse = self._service.outbox_pulse[SLACK]
+        pulse = self._service.outbox_pulse[Target.SLACK]
         seen = pulse.count
         while True:
             await pulse.wait(seen, None)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bridge.events import Target
 from bridge.model import MAX_TEXT, Action, Content, TextMessage, TextPayload
 from bridge.outbox import Fail
-from bridge.service import SLACK_IN, Service
+from bridge.service import Service
 from bridge.slack.directory import Directory
 from bridge.slack.files import FileLinks
 from bridge.slack.text import mentioned_users, to_plain
@@ -46,10 +47,10 @@ class Intake:
         they did was not passed on, rather than nothing at all."""
         user = row.payload.get("user")
         if isinstance(user, str):
-            await self._service.warn_agent(row.conversation_id, user, str(reason))
+            await self._service.agents.warn(row.conversation_id, user, str(reason))
 
     async def send(self, row: OutboxRow) -> None:
-        once = f"{SLACK_IN}:{row.id}"  # handled once, even if the row is taken again
+        once = f"{Target.SLACK_IN}:{row.id}"  # handled once, even if the row is taken again
         p = row.payload
         if row.kind == "reply":
             await self._reply(p, once)
@@ -57,7 +58,7 @@ class Intake:
             await self._change(p, once)
         elif row.kind == "action":
             user = str(p["user"])
-            outcome = await self._service.act(
+            outcome = await self._service.agents.act(
                 Action(p["action"]),
                 row.conversation_id,
                 await self._directory.profile(user),
@@ -75,7 +76,7 @@ class Intake:
         content = await self._content(text, p.get("files") or [])
         if content is None:
             return
-        outcome = await self._service.agent_reply(
+        outcome = await self._service.agents.reply(
             event_id=once,
             channel=str(p["channel"]),
             thread_ts=str(p["thread_ts"]),
@@ -90,7 +91,7 @@ class Intake:
     async def _change(self, p: dict[str, Any], once: str) -> None:
         raw = p.get("text")  # None: deleted
         text = await self._plain(raw) if isinstance(raw, str) else None
-        outcome = await self._service.agent_changed(
+        outcome = await self._service.agents.changed(
             event_id=once,
             channel=str(p["channel"]),
             ts=str(p["ts"]),

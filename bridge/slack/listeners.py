@@ -114,7 +114,7 @@ async def on_hitl(ack: AsyncAck, command: dict[str, Any], service: Service) -> N
 
 async def _keep(service: Service, received: Received | None, event_id: str | None = None) -> None:
     if received is not None:
-        await service.intake(
+        await service.agents.intake(
             received.kind,
             received.payload,
             event_id=event_id,
@@ -126,12 +126,14 @@ async def _keep(service: Service, received: Received | None, event_id: str | Non
 async def _answer(service: Service, query: Query, user: str) -> str:
     now = datetime.now(UTC)
     if query == "waiting":
-        return queue.waiting_answer(await service.queue(Status.WAITING), now)
+        return queue.waiting_answer(await service.overview.queue(Status.WAITING), now)
     if query == "mine":
-        return queue.mine_answer(await service.queue(Status.ASSIGNED, slack_user_id=user), now)
+        return queue.mine_answer(
+            await service.overview.queue(Status.ASSIGNED, slack_user_id=user), now
+        )
     if query == "stats":
         today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        return queue.figures_text(await service.figures(today))
+        return queue.figures_text(await service.overview.figures(today))
     return queue.HELP
 
 

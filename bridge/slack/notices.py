@@ -1,15 +1,13 @@
 """The bridge's own words to agents: ephemeral notices, thread notices, captions.
 
-Pure. The service names what happened by a code (an ephemeral's `why`, an outbox row's
-`kind`); the wording for each code lives here, keyed by the same strings, so the sender only
-decides when and where to say it.
+Pure. The core says what happened in the typed payloads of `bridge.events` (an ephemeral's
+`Why`, a reminder's wait); the words for each live here, so the sender only decides when and
+where to say them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
+from bridge.events import Ephemeral, Failure, FailureNotice, Nudge, Reminder, SlackKind, Why
 from bridge.model import Status, StopReason, User
 from bridge.slack.blocks import MAX_FALLBACK_TEXT, Rendered, section, truncate_mrkdwn
 from bridge.slack.text import escape
@@ -25,14 +23,14 @@ __all__ = [
 
 # What an agent is told, ephemerally, when the reason alone says it all.
 EPHEMERALS = {
-    "stopped": ":no_entry: This conversation has ended, so your reply was *not* sent.",
-    "not_allowed": ":no_entry: Only the handoff agents may answer here; nothing was sent or "
+    Why.STOPPED: ":no_entry: This conversation has ended, so your reply was *not* sent.",
+    Why.NOT_ALLOWED: ":no_entry: Only the handoff agents may answer here; nothing was sent or "
     "changed.",
-    "edited": ":information_source: The end user already has your original reply; the edit "
+    Why.EDITED: ":information_source: The end user already has your original reply; the edit "
     "was not sent. Reply again if it needs correcting.",
-    "corrected": ":information_source: The end user already had your original reply, so the "
+    Why.CORRECTED: ":information_source: The end user already had your original reply, so the "
     "corrected text went out as a new message, marked as a correction.",
-    "deleted": ":information_source: The end user already has that reply; deleting it here "
+    Why.DELETED: ":information_source: The end user already has that reply; deleting it here "
     "does not take it back.",
 }
 
@@ -45,25 +43,26 @@ def notice(text: str) -> Rendered:
     )
 
 
-def ephemeral(why: str, state: Mapping[str, Any], who: str) -> Rendered:
-    """What agent ``who`` is told, only to them, when their action or reply did not go as
-    meant: ``why`` is the service's code, ``state`` the conversation as it was then."""
-    return notice(_ephemeral_text(why, state, who))
+def ephemeral(told: Ephemeral) -> Rendered:
+    """What an agent is told, only to them, when their action or reply did not go as meant,
+    with the conversation as it was then."""
+    return notice(_ephemeral_text(told))
 
 
-def _ephemeral_text(why: str, state: Mapping[str, Any], who: str) -> str:
+def _ephemeral_text(told: Ephemeral) -> str:
+    why, state, who = told.why, told.state, told.user
     if why in EPHEMERALS:
         return EPHEMERALS[why]
-    if why == "undelivered":
-        return f":warning: The end user did not get your reply: {state.get('reason')}"
-    if why == "unhandled":
+    if isinstance(state, Failure):
+        if why is Why.UNDELIVERED:
+            return f":warning: The end user did not get your reply: {state.reason}"
         return (
             ":warning: The bridge could not handle what you just did here, so nothing was "
-            f"passed on; please try again. ({state.get('reason')})"
+            f"passed on; please try again. ({state.reason})"
         )
-    if why == "assignee_only" and state.get("assignee"):
-        return f":no_entry: Only <@{state['assignee']}>, who has it, may release or resolve it."
-    status, assignee = Status(state["status"]), state.get("assignee")
+    if why is Why.ASSIGNEE_ONLY and state.assignee:
+        return f":no_entry: Only <@{state.assignee}>, who has it, may release or resolve it."
+    status, assignee = Status(state.status), state.assignee
     if status is Status.ASSIGNED and assignee:
         if assignee == who:
             return "You already have this conversation."
@@ -73,28 +72,24 @@ def _ephemeral_text(why: str, state: Mapping[str, Any], who: str) -> str:
             ":hourglass_flowing_sand: This conversation is waiting for an agent; nothing changed."
         )
     ended = {
-        StopReason.RESOLVED.value: f"it was resolved by <@{state.get('changedBy')}>",
+        StopReason.RESOLVED.value: f"it was resolved by <@{state.changedBy}>",
         StopReason.BOT.value: "the bot ended it",
         StopReason.TIMEOUT.value: "nobody claimed it in time",
-    }.get(state.get("stopReason") or "", "it ended")
+    }.get(state.stopReason or "", "it ended")
     return f":no_entry: This conversation has ended ({ended}); nothing changed."
 
 
-def in_thread(kind: str, payload: Mapping[str, Any], mention: str) -> Rendered:
-    """The bridge's own word in a thread, for an outbox row of ``kind``: a ``reminder`` that
-    calls on ``mention`` (a ready mrkdwn mention), a ``nudge`` to the assignee, or a
-    ``failure_notice``."""
-    if kind == "reminder":
-        text = f":bell: Still waiting for an agent after {_minutes(payload['waited'])}."
+def in_thread(said: Reminder | Nudge | FailureNotice, mention: str) -> Rendered:
+    """The bridge's own word in a thread: a reminder that calls on `mention` (a ready mrkdwn
+    mention), a nudge to the assignee, or a notice that something was given up on."""
+    if isinstance(said, Reminder):
+        text = f":bell: Still waiting for an agent after {_minutes(said.waited)}."
         text = f"{text} {mention}".strip()
-    elif kind == "nudge":
-        text = (
-            f":wave: <@{payload['user']}>, no reply here for {_minutes(payload['idle'])}: "
-            "still on it?"
-        )
+    elif isinstance(said, Nudge):
+        text = f":wave: <@{said.user}>, no reply here for {_minutes(said.idle)}: still on it?"
     else:
-        what = "the conversation so far" if payload["what"] == "transcript" else "a message"
-        text = f":warning: Slack would not show {what} here ({payload['reason']})."
+        what = "the conversation so far" if said.what == SlackKind.TRANSCRIPT else "a message"
+        text = f":warning: Slack would not show {what} here ({said.reason})."
     return notice(text)
 
 

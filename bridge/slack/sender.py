@@ -16,15 +16,29 @@ import dataclasses
 import logging
 import secrets
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 
 from bridge import media
+from bridge.events import (
+    Ephemeral,
+    FailureNotice,
+    Nudge,
+    PostMessage,
+    PostParent,
+    React,
+    Receipt,
+    Reminder,
+    SlackKind,
+    SlackPayload,
+    Transcript,
+    UpdateParent,
+    from_json,
+)
 from bridge.model import BlocMessage, Content, Conversation, ImageMessage, User
 from bridge.outbox import Defer, Fail, Retry
-from bridge.service import Service, parent_key
+from bridge.service import Service
 from bridge.slack import notices, thread
 from bridge.slack.blocks import Rendered, call_on
 from bridge.slack.webapi import Refused, WebApi
@@ -41,9 +55,20 @@ SHARE_PATIENCE = 3  # attempts an upload found unshared waits before it is compl
 # At most this many queued messages are looked at for one combined post.
 COMBINE_MAX = 20
 # Kinds that post (and so are paced); the others edit or whisper.
-POSTS = frozenset({"post_parent", "transcript", "message", "failure_notice", "reminder", "nudge"})
+POSTS = frozenset(
+    {
+        SlackKind.POST_PARENT,
+        SlackKind.TRANSCRIPT,
+        SlackKind.MESSAGE,
+        SlackKind.FAILURE_NOTICE,
+        SlackKind.REMINDER,
+        SlackKind.NUDGE,
+    }
+)
 # Kinds that need the thread: if it is gone, the conversation gets a new one.
-ANCHORED = POSTS | {"update_parent"}
+ANCHORED = POSTS | {SlackKind.UPDATE_PARENT}
+# What the reactions on an agent's reply say, but the bot's receipt (a setting).
+REACTIONS = {Receipt.UNDELIVERED: "warning", Receipt.INTERNAL: "lock"}
 # Calls one channel may have under way at once: a channel whose calls hang holds no more of
 # the drainer's workers than this, so every other channel goes on (posts to one channel go
 # out one a second anyway).
@@ -66,10 +91,11 @@ class SlackSender:
         mention: str | None = None,
         home_channel: str = "",
         uploads: aiohttp.ClientSession | None = None,
+        receipt: str = "white_check_mark",
     ) -> None:
         """`combine`: end-user messages queued behind the rate limit go out as one post.
         `mention`: who reminders and urgent handoffs call on (`here`, `channel`, or a user
-        group id)."""
+        group id). `receipt`: the reaction that says the bot took an agent's reply."""
         self._service = service
         self._api = api
         self._pacer = api.posts
@@ -81,17 +107,7 @@ class SlackSender:
         self._waited: set[int] = set()  # rows that waited for their slot: a backlog
         self._absorbed: set[str] = set()  # messages already posted combined with an earlier
         self._calling: Counter[str] = Counter()  # channel -> rows under way in it
-        self._handlers: dict[str, Callable[[OutboxRow, View], Awaitable[None]]] = {
-            "post_parent": self._post_parent,
-            "update_parent": self._update_parent,
-            "transcript": self._transcript,
-            "message": self._message,
-            "ephemeral": self._ephemeral,
-            "react": self._react,
-            "reminder": self._thread_notice,
-            "nudge": self._thread_notice,
-            "failure_notice": self._thread_notice,
-        }
+        self._reactions = {Receipt.TAKEN: receipt, **REACTIONS}
 
     async def delivered(self, row: OutboxRow) -> None:
         """Nothing more to do: the post itself is the receipt."""
@@ -99,11 +115,11 @@ class SlackSender:
     async def failed(self, row: OutboxRow, reason: Fail) -> None:
         """Slack would not show something meant for the agents: say so in the thread, unless
         the thread itself is out of reach."""
-        if row.kind not in ("message", "transcript"):
+        if row.kind not in (SlackKind.MESSAGE, SlackKind.TRANSCRIPT):
             return
         if isinstance(reason, Refused) and reason.error in UNREACHABLE:
             return
-        await self._service.delivery_failed(row.conversation_id, row.kind, str(reason))
+        await self._service.deliveries.failed(row.conversation_id, row.kind, str(reason))
 
     def hold(self, row: OutboxRow) -> float:
         """Pace posts per channel: book the row a slot, and let it wait for it outside the
@@ -137,12 +153,13 @@ class SlackSender:
             self._calling[channel] -= 1
 
     async def _send(self, row: OutboxRow) -> None:
-        handler = self._handlers.get(row.kind)
-        if handler is None:
-            raise Fail(f"unknown outbox kind {row.kind!r}")
+        try:
+            payload = from_json(row.kind, row.payload)
+        except ValueError as exc:
+            raise Fail(str(exc)) from None
         view = await self._view(row)
         try:
-            await handler(row, view)
+            await self._do(row, view, payload)
         except Refused as exc:
             if (
                 exc.error not in UNREACHABLE
@@ -150,7 +167,27 @@ class SlackSender:
                 or not await self._reanchor(view, exc.error)
             ):
                 raise
-            await handler(row, await self._view(row))
+            await self._do(row, await self._view(row), payload)
+
+    async def _do(self, row: OutboxRow, view: View, payload: SlackPayload) -> None:
+        match payload:
+            case PostParent():
+                await self._post_parent(row, view)
+            case UpdateParent():
+                await self._update_parent(view)
+            case Transcript():
+                await self._transcript(row, view)
+            case PostMessage():
+                await self._message(row, view)
+            case Ephemeral():
+                await self._ephemeral(row, view, payload)
+            case React():
+                await self._react(view, payload)
+            case Reminder() | Nudge() | FailureNotice():
+                rendered = notices.in_thread(payload, self._mention)
+                await self._reply(row, view.conv, [f"{row.kind}:{row.id}"], rendered)
+            case _:
+                raise Fail(f"no way to send a {payload.kind}")
 
     async def _reanchor(self, view: View, error: str) -> bool:
         """The thread is gone (its parent deleted, its channel archived...): open a new one,
@@ -162,13 +199,16 @@ class SlackSender:
             return False
         log.warning("re-anchoring a conversation (%s)", error, extra={"conversation": conv.id})
         moved = dataclasses.replace(conv, channel=channel, thread_ts=None)
-        key = f"{parent_key(conv.id)}:{secrets.token_hex(4)}"
+        key = f"{_parent_key(conv.id)}:{secrets.token_hex(4)}"
         ts = await self._post(
             channel, thread.parent(moved, view.user, view.assignee, mention=self._mention), [key]
         )
-        await self._service.posted([key], conv.id, channel, ts, await self._permalink(channel, ts))
+        permalink = await self._permalink(channel, ts)
+        await self._service.deliveries.posted(
+            [key], conv.id, channel, ts, parent=True, permalink=permalink
+        )
         await self._post(channel, notices.lost_thread(error), [f"{key}:note"], ts)
-        recap = thread.transcript(await self._service.recap(conv.id), view.user)
+        recap = thread.transcript(await self._service.deliveries.recap(conv.id), view.user)
         for part, rendered in enumerate(recap):
             await self._post(channel, rendered, [f"{key}:recap:{part}"], ts)
         return True
@@ -178,15 +218,17 @@ class SlackSender:
     async def _post_parent(self, row: OutboxRow, view: View) -> None:
         conv = view.conv
         rendered = thread.parent(conv, view.user, view.assignee, mention=self._mention)
-        key = parent_key(conv.id)
-        if await self._service.slack_ts(key) is not None:
+        key = _parent_key(conv.id)
+        if await self._service.deliveries.slack_ts(key) is not None:
             return
         found = await self._find(row, key, conv.channel, None, conv.created_at.timestamp())
         ts = found[0] if found else await self._post(conv.channel, rendered, [key])
         permalink = await self._permalink(conv.channel, ts)
-        await self._service.posted([key], conv.id, conv.channel, ts, permalink)
+        await self._service.deliveries.posted(
+            [key], conv.id, conv.channel, ts, parent=True, permalink=permalink
+        )
 
-    async def _update_parent(self, row: OutboxRow, view: View) -> None:
+    async def _update_parent(self, view: View) -> None:
         conv = view.conv
         if conv.thread_ts is None:
             return  # the parent was never posted (it failed for good): nothing to update
@@ -202,7 +244,7 @@ class SlackSender:
     async def _transcript(self, row: OutboxRow, view: View) -> None:
         """What the parent could not hold of the description, then the conversation so far."""
         conv = view.conv
-        history = await self._service.history(conv.id)
+        history = await self._service.bot.history(conv.id)
         posts = [
             (f"description:{conv.id}:{n}", r) for n, r in enumerate(thread.description_rest(conv))
         ]
@@ -302,12 +344,14 @@ class SlackSender:
         payload = message.content.payload.model_dump()
         url = next(v for k, v in payload.items() if k.endswith("Url"))
         name = payload.get("title") or url.rstrip("/").rsplit("/", 1)[-1][:100] or "file"
-        recorded = await self._service.slack_ts(key)
+        recorded = await self._service.deliveries.slack_ts(key)
         if recorded is not None:
             file_id = recorded.removeprefix("pending:")
             shared = await self._shared(file_id, conv.channel) if row.maybe_sent else None
             if shared:
-                await self._service.posted([message.id], conv.id, conv.channel, f"file:{file_id}")
+                await self._service.deliveries.posted(
+                    [message.id], conv.id, conv.channel, f"file:{file_id}"
+                )
                 return True
             if shared is False and row.attempts < SHARE_PATIENCE:
                 # Completed perhaps, and Slack shares a little later: give it that time.
@@ -318,7 +362,9 @@ class SlackSender:
                 log.info("could not fetch a media file to upload; linking it instead")
                 return False
             file_id = await self._put(name, data)
-            await self._service.posted([key], conv.id, conv.channel, f"pending:{file_id}")
+            await self._service.deliveries.posted(
+                [key], conv.id, conv.channel, f"pending:{file_id}"
+            )
         try:
             await self._api.call(
                 "files.completeUploadExternal",
@@ -332,7 +378,9 @@ class SlackSender:
                 raise
             return False  # the upload expired before it was shared
         # Slack shares an upload later and says not where: the file id stands in for a ts.
-        await self._service.posted([message.id], conv.id, conv.channel, f"file:{file_id}")
+        await self._service.deliveries.posted(
+            [message.id], conv.id, conv.channel, f"file:{file_id}"
+        )
         return True
 
     async def _fetch(self, url: str) -> bytes | None:
@@ -373,39 +421,33 @@ class SlackSender:
     async def _queued_behind(self, row: OutboxRow, first: StoredMessage) -> list[StoredMessage]:
         """The same end user's text messages queued right behind `first`."""
         batch: list[StoredMessage] = []
-        for later in await self._service.queued_messages(row, COMBINE_MAX):
+        for later in await self._service.deliveries.queued_messages(row, COMBINE_MAX):
             if later.author_id != first.author_id or later.content.type != "text":
                 break
             batch.append(later)
         return batch
 
-    async def _thread_notice(self, row: OutboxRow, view: View) -> None:
-        """The bridge's own word in the thread: a reminder, a nudge, a failure."""
-        rendered = notices.in_thread(row.kind, row.payload, self._mention)
-        await self._reply(row, view.conv, [f"{row.kind}:{row.id}"], rendered)
-
-    async def _react(self, row: OutboxRow, view: View) -> None:
+    async def _react(self, view: View, react: React) -> None:
         # `already_reacted` (an earlier attempt's answer was lost) counts as done.
         await self._api.call(
             "reactions.add",
             channel=view.conv.channel,
-            timestamp=row.payload["ts"],
-            name=row.payload["name"],
+            timestamp=react.ts,
+            name=self._reactions[react.receipt],
         )
 
-    async def _ephemeral(self, row: OutboxRow, view: View) -> None:
+    async def _ephemeral(self, row: OutboxRow, view: View, told: Ephemeral) -> None:
         """A word to one agent. Slack keeps no trace an app can look up, so after an attempt
         that may have reached them it is not sent again: at most once, never twice."""
         if row.maybe_sent:
             log.info("an ephemeral notice may have gone out already; not repeating it")
             return
         conv = view.conv
-        who = row.payload["user"]
-        rendered = notices.ephemeral(row.payload["why"], row.payload["state"], who)
+        rendered = notices.ephemeral(told)
         await self._api.call(
             "chat.postEphemeral",
             channel=conv.channel,
-            user=who,
+            user=told.user,
             thread_ts=conv.thread_ts,
             text=rendered.text,
             blocks=rendered.blocks,
@@ -425,14 +467,14 @@ class SlackSender:
         """Post one thread reply carrying `keys`, unless it is already there (`new`: the
         caller knows it is not recorded as posted)."""
         thread_ts = _thread(conv)
-        if not new and await self._service.slack_ts(keys[0]) is not None:
+        if not new and await self._service.deliveries.slack_ts(keys[0]) is not None:
             return
         found = await self._find(row, keys[0], conv.channel, thread_ts, None)
         if found is not None:
             ts, keys = found  # what that earlier attempt posted, which may be less
         else:
             ts = await self._post(conv.channel, rendered, keys, thread_ts, as_user)
-        await self._service.posted(keys, conv.id, conv.channel, ts)
+        await self._service.deliveries.posted(keys, conv.id, conv.channel, ts)
 
     async def _post(
         self,
@@ -511,10 +553,17 @@ class SlackSender:
         return str(answer.data.get("permalink") or "") or None
 
     async def _view(self, row: OutboxRow) -> View:
-        view = await self._service.view(row.conversation_id, row.payload.get("messageId"))
+        view = await self._service.deliveries.view(
+            row.conversation_id, row.payload.get("messageId")
+        )
         if view is None:
             raise Fail(f"conversation {row.conversation_id} is gone")
         return view
+
+
+def _parent_key(conversation_id: str) -> str:
+    """How a conversation's parent post is named in the map of what is in Slack."""
+    return f"parent:{conversation_id}"
 
 
 def _thread(conv: Conversation) -> str:

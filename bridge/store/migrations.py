@@ -165,4 +165,15 @@ MIGRATIONS: list[str] = [
         ORDER BY id LIMIT 1;
     END;
     """,
+    # 3: a reaction's payload says what it means (`receipt`), not which emoji (`name`):
+    # the Slack wing picks the emoji. Rows queued before the upgrade are rewritten.
+    """
+    UPDATE outbox SET payload = json_set(json_remove(payload, '$.name'), '$.receipt',
+        CASE json_extract(payload, '$.name')
+            WHEN 'lock' THEN 'internal'
+            WHEN 'warning' THEN 'undelivered'
+            ELSE 'taken'
+        END)
+    WHERE kind = 'react' AND json_extract(payload, '$.name') IS NOT NULL;
+    """,
 ]

@@ -230,6 +230,28 @@ async def test_close_remote_ticket(bp_stage: Stage, botpress: FakeBotpress) -> N
     assert botpress.received == []  # a stop asked for by the bot is not echoed
 
 
+async def test_an_event_botpress_never_takes_is_a_dead_letter_named_for_it(
+    make_stage: StageFactory, botpress: FakeBotpress
+) -> None:
+    stage = await botpress_stage(make_stage, botpress, BRIDGE_DELIVERY_MAX_ATTEMPTS="1")
+    conv = await botpress.start_hitl(title="Nobody home")
+    remote = botpress.remote(conv)
+    parent = await stage.parent_ts(remote)
+    botpress.fail_next = 1
+    await stage.slack.click(ALICE, CHANNEL, parent, "claim")
+
+    async def dead() -> list[Any]:
+        return list((await stage.api.conversation(remote))["deadLetters"])
+
+    for _ in range(100):
+        if await dead():
+            break
+        await asyncio.sleep(0.05)
+    [letter] = await dead()
+    assert letter["target"] == "botpress" and letter["kind"] == "hitlAssigned"
+    assert letter["id"].startswith("evt_") and "HTTP 500" in letter["error"]
+
+
 async def test_native_conversations_are_out_of_reach(
     bp_stage: Stage, botpress: FakeBotpress
 ) -> None:

@@ -258,20 +258,32 @@ def test_event_id_home_opener_and_hitl_query() -> None:
 
 
 @dataclass
-class FakeService:
-    """What the listeners call on the service, recorded."""
-
+class FakeAgents:
     kept: list[tuple[str, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
 
     async def intake(self, kind: str, payload: dict[str, Any], **where: Any) -> bool:
         self.kept.append((kind, payload, where))
         return True
 
+
+class FakeOverview:
     async def queue(self, *args: Any, **kwargs: Any) -> list[Any]:
         return []
 
     async def figures(self, since: Any) -> Figures:
         return Figures(0, None, None)
+
+
+@dataclass
+class FakeService:
+    """What the listeners call on the service, recorded."""
+
+    agents: FakeAgents = field(default_factory=FakeAgents)
+    overview: FakeOverview = field(default_factory=FakeOverview)
+
+    @property
+    def kept(self) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+        return self.agents.kept
 
 
 @dataclass

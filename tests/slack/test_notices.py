@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bridge.events import Ephemeral, FailureNotice, Nudge, Reminder, from_json
 from bridge.model import Role, User
 from bridge.slack.notices import (
     EPHEMERALS,
@@ -17,6 +18,13 @@ from bridge.slack.notices import (
     upload_caption,
 )
 from tests.slack.checks import assert_within_limits
+
+
+def told(why: str, state: dict[str, Any]) -> Ephemeral:
+    """The notice as the core queues it for agent U0ME (read back as the sender does)."""
+    notice = from_json("ephemeral", {"channel": "C0", "user": "U0ME", "why": why, "state": state})
+    assert isinstance(notice, Ephemeral)
+    return notice
 
 
 def test_notice() -> None:
@@ -39,7 +47,8 @@ def test_notice() -> None:
 
 @pytest.mark.parametrize("why", sorted(EPHEMERALS))
 def test_ephemeral_said_by_its_reason_alone(why: str) -> None:
-    rendered = ephemeral(why, {}, "U0ME")
+    standing = {"status": "waiting", "assignee": None, "changedBy": None, "stopReason": None}
+    rendered = ephemeral(told(why, standing))
     assert rendered.text == EPHEMERALS[why]
     assert_within_limits(rendered)
 
@@ -101,7 +110,7 @@ def test_ephemeral_said_by_its_reason_alone(why: str) -> None:
     ],
 )
 def test_ephemeral_says_the_state(why: str, state: dict[str, Any], expected: str) -> None:
-    rendered = ephemeral(why, state, "U0ME")
+    rendered = ephemeral(told(why, state))
     assert rendered.text == expected
     assert rendered.blocks[0]["text"]["text"] == expected
 
@@ -140,7 +149,9 @@ def test_ephemeral_says_the_state(why: str, state: dict[str, Any], expected: str
     ],
 )
 def test_in_thread(kind: str, payload: dict[str, Any], mention: str, expected: str) -> None:
-    rendered = in_thread(kind, payload, mention)
+    said = from_json(kind, {"channel": "C0", **payload})
+    assert isinstance(said, Reminder | Nudge | FailureNotice)
+    rendered = in_thread(said, mention)
     assert rendered.text == expected
     assert_within_limits(rendered)
 

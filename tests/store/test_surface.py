@@ -16,7 +16,7 @@ import pytest
 
 from bridge import store as store_module
 from bridge.model import Role, User, utcnow
-from bridge.service import Service
+from bridge.service import Policy, Service
 from bridge.store import Batch, Tx
 from bridge.store.sqlite import SqliteStore
 
@@ -124,10 +124,11 @@ async def test_the_times_kept_are_the_callers(store: SqliteStore, tmp_path: Path
 
 
 async def test_the_service_stamps_with_its_own_clock(store: SqliteStore, tmp_path: Path) -> None:
-    service = Service(store, channel_for=lambda _: "C1", webhooks=True, clock=lambda: LONG_AGO)
-    user = await service.create_user("Ann", None, None)
-    await service.start_hitl(user, title=None, description=None, history=[], session=None)
-    await service.prune()  # by that clock, nothing is old yet
+    policy = Policy(channel_for=lambda _: "C1", webhooks=True)
+    service = Service(store, policy, clock=lambda: LONG_AGO)
+    user = await service.bot.create_user("Ann", None, None)
+    await service.bot.start_hitl(user, title=None, description=None, history=[], session=None)
+    await service.timers.prune()  # by that clock, nothing is old yet
     with sqlite3.connect(tmp_path / "b.db") as db:
         outbox = db.execute("SELECT DISTINCT created_at FROM outbox").fetchall()
         users = db.execute("SELECT created_at FROM users").fetchall()

@@ -1,0 +1,70 @@
+"""What every part of the service shares: the store, the clock, how this bridge is set up,
+and the one way a change is made: a transaction, then the drainers woken for what it queued.
+
+A transaction is a function run whole on the database's thread (`Store.write`): it must not
+touch the event loop, so the pulses fire after it returns, here and only here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from bridge.events import Target
+from bridge.metrics import Metrics
+from bridge.pulse import Pulse
+from bridge.service.work import Work
+from bridge.store import Store, Tx
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How this bridge is set up, as far as the core cares."""
+
+    channel_for: Callable[[str | None], str]  # a queue's Slack channel
+    webhooks: bool  # events go to the bot's webhook too (else only to GET /v1/events)
+    botpress: bool = False  # ... and to Botpress, for its conversations
+    assignee_closes: bool = False  # else any agent may release or resolve
+    receipts: bool = True  # mark an agent's reply once the bot has it
+    persona: tuple[str, str | None] | None = None  # (name, picture) the bot sees for agents
+    relay_corrections: bool = False  # an agent's edit goes out as a correction
+
+
+class Core:
+    def __init__(
+        self, store: Store, policy: Policy, metrics: Metrics, clock: Callable[[], datetime]
+    ) -> None:
+        self.store = store
+        self.policy = policy
+        self.metrics = metrics
+        self.clock = clock
+        slack = Pulse()  # one wake-up for both of Slack's lines
+        self.outbox_pulse = {
+            Target.SLACK: slack,
+            Target.SLACK_ASIDE: slack,
+            Target.SLACK_IN: Pulse(),
+            Target.BOT: Pulse(),
+            Target.BOTPRESS: Pulse(),
+        }
+        self.events_pulse = Pulse()  # GET /v1/events long-polls
+
+    async def write(self, body: Callable[[Work], T]) -> T:
+        """Run `body` as one transaction; once it is committed, wake whoever has new work."""
+
+        def run(tx: Tx) -> tuple[T, Work]:
+            work = Work(tx, self.policy, self.clock)
+            return body(work), work
+
+        result, work = await self.store.write(run)
+        for target in work.queued:
+            self.outbox_pulse[target].fire()
+        if work.evented:
+            self.events_pulse.fire()
+        return result
+
+    async def read(self, body: Callable[[Tx], T]) -> T:
+        return await self.store.read(body)

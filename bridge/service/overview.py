@@ -1,0 +1,75 @@
+"""What App Home and `/metrics` show: the queues, today's figures, the outbox's depths."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from bridge.events import Target
+from bridge.model import Conversation, Status, User
+from bridge.service.core import Core
+from bridge.store import Tx
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """A conversation as a queue shows it."""
+
+    conversation: Conversation
+    user: User | None
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """Today's handoffs, and the median seconds to a first reply and to resolve them."""
+
+    handoffs: int
+    first_reply: float | None
+    resolve: float | None
+
+
+class Overview:
+    def __init__(self, core: Core) -> None:
+        self._core = core
+
+    async def queue(
+        self, status: Status = Status.WAITING, slack_user_id: str | None = None, limit: int = 20
+    ) -> list[Queued]:
+        """Open conversations, oldest first: the waiting ones, or one agent's."""
+
+        def read(tx: Tx) -> list[Queued]:
+            agent_id = None
+            if slack_user_id is not None:
+                agent = tx.agent_by_slack_id(slack_user_id)
+                if agent is None:
+                    return []
+                agent_id = agent.id
+            found = tx.open_conversations(status, limit, agent_id)
+            return [Queued(conv, tx.user(conv.user_id) if conv.user_id else None) for conv in found]
+
+        return await self._core.read(read)
+
+    async def figures(self, since: datetime) -> Figures:
+        handoffs, firsts, resolves = await self._core.read(lambda tx: tx.day_figures(since))
+        return Figures(
+            handoffs,
+            statistics.median(firsts) if firsts else None,
+            statistics.median(resolves) if resolves else None,
+        )
+
+    async def refresh_metrics(self) -> None:
+        """Bring the gauges read from the database up to date (before a scrape)."""
+        m = self._core.metrics
+        stats, counts = await self._core.read(
+            lambda tx: (tx.outbox_stats(), tx.conversation_counts())
+        )
+        now = time.time()
+        for target in Target:
+            depth, oldest = stats.get((target, "pending"), (0, now))
+            m.outbox_depth.labels(target).set(depth)
+            m.outbox_oldest.labels(target).set(now - oldest)
+            m.dead_letters.labels(target).set(stats.get((target, "failed"), (0, now))[0])
+        for status in Status:
+            m.conversations.labels(status.value).set(counts.get(status.value, 0))
