@@ -97,7 +97,7 @@ def _version() -> str:
 
 def _settings_help() -> str:
     """Every setting with its default, from the settings model itself (so never stale); what
-    each means is in the README's Configuration section."""
+    each means is in docs/configuration.md."""
     from pydantic_core import PydanticUndefined
 
     from bridge.config import Settings
@@ -112,7 +112,7 @@ def _settings_help() -> str:
         else:
             shown = str(default).lower() if isinstance(default, bool) else str(default)
         lines.append(f"  {field.validation_alias:<30} {shown}")
-    lines.append("what each means: the README, section Configuration")
+    lines.append("what each means, and its bounds: docs/configuration.md")
     return "\n".join(lines)
 
 
