@@ -31,7 +31,7 @@ def machine() -> dict[str, str]:
                 model = line.split(":", 1)[1].strip()
                 break
     versions = {}
-    for dist in ("aiohttp", "slack_sdk", "slack_bolt", "aiosqlite", "pydantic"):
+    for dist in ("aiohttp", "slack_sdk", "slack_bolt", "pydantic"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             versions[dist] = metadata.version(dist)
     digest = hashlib.sha256()

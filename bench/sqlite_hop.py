@@ -14,8 +14,8 @@ transaction, in a WAL database with the bridge's pragmas, five ways:
   transactions share commits).
 
 Then what one Slack-bound message costs the store, with nothing else running: the row
-functions the bridge calls for it (`Service.send_message`'s check and inserts, the outbox's
-take, the Slack sender's view, `Service.posted`, the delivery), timed on the store's thread
+functions the bridge calls for it (`BotCommands.send_message`'s check and inserts, the outbox's
+take, the Slack sender's view, `Deliveries.posted`, the delivery), timed on the store's thread
 by its observer (`bridge.store.Observer`): the batches alone, no event loop or hand-off.
 Once with a commit for each transaction, once with `--share` messages' transactions to a
 commit (asked for together, so that they go over in one batch): 6 by default, which makes

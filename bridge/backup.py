@@ -4,8 +4,8 @@ Copying the file itself while the bridge writes can catch a transaction half-way
 misses what still sits in its `-wal` file. SQLite's online backup copies one committed
 state instead, pages and WAL alike, without stopping the bridge (it reads; the bridge's
 writes go on). The copy is written next to PATH under a temporary name, checked, turned
-into a single self-contained file, and only then renamed to PATH: a PATH that exists is a
-whole backup.
+into a single self-contained file, and only then linked as PATH: a PATH that exists is a
+whole backup, and never one that was there before.
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ def backup(database: Path, to: Path) -> None:
             verdict = dst.execute("PRAGMA quick_check").fetchone()[0]
         if verdict != "ok":
             raise BackupError(f"the copy of {database} does not check out: {verdict}")
-        os.replace(partial, to)
+        os.link(partial, to)  # unlike a rename, never replaces a file made meanwhile
+    except FileExistsError:
+        raise BackupError(f"{to} exists already: give a new file name") from None
     except sqlite3.Error as exc:
         raise BackupError(f"could not copy {database}: {exc}") from None
     except OSError as exc:

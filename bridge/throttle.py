@@ -1,12 +1,13 @@
-"""A budget of requests per client address on the routes that ask for no credentials
-(`/healthz`, `/metrics`, `/files/...`).
+"""A budget of requests per client address and route, on the routes that ask for no
+credentials (`/healthz`, `/metrics`, `/files/...`).
 
 Everything else is closed to strangers by a token, a signature or a path token, which a
 refused request costs almost nothing to check. These three do real work for anyone: a
 metrics refresh reads the database, a file link fetches from Slack. Past its budget an
-address gets 429 with `Retry-After` until its budget refills; other addresses are not
-affected. Behind a proxy every client shares the proxy's address, so the budget is generous:
-it only stops one client from making the bridge work flat out.
+address gets 429 with `Retry-After` until its budget refills; other addresses, and its other
+routes, are not affected. Behind a proxy every client shares the proxy's address, so the
+budget is generous, and each route has its own: a burst of file downloads never makes the
+balancer's health check fail.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class PerClient:
 
 class Throttle:
     """The middleware: requests to `paths` (a path equal to one, or under one ending in `/`)
-    spend their client's budget."""
+    spend their client's budget for that one."""
 
     def __init__(self, paths: tuple[str, ...], rate: float, burst: int) -> None:
         self._paths = paths
@@ -77,14 +78,19 @@ class Throttle:
         """`on_cleanup`: no report is due once the app is gone."""
         self.refused.close()
 
-    def _counts(self, path: str) -> bool:
-        return any(path == p or (p.endswith("/") and path.startswith(p)) for p in self._paths)
+    def _route(self, path: str) -> str | None:
+        """Which of `paths` this request spends from, if any."""
+        for p in self._paths:
+            if path == p or (p.endswith("/") and path.startswith(p)):
+                return p
+        return None
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not self._counts(request.path):
+        route = self._route(request.path)
+        if route is None:
             return await handler(request)
-        wait = self._budget.take(request.remote or "")
+        wait = self._budget.take(f"{route} {request.remote or ''}")
         if wait == 0:
             return await handler(request)
         self.refused.happened()

@@ -97,7 +97,8 @@ NOTES: dict[tuple[str, str], str] = {
     ("SlackRef", "channel"): "the channel id of the thread",
     ("SlackRef", "threadTs"): "the parent message's `ts`; null until it is posted",
     ("SlackRef", "permalink"): "a link to the parent; null until it is posted",
-    ("DeadLetterOut", "target"): "`bot`: an event for the webhook; `slack`: anything else",
+    ("DeadLetterOut", "target"): "`bot`: an event for the webhook; `botpress`: an event for "
+    "Botpress's webhook; `slack`: anything for Slack",
     ("DeadLetterOut", "kind"): "the event's type, or what was meant for Slack (`message`, "
     "`transcript`, ...)",
     ("DeadLetterOut", "id"): "the event's id, or the message's",

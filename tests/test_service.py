@@ -27,7 +27,7 @@ from bridge.events import (
     from_json,
     parse_event,
 )
-from bridge.model import Action, AgentProfile, HistoryItem, TextMessage, TextPayload
+from bridge.model import Action, AgentProfile, HistoryItem, Status, TextMessage, TextPayload
 from bridge.service import Policy, Service, Stopped
 from bridge.store.sqlite import SqliteStore
 
@@ -65,14 +65,14 @@ def pulses(service: Service) -> dict[str, int]:
     return counts | {"events": service.events_pulse.count}
 
 
-async def handoff(service: Service, **session: Any) -> tuple[str, str]:
-    """An end user and their conversation, its parent in Slack as thread 1.000001."""
+async def handoff(service: Service, ts: str = "1.000001", **session: Any) -> tuple[str, str]:
+    """An end user and their conversation, its parent in Slack as thread `ts`."""
     user = await service.bot.create_user("Erin", None, None)
     conv = await service.bot.start_hitl(
         user, title="Refund", description=None, history=[], session=session or None
     )
     channel = "C0VIP" if session.get("queue") == "vip" else "C0HOME"
-    await service.deliveries.posted([f"parent:{conv}"], conv, channel, "1.000001", parent=True)
+    await service.deliveries.posted([f"parent:{conv}"], conv, channel, ts, parent=True)
     return user, conv
 
 
@@ -150,3 +150,16 @@ async def test_a_refused_command_changes_nothing_and_wakes_no_one(
     assert pulses(service) == before
     assert queued(tmp_path / "b.db", Target.SLACK) == rows
     assert PostMessage not in {type(p) for p in rows}
+
+
+async def test_a_queue_reads_only_what_is_shown_but_counts_all(service: Service) -> None:
+    for n in range(3):
+        await handoff(service, ts=f"{n}.000001")
+    _, mine = await handoff(service, ts="9.000001")
+    await service.agents.act(Action.CLAIM, mine, ALICE)
+    waiting = await service.overview.queue(Status.WAITING, limit=2)
+    assert (len(waiting.items), waiting.total) == (2, 3)
+    alice = await service.overview.queue(Status.ASSIGNED, slack_user_id="U0ALICE", limit=2)
+    assert [q.conversation.id for q in alice.items] == [mine] and alice.total == 1
+    nobody = await service.overview.queue(Status.ASSIGNED, slack_user_id="U0NOBODY")
+    assert (nobody.items, nobody.total) == ([], 0)

@@ -265,7 +265,7 @@ class BotpressSender(EventSender):
         elif isinstance(p, MessagePayload):
             path = "/message-from-agent"
             body |= {"remoteUserId": p.userId, "messageType": p.type, "payload": p.payload}
-        await self._post(self._url + path, "Botpress", json=body)
+        await self._post(self._url + path, f"Botpress ({path})", json=body)
 
 
 # --- Botpress message payloads as the bridge's contents -------------------------------------

@@ -25,7 +25,7 @@ from bridge.service.bot import BotCommands
 from bridge.service.core import Core, Policy
 from bridge.service.deliveries import Deliveries
 from bridge.service.errors import Invalid, KeyTaken, NotFound, Stopped
-from bridge.service.overview import Figures, Overview, Queued
+from bridge.service.overview import Figures, Listed, Overview, Queued
 from bridge.service.timers import Timers
 from bridge.service.work import Idem
 from bridge.store import Store
@@ -35,6 +35,7 @@ __all__ = [
     "Idem",
     "Invalid",
     "KeyTaken",
+    "Listed",
     "NotFound",
     "Outcome",
     "Policy",
@@ -61,6 +62,7 @@ class Service:
         self.metrics = core.metrics
         self.outbox_pulse = core.outbox_pulse
         self.events_pulse = core.events_pulse
+        self.changed = core.changed
         self.bot = BotCommands(core)
         self.agents = AgentCommands(core)
         self.timers = Timers(core)

@@ -138,9 +138,6 @@ class BotCommands:
     async def conversation(self, conversation_id: str) -> Conversation | None:
         return await self._core.read(lambda tx: tx.conversation(conversation_id))
 
-    async def history(self, conversation_id: str) -> list[HistoryItem]:
-        return await self._core.read(lambda tx: tx.history(conversation_id))
-
     async def dead_letters(self, conversation_id: str) -> list[DeadLetter]:
         return await self._core.read(lambda tx: tx.dead_letters(conversation_id))
 

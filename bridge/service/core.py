@@ -2,11 +2,14 @@
 and the one way a change is made: a transaction, then the drainers woken for what it queued.
 
 A transaction is a function run whole on the database's thread (`Store.write`): it must not
-touch the event loop, so the pulses fire after it returns, here and only here.
+touch the event loop, nor say anything that may not happen (it can be undone, or run again
+with a batch), so the pulses fire and its log lines are written after it is committed, here
+and only here.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,10 +54,12 @@ class Core:
             Target.BOTPRESS: Pulse(),
         }
         self.events_pulse = Pulse()  # GET /v1/events long-polls
+        self.changed = Pulse()  # any change at all (App Home redraws)
 
     async def write(self, body: Callable[[Work], T]) -> T:
         """Run `body` as one transaction; once it is committed, wake whoever has new work."""
 
+        @functools.wraps(body)  # the store's observers see whose transaction it is
         def run(tx: Tx) -> tuple[T, Work]:
             work = Work(tx, self.policy, self.clock)
             return body(work), work
@@ -64,6 +69,9 @@ class Core:
             self.outbox_pulse[target].fire()
         if work.evented:
             self.events_pulse.fire()
+        self.changed.fire()
+        for line in work.logs:
+            line()
         return result
 
     async def read(self, body: Callable[[Tx], T]) -> T:

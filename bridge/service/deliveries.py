@@ -36,6 +36,10 @@ class Deliveries:
         where it is in Slack, if it is there already), read at once."""
         return await self._core.read(lambda tx: tx.view(conversation_id, message_id))
 
+    async def history(self, conversation_id: str) -> list[HistoryItem]:
+        """The history the bot gave when it handed the conversation over."""
+        return await self._core.read(lambda tx: tx.history(conversation_id))
+
     async def slack_ts(self, key: str) -> str | None:
         """Where in Slack the post named `key` went, if it did."""
         return await self._core.read(lambda tx: tx.slack_ts(key))

@@ -22,6 +22,14 @@ class Queued:
 
 
 @dataclass(frozen=True, slots=True)
+class Listed:
+    """The first conversations of a queue, and how many it holds in all."""
+
+    items: list[Queued]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
 class Figures:
     """Today's handoffs, and the median seconds to a first reply and to resolve them."""
 
@@ -36,18 +44,20 @@ class Overview:
 
     async def queue(
         self, status: Status = Status.WAITING, slack_user_id: str | None = None, limit: int = 20
-    ) -> list[Queued]:
-        """Open conversations, oldest first: the waiting ones, or one agent's."""
+    ) -> Listed:
+        """Open conversations, the oldest `limit` of them: the waiting ones, or one
+        agent's."""
 
-        def read(tx: Tx) -> list[Queued]:
+        def read(tx: Tx) -> Listed:
             agent_id = None
             if slack_user_id is not None:
                 agent = tx.agent_by_slack_id(slack_user_id)
                 if agent is None:
-                    return []
+                    return Listed([], 0)
                 agent_id = agent.id
             found = tx.open_conversations(status, limit, agent_id)
-            return [Queued(conv, tx.user(conv.user_id) if conv.user_id else None) for conv in found]
+            items = [Queued(c, tx.user(c.user_id) if c.user_id else None) for c in found]
+            return Listed(items, tx.count_conversations(status, agent_id))
 
         return await self._core.read(read)
 

@@ -8,6 +8,7 @@ the transaction is committed (`Core.write` does that).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -68,6 +69,7 @@ class Work:
         self.now = clock
         self.queued: set[Target] = set()
         self.evented = False
+        self.logs: list[Callable[[], None]] = []  # written once the transaction is committed
 
     # --- finding things ---------------------------------------------------------------
 
@@ -151,7 +153,11 @@ class Work:
             self.event(
                 conv, HitlStopped(id=new_id("evt"), createdAt=iso(self.now()), payload=payload)
             )
-        log.info("handoff stopped (%s)", reason.value, extra={"conversation": conv.id})
+        self.logs.append(
+            functools.partial(
+                log.info, "handoff stopped (%s)", reason.value, extra={"conversation": conv.id}
+            )
+        )
 
     def tell(self, conv: Conversation, slack_user_id: str, why: Why) -> None:
         """Tell one agent why nothing happened, with the state as it is now (it may change

@@ -9,7 +9,6 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from bridge.events import Target
 from bridge.model import Status
 from bridge.outbox import Defer, Retry
 from bridge.pulse import Pulse
@@ -51,7 +50,9 @@ class AppHome:
             Status.ASSIGNED, slack_user_id=user, limit=HOME_MINE
         )
         today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        view = home_view(waiting, mine, await self._service.overview.figures(today), now)
+        figures = await self._service.overview.figures(today)
+        totals = (waiting.total, mine.total)
+        view = home_view(waiting.items, mine.items, figures, now, totals)
         await self._api.call("views.publish", user_id=user, view=view)
 
     async def run(self) -> None:
@@ -60,9 +61,9 @@ class AppHome:
             group.create_task(self._publish_due())
 
     async def _follow_changes(self) -> None:
-        """Every change queues something for Slack: then each recent viewer's tab is due,
-        no sooner than a period after their last."""
-        pulse = self._service.outbox_pulse[Target.SLACK]
+        """After any change, each recent viewer's tab is due, no sooner than a period after
+        their last."""
+        pulse = self._service.changed
         seen = pulse.count
         while True:
             await pulse.wait(seen, None)

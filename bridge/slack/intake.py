@@ -1,6 +1,6 @@
 """What agents did in Slack, handled after Slack has had its answer.
 
-The listeners keep each reply, edit and button press as it arrived (`Service.intake`) and
+The listeners keep each reply, edit and button press as it arrived (`service.agents.intake`) and
 answer Slack at once: Slack wants its answer within 3 seconds, and telling who someone is
 (`users.info`, the agents' user group, the names of people mentioned, a Slack Connect file)
 may take longer. This sender then handles them in order per conversation, asking Slack what

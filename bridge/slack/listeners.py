@@ -1,7 +1,7 @@
 """Slack's requests as Bolt hands them over: thin listeners that keep what agents did.
 
 Each listener translates its payload (the pure functions at the end) and hands the result to
-`Service.intake`, which commits it; Bolt answers Slack after the listener returns
+`service.agents.intake`, which commits it; Bolt answers Slack after the listener returns
 (`process_before_response=True`, see `app`), so a 200 means it is kept. Who the agent is,
 and the rest that asks Slack, is worked out after the answer (`intake.Intake`).
 
@@ -126,11 +126,13 @@ async def _keep(service: Service, received: Received | None, event_id: str | Non
 async def _answer(service: Service, query: Query, user: str) -> str:
     now = datetime.now(UTC)
     if query == "waiting":
-        return queue.waiting_answer(await service.overview.queue(Status.WAITING), now)
+        listed = await service.overview.queue(Status.WAITING, limit=queue.ANSWER_LINES)
+        return queue.waiting_answer(listed.items, now, listed.total)
     if query == "mine":
-        return queue.mine_answer(
-            await service.overview.queue(Status.ASSIGNED, slack_user_id=user), now
+        listed = await service.overview.queue(
+            Status.ASSIGNED, slack_user_id=user, limit=queue.ANSWER_LINES
         )
+        return queue.mine_answer(listed.items, now, listed.total)
     if query == "stats":
         today = now.replace(hour=0, minute=0, second=0, microsecond=0)
         return queue.figures_text(await service.overview.figures(today))
@@ -142,7 +144,7 @@ async def _answer(service: Service, query: Query, user: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Received:
-    """What an agent did, as `Service.intake` keeps it: a `kind` the intake handles, its
+    """What an agent did, as `service.agents.intake` keeps it: a `kind` the intake handles, its
     payload, and the conversation it concerns, named by its thread or by its id."""
 
     kind: Literal["reply", "change", "action"]

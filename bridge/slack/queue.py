@@ -101,35 +101,45 @@ def _more(shown: int, total: int) -> list[str]:
     return [f"_…and {total - shown} more_"] if total > shown else []
 
 
-def queue_answer(title: str, items: Sequence[Queued], now: datetime, empty: str) -> str:
+def queue_answer(
+    title: str, items: Sequence[Queued], now: datetime, empty: str, total: int | None = None
+) -> str:
     """A `/hitl` answer: a heading and one line per conversation, the first `ANSWER_LINES`
-    of them and how many more, within a message's text."""
+    of them and how many more (of `total`, if more were not read), within a message's
+    text."""
     if not items:
         return f"*{title}*\n{empty}"
     lines = [f"• {line(item, now)}" for item in items[:ANSWER_LINES]]
-    text = "\n".join([f"*{title}*", *lines, *_more(len(lines), len(items))])
+    total = len(items) if total is None else total
+    text = "\n".join([f"*{title}*", *lines, *_more(len(lines), total)])
     return truncate_mrkdwn(text, MAX_MESSAGE_TEXT)
 
 
-def waiting_answer(items: Sequence[Queued], now: datetime) -> str:
+def waiting_answer(items: Sequence[Queued], now: datetime, total: int | None = None) -> str:
     """`/hitl`: the conversations waiting for an agent."""
-    return queue_answer("Waiting", items, now, "Nobody is waiting. :tada:")
+    return queue_answer("Waiting", items, now, "Nobody is waiting. :tada:", total)
 
 
-def mine_answer(items: Sequence[Queued], now: datetime) -> str:
+def mine_answer(items: Sequence[Queued], now: datetime, total: int | None = None) -> str:
     """`/hitl mine`: the asker's own conversations."""
-    return queue_answer("Yours", items, now, "You have no conversation now.")
+    return queue_answer("Yours", items, now, "You have no conversation now.", total)
 
 
 def home_view(
-    waiting: Sequence[Queued], mine: Sequence[Queued], figures: Figures, now: datetime
+    waiting: Sequence[Queued],
+    mine: Sequence[Queued],
+    figures: Figures,
+    now: datetime,
+    totals: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """The App Home tab: the waiting queue with Claim buttons (the first `HOME_WAITING`),
-    the agent's own (the first `HOME_MINE`), today; within `MAX_VIEW_BLOCKS` blocks."""
+    the agent's own (the first `HOME_MINE`), today; within `MAX_VIEW_BLOCKS` blocks.
+    `totals`: how many each queue holds, when not all of it was read."""
+    waiting_total, mine_total = totals or (len(waiting), len(mine))
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Handoff queue"}},
         _line_block(figures_text(figures)),
-        section(f"*Waiting* ({len(waiting)})"),
+        section(f"*Waiting* ({waiting_total})"),
     ]
     for item in waiting[:HOME_WAITING]:
         block = section(line(item, now))
@@ -140,13 +150,13 @@ def home_view(
             "value": item.conversation.id,
         }
         blocks.append(block)
-    blocks += [_line_block(more) for more in _more(HOME_WAITING, len(waiting))]
+    blocks += [_line_block(more) for more in _more(HOME_WAITING, waiting_total)]
     if not waiting:
         blocks.append(_line_block("Nobody is waiting. :tada:"))
     blocks.append({"type": "divider"})
-    blocks.append(section(f"*Yours* ({len(mine)})"))
+    blocks.append(section(f"*Yours* ({mine_total})"))
     blocks += [_line_block(line(item, now)) for item in mine[:HOME_MINE]]
-    blocks += [_line_block(more) for more in _more(HOME_MINE, len(mine))]
+    blocks += [_line_block(more) for more in _more(HOME_MINE, mine_total)]
     if not mine:
         blocks.append(_line_block("You have no conversation right now."))
     return {"type": "home", "blocks": blocks}

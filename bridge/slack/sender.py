@@ -244,7 +244,7 @@ class SlackSender:
     async def _transcript(self, row: OutboxRow, view: View) -> None:
         """What the parent could not hold of the description, then the conversation so far."""
         conv = view.conv
-        history = await self._service.bot.history(conv.id)
+        history = await self._service.deliveries.history(conv.id)
         posts = [
             (f"description:{conv.id}:{n}", r) for n, r in enumerate(thread.description_rest(conv))
         ]
@@ -428,6 +428,8 @@ class SlackSender:
         return batch
 
     async def _react(self, view: View, react: React) -> None:
+        if not self._reactions[react.receipt]:
+            return  # receipts were turned off after this one was queued
         # `already_reacted` (an earlier attempt's answer was lost) counts as done.
         await self._api.call(
             "reactions.add",

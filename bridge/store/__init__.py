@@ -137,6 +137,10 @@ class ConversationRows(Protocol):
         """Conversations in `status` (those of one agent, if given), oldest first."""
         ...
 
+    def count_conversations(self, status: Status, agent_id: str | None = None) -> int:
+        """How many conversations are in `status` (those of one agent, if given)."""
+        ...
+
     def conversation_counts(self) -> dict[str, int]:
         """Conversations by status."""
         ...

@@ -304,6 +304,16 @@ class SqliteTx(Tx):
         )
         return [_conversation(r) for r in rows]
 
+    def count_conversations(self, status: Status, agent_id: str | None = None) -> int:
+        row = self._one(
+            "SELECT COUNT(*) AS n FROM conversations WHERE status = ?"
+            " AND (? IS NULL OR agent_id = ?)",
+            status.value,
+            agent_id,
+            agent_id,
+        )
+        return int(row["n"]) if row else 0
+
     def day_figures(self, since: datetime) -> tuple[int, list[float], list[float]]:
         """Handoffs opened since `since`; seconds to their first reply; seconds to resolve."""
         rows = self._all(

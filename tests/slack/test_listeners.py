@@ -15,7 +15,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bridge.service import Figures
+from bridge.service import Figures, Listed
 from bridge.slack import listeners
 from bridge.slack.listeners import (
     Received,
@@ -267,8 +267,8 @@ class FakeAgents:
 
 
 class FakeOverview:
-    async def queue(self, *args: Any, **kwargs: Any) -> list[Any]:
-        return []
+    async def queue(self, *args: Any, **kwargs: Any) -> Listed:
+        return Listed([], 0)
 
     async def figures(self, since: Any) -> Figures:
         return Figures(0, None, None)

@@ -102,6 +102,15 @@ def test_home_view_stays_within_limits_however_long_the_queue() -> None:
     assert f"_…and {500 - queue.HOME_MINE} more_" in dumped
 
 
+def test_what_was_not_read_is_counted_from_the_totals() -> None:
+    """The service reads only what is drawn, and says how many there are in all."""
+    waiting = [queued(n) for n in range(queue.HOME_WAITING)]
+    view = json.dumps(queue.home_view(waiting, [], Figures(0, None, None), NOW, (45, 0)))
+    assert "*Waiting* (45)" in view and "_\\u2026and 15 more_" in view
+    answer = queue.waiting_answer(waiting[: queue.ANSWER_LINES], NOW, 45)
+    assert answer.endswith("_…and 25 more_")
+
+
 def test_home_view_empty() -> None:
     view = queue.home_view([], [], Figures(0, None, None), NOW)
     assert_valid_view(view)
