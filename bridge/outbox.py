@@ -18,13 +18,14 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from functools import partial
-from typing import Any, Protocol
+from typing import Protocol, TypeVar
 
 from bridge.metrics import Metrics
 from bridge.pulse import Pulse
 from bridge.store import OutboxRow, Store, Tx, Unavailable
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Seconds between tries while the database cannot take writes.
 PAUSE = 1.0
@@ -114,6 +115,9 @@ class Drainer:
         self._concurrency = concurrency
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
+        # The last take filled every free worker: other conversations may be waiting, so a
+        # worker that is done goes back to the pool rather than on with its conversation.
+        self._saturated = False
 
     async def run(self) -> None:
         while not self._stopping:
@@ -134,6 +138,7 @@ class Drainer:
         now = time.time()
         busy = list(self._inflight)
         rows, later = await self._store.write(partial(self._take, now, free, busy))
+        self._saturated = len(rows) == free
         for row in rows:
             self._inflight[row.conversation_id] = asyncio.create_task(self._deliver(row))
         if rows:
@@ -160,11 +165,23 @@ class Drainer:
             await asyncio.gather(*pending, return_exceptions=True)
 
     async def _deliver(self, row: OutboxRow) -> None:
+        """Deliver `row`, then the rows queued behind it in its conversation while they
+        are due and no other conversation waits for a worker."""
+        next_row: OutboxRow | None = row
+        try:
+            while next_row is not None and not self._stopping:
+                next_row = await self._deliver_one(next_row)
+        finally:
+            self._inflight.pop(row.conversation_id, None)
+            self._pulse.fire()
+
+    async def _deliver_one(self, row: OutboxRow) -> OutboxRow | None:
+        """Deliver one row; the next of its conversation when that was taken with it."""
         try:
             wait = self._sender.hold(row)
             if wait > 0:
                 await self._defer(row, wait)
-                return
+                return None
             await self._sender.send(row)
         except Defer as exc:
             await self._defer(row, exc.after)
@@ -187,12 +204,22 @@ class Drainer:
             await self._retry(row, f"{type(exc).__name__}: {exc}", self._backoff(row), True)
         else:
             await self._follow_up(lambda: self._sender.delivered(row), row)
-            await self._record(lambda tx: tx.remove_delivered(row.id))
+            next_row = await self._remove(row)
             self._count("delivered")
             self._metrics.latency.labels(self._target).observe(time.time() - row.created_at)
-        finally:
-            self._inflight.pop(row.conversation_id, None)
-            self._pulse.fire()
+            return next_row
+        return None
+
+    async def _remove(self, row: OutboxRow) -> OutboxRow | None:
+        """Remove a delivered row and, in the same transaction, take the next of its
+        conversation if it is due and the workers are not all wanted."""
+        chain = not self._saturated and not self._stopping
+
+        def remove(tx: Tx) -> OutboxRow | None:
+            tx.remove_delivered(row.id)
+            return tx.take_next(self._target, row.conversation_id, time.time()) if chain else None
+
+        return await _when_stored(lambda: self._store.write(remove))
 
     async def _defer(self, row: OutboxRow, wait: float) -> None:
         at = time.time() + wait
@@ -265,13 +292,12 @@ class Drainer:
         self._metrics.deliveries.labels(self._target, outcome).inc()
 
 
-async def _when_stored(run: Callable[[], Awaitable[Any]]) -> None:
+async def _when_stored(run: Callable[[], Awaitable[T]]) -> T:
     """`run()`, run again each `PAUSE` while it raises `Unavailable`: that undid all it did,
     so another run repeats nothing. The row's conversation waits meanwhile. Cancelled at
     stop, the row stays taken and maybe sent, for the next start to settle."""
     while True:
         try:
-            await run()
-            return
+            return await run()
         except Unavailable:
             await asyncio.sleep(PAUSE)

@@ -279,6 +279,11 @@ class OutboxRows(Protocol):
         """
         ...
 
+    def take_next(self, target: str, conversation_id: str, now: float) -> OutboxRow | None:
+        """The conversation's head, if it is due, taken as `take_due` takes it (its
+        delivery goes on from the row before it, in the same worker)."""
+        ...
+
     def next_due_at(self, target: str, busy: Sequence[str]) -> float | None:
         """When the next head of a conversation not in `busy` falls due."""
         ...

@@ -488,6 +488,21 @@ class SqliteTx(Tx):
         )
         return [_outbox_row(r) for r in rows]
 
+    def take_next(self, target: str, conversation_id: str, now: float) -> OutboxRow | None:
+        row = self._one(
+            "SELECT o.* FROM outbox_heads h JOIN outbox o ON o.id = h.row_id"
+            " WHERE h.target = ? AND h.conversation_id = ? AND h.next_at <= ?",
+            target,
+            conversation_id,
+            now,
+        )
+        if row is None:
+            return None
+        self._run(
+            "UPDATE outbox SET attempts = attempts + 1, maybe_sent = 1 WHERE id = ?", row["id"]
+        )
+        return _outbox_row(row)
+
     def outbox_stats(self) -> dict[tuple[str, str], tuple[int, float]]:
         rows = self._all(
             "SELECT target, state, COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox"
