@@ -57,15 +57,21 @@ class Fail(Exception):
     """The party refuses this row for good; retrying would not help."""
 
 
+Settle = Callable[[Tx], None]
+"""What a sender records of a delivery, run in the transaction that removes its row: one
+commit for both, and a crash keeps neither or both."""
+
+
 class Sender(Protocol):
     def hold(self, row: OutboxRow) -> float:
         """Seconds this row must wait before it may go (0 = now). A row held back is
         deferred without counting as an attempt, and its worker moves on."""
         ...
 
-    async def send(self, row: OutboxRow) -> None:
+    async def send(self, row: OutboxRow) -> Settle | None:
         """Deliver one row, or raise `Retry`, `Defer` or `Fail`. `row.maybe_sent` is True when an
-        earlier attempt may have reached the party (a crash, a timeout)."""
+        earlier attempt may have reached the party (a crash, a timeout). What it returns, if
+        anything, is recorded as the row is removed."""
         ...
 
     async def delivered(self, row: OutboxRow) -> None:
@@ -182,7 +188,7 @@ class Drainer:
             if wait > 0:
                 await self._defer(row, wait)
                 return None
-            await self._sender.send(row)
+            settle = await self._sender.send(row)
         except Defer as exc:
             await self._defer(row, exc.after)
         except Retry as exc:
@@ -204,18 +210,31 @@ class Drainer:
             await self._retry(row, f"{type(exc).__name__}: {exc}", self._backoff(row), True)
         else:
             await self._follow_up(lambda: self._sender.delivered(row), row)
-            next_row = await self._remove(row)
+            try:
+                next_row = await self._remove(row, settle)
+            except Exception as exc:  # what the sender asked to record would not go in
+                log.exception(
+                    "%s delivery of %s could not be recorded",
+                    self._target,
+                    row.kind,
+                    extra={"conversation": row.conversation_id},
+                )
+                await self._retry(row, f"{type(exc).__name__}: {exc}", self._backoff(row), True)
+                return None
             self._count("delivered")
             self._metrics.latency.labels(self._target).observe(time.time() - row.created_at)
             return next_row
         return None
 
-    async def _remove(self, row: OutboxRow) -> OutboxRow | None:
-        """Remove a delivered row and, in the same transaction, take the next of its
-        conversation if it is due and the workers are not all wanted."""
+    async def _remove(self, row: OutboxRow, settle: Settle | None) -> OutboxRow | None:
+        """Record what the sender asked (`settle`) and remove a delivered row; in the same
+        transaction, take the next of its conversation if it is due and the workers are not
+        all wanted."""
         chain = not self._saturated and not self._stopping
 
         def remove(tx: Tx) -> OutboxRow | None:
+            if settle is not None:
+                settle(tx)
             tx.remove_delivered(row.id)
             return tx.take_next(self._target, row.conversation_id, time.time()) if chain else None
 

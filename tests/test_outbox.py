@@ -150,3 +150,24 @@ async def test_a_conversation_s_queue_goes_on_in_one_worker(tmp_path: Path) -> N
         assert await store.read(lambda tx: tx.outbox_stats()) == {}
     finally:
         await store.close()
+
+
+async def test_what_a_sender_records_goes_in_with_the_row_s_removal(store: Store) -> None:
+    """A sender's record of a delivery is written in the transaction that removes the row;
+    when it cannot be, the row is not lost but retried."""
+    broken = [True]
+
+    class Settling(Recorder):
+        async def send(self, row: OutboxRow) -> Callable[[Tx], None]:
+            def record(tx: Tx) -> None:
+                if row.payload["n"] == 1 and broken:
+                    broken.pop()
+                    raise RuntimeError("the record would not go in")
+                tx.remember_key("sent", str(row.payload["n"]), "f", row.id, utcnow())
+
+            return record
+
+    left = await run(Settling(store, set()))
+    assert left == {}
+    recorded = await store.read(lambda tx: [tx.recall_key("sent", str(n)) for n in range(3)])
+    assert all(r is not None for r in recorded) and broken == []

@@ -4,7 +4,7 @@ up on."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bridge.events import (
     BotEvent,
@@ -91,9 +91,10 @@ class Deliveries:
         """A post carrying `keys` reached Slack as `ts`. A `parent` (the first, or a new one
         after the thread was lost) becomes the conversation's thread, wherever it is."""
 
+        recorded = self.recording(keys, conversation_id, channel, ts)
+
         def record(w: Work) -> None:
-            for part, key in enumerate(keys):
-                w.tx.record_slack_ts(key, conversation_id, channel, ts, part)
+            recorded(w.tx)
             if parent:
                 conv = w.conversation(conversation_id)
                 moved = dataclasses.replace(
@@ -102,6 +103,19 @@ class Deliveries:
                 w.tx.update_conversation(moved)
 
         await self._core.write(record)
+
+    @staticmethod
+    def recording(
+        keys: Sequence[str], conversation_id: str, channel: str, ts: str
+    ) -> Callable[[Tx], None]:
+        """What `posted` records of a post that is not a parent, as a function of a
+        transaction: for the outbox to run as it removes the row (one commit for both)."""
+
+        def record(tx: Tx) -> None:
+            for part, key in enumerate(keys):
+                tx.record_slack_ts(key, conversation_id, channel, ts, part)
+
+        return record
 
     async def receipt(self, event: BotEvent, via: Target, failure: str | None) -> None:
         """The bot took an agent's reply (a reaction on it), or it never will (a warning

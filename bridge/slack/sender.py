@@ -37,7 +37,7 @@ from bridge.events import (
     from_json,
 )
 from bridge.model import BlocMessage, Content, Conversation, ImageMessage, User
-from bridge.outbox import Defer, Fail, Retry
+from bridge.outbox import Defer, Fail, Retry, Settle
 from bridge.service import Service
 from bridge.slack import notices, thread
 from bridge.slack.blocks import Rendered, call_on
@@ -108,6 +108,8 @@ class SlackSender:
         self._absorbed: set[str] = set()  # messages already posted combined with an earlier
         self._calling: Counter[str] = Counter()  # channel -> rows under way in it
         self._reactions = {Receipt.TAKEN: receipt, **REACTIONS}
+        # Where a row's last post went, for the outbox to record as it removes the row.
+        self._settle: dict[int, Settle] = {}
 
     async def delivered(self, row: OutboxRow) -> None:
         """Nothing more to do: the post itself is the receipt."""
@@ -144,12 +146,14 @@ class SlackSender:
             self._booked.add(row.id)
         return wait
 
-    async def send(self, row: OutboxRow) -> None:
+    async def send(self, row: OutboxRow) -> Settle | None:
         channel = str(row.payload.get("channel"))
         self._calling[channel] += 1
         try:
             await self._send(row)
+            return self._settle.get(row.id)
         finally:
+            self._settle.pop(row.id, None)
             self._calling[channel] -= 1
 
     async def _send(self, row: OutboxRow) -> None:
@@ -185,7 +189,7 @@ class SlackSender:
                 await self._react(view, payload)
             case Reminder() | Nudge() | FailureNotice():
                 rendered = notices.in_thread(payload, self._mention)
-                await self._reply(row, view.conv, [f"{row.kind}:{row.id}"], rendered)
+                await self._reply(row, view.conv, [f"{row.kind}:{row.id}"], rendered, last=True)
             case _:
                 raise Fail(f"no way to send a {payload.kind}")
 
@@ -308,7 +312,7 @@ class SlackSender:
         if len(batch) > 1:
             rendered, count = thread.combined([m.content for m in batch])
             batch = batch[:count]
-        await self._reply(row, conv, [m.id for m in batch], rendered, user, new=True)
+        await self._reply(row, conv, [m.id for m in batch], rendered, user, new=True, last=True)
         self._absorbed.update(m.id for m in batch[1:])
 
     async def _post_parts(
@@ -465,9 +469,11 @@ class SlackSender:
         rendered: Rendered,
         as_user: User | None = None,
         new: bool = False,
+        last: bool = False,
     ) -> None:
         """Post one thread reply carrying `keys`, unless it is already there (`new`: the
-        caller knows it is not recorded as posted)."""
+        caller knows it is not recorded as posted). Where it went is recorded at once, or,
+        for the `last` post of the row, with the row's removal."""
         thread_ts = _thread(conv)
         if not new and await self._service.deliveries.slack_ts(keys[0]) is not None:
             return
@@ -476,7 +482,12 @@ class SlackSender:
             ts, keys = found  # what that earlier attempt posted, which may be less
         else:
             ts = await self._post(conv.channel, rendered, keys, thread_ts, as_user)
-        await self._service.deliveries.posted(keys, conv.id, conv.channel, ts)
+        if last:
+            self._settle[row.id] = self._service.deliveries.recording(
+                keys, conv.id, conv.channel, ts
+            )
+        else:
+            await self._service.deliveries.posted(keys, conv.id, conv.channel, ts)
 
     async def _post(
         self,
