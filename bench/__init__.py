@@ -10,7 +10,8 @@ The two directions (`overhead`: bot -> Slack, `reverse`: Slack -> bot) are each 
   API's client (`bridge.client.BridgeClient`) that sets up handoffs in them;
 - `load`: what is sent to whom, in a closed loop or paced;
 - `cpu`: CPU seconds from /proc, and waiting for a quiet machine;
-- `trials`: the timed throughput and latency trials and their figures;
-- `report`: the machine, the tables, the wrap-up and the JSON;
+- `trials`: the timed throughput and latency trials, run in interleaved rounds;
+- `summary`: medians and ranges over the rounds, ratios taken round by round, the targets;
+- `report`: the machine, the tables, the summary, the wrap-up and the JSON;
 - `args`: the command line both directions share.
 """

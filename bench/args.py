@@ -16,7 +16,14 @@ def parse_args(
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument(f"--{unit}s", type=int, default=1000)
     parser.add_argument("--conversations", type=int, default=50)
-    parser.add_argument("--runs", type=int, default=3, help="throughput runs per contestant")
+    parser.add_argument(
+        "--rounds",
+        "--runs",
+        type=int,
+        default=3,
+        help="interleaved rounds: each runs every trial once, contestants in rotating order;"
+        " figures are medians over the rounds, with their range (default 3)",
+    )
     parser.add_argument(
         "--rates",
         type=lambda v: [float(x) for x in v.split(",")],
@@ -24,7 +31,6 @@ def parse_args(
         help=f"{unit}s/s of the latency tests (comma-separated)",
     )
     parser.add_argument("--latency-seconds", type=float, default=10.0)
-    parser.add_argument("--latency-runs", type=int, default=1)
     parser.add_argument("--profile", metavar="FILE", help="py-spy the bridge in one more trial")
     parser.add_argument(
         "--trace", action="store_true", help="count transactions etc. in one more trial"
@@ -49,7 +55,7 @@ def parse_args(
         if not sep or not name.startswith(("BRIDGE_", "SLACK_")):
             parser.error(f"--set {setting!r}: expected BRIDGE_NAME=VALUE")
         BRIDGE_SETTINGS[name] = value
-    if min(getattr(args, f"{unit}s"), args.conversations, args.runs, args.latency_runs) < 1:
+    if min(getattr(args, f"{unit}s"), args.conversations, args.rounds) < 1:
         parser.error("counts must be positive")
     if min(args.rates) <= 0 or args.latency_seconds <= 0:
         parser.error("rates and seconds must be positive")

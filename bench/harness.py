@@ -1,12 +1,13 @@
 """The driver both directions share: one `Benchmark` says what sets it apart, `main` runs its
-contestants through the throughput and latency trials, the diagnostic passes and the tables."""
+contestants through interleaved rounds of throughput and latency trials, the diagnostic
+passes, the tables and the summary against the issue's targets."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic
 
@@ -15,8 +16,18 @@ from bench.contestants import Contestants, contestants
 from bench.control import Fakes
 from bench.diagnose import profile, trace
 from bench.load import TRIAL_TIMEOUT, Load, TargetT
-from bench.report import announce, print_latency, print_throughput, wrap_up, write_json
-from bench.trials import Trials, latency_trials, throughputs
+from bench.report import (
+    announce,
+    print_latency,
+    print_ratios,
+    print_summary,
+    print_throughput,
+    rounds_note,
+    wrap_up,
+    write_json,
+)
+from bench.summary import Goal, summarize
+from bench.trials import rounds
 
 
 @dataclass(frozen=True)
@@ -35,7 +46,7 @@ class Benchmark(Generic[TargetT]):
     prepare: Callable[[TargetT, Fakes, str, int, int], Awaitable[None]]
     bridge: Callable[[Contestants, str], TargetT]  # a target for a bridge at this URL
     others: Callable[[Contestants], dict[str, Callable[[], TargetT]]]  # name -> new target
-    targets: dict[str, float] = field(default_factory=dict)  # name -> the most bridge/name may be
+    goals: tuple[Goal, ...] = ()  # issue #14's targets, judged in the summary
 
     def main(self, argv: list[str] | None = None) -> None:
         args = parse_args(self.prog, self.description, self.unit, argv)
@@ -43,7 +54,7 @@ class Benchmark(Generic[TargetT]):
 
 
 async def run(bench: Benchmark[TargetT], args: argparse.Namespace) -> dict[str, Any]:
-    results: dict[str, Any] = {"machine": announce(), "args": vars(args)}
+    results: dict[str, Any] = {"machine": announce(), "args": vars(args), "unit": bench.unit}
     async with contestants(webhook=bench.webhook) as c:
         arrivals = c.fakes.wait_bot if bench.webhook else c.fakes.wait_slack
         load: Load[TargetT] = Load(
@@ -58,10 +69,18 @@ async def run(bench: Benchmark[TargetT], args: argparse.Namespace) -> dict[str, 
             "bridge": lambda: bench.bridge(c, c.bridge_url),
             **bench.others(c),
         }
-        results["throughput"] = await throughputs(args, c, makers, load)
-        _print_throughput(bench, results["throughput"], load.count, args)
-        results["latency"] = await latency_trials(args, c, makers, load)
-        print_latency(results["latency"], args, bench.unit)
+        res = await rounds(args, c, makers, load)
+        results["throughput"] = res.throughput
+        results["latency"] = res.latency
+        summary = summarize(res)
+        results["summary"] = summary.as_json()
+        heading = (
+            f"{bench.title}: {load.count} {bench.unit}s over {args.conversations} conversations"
+            f" ({rounds_note(summary.rounds)})"
+        )
+        print_throughput(summary, load.count, heading, bench.unit)
+        print_ratios(summary)
+        print_latency(summary, args, bench.unit)
         if args.profile:
             bridge = makers["bridge"]()
             out = Path(args.profile)
@@ -71,22 +90,5 @@ async def run(bench: Benchmark[TargetT], args: argparse.Namespace) -> dict[str, 
                 load, c, lambda url: bench.bridge(c, url), webhook=bench.webhook
             )
         results |= await wrap_up(c)
+    results["goals"] = print_summary(bench.prog, summary, bench.goals, bench.unit)
     return results
-
-
-def _print_throughput(
-    bench: Benchmark[TargetT], res: Trials, n: int, args: argparse.Namespace
-) -> None:
-    """The throughput table, then the bridge's seconds over each other contestant's."""
-    heading = (
-        f"{bench.title}: {n} {bench.unit}s over {args.conversations}"
-        f" conversations (median of {args.runs} runs)"
-    )
-    med = print_throughput(res, n, heading, bench.unit)
-    others = [name for name in res if name != "bridge"]
-    width = max(map(len, others))
-    print()
-    for name in others:
-        target = bench.targets.get(name)
-        note = f"  (target <= {target:g})" if target is not None else ""
-        print(f"bridge/{name:{width}s} = {med['bridge'] / med[name]:.2f}{note}")

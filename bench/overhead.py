@@ -32,6 +32,7 @@ from bench.control import CHANNEL, Fakes, parents
 from bench.harness import Benchmark
 from bench.load import Target
 from bench.marks import marker
+from bench.summary import Goal, added, ratio
 from bridge.client import BridgeClient
 
 
@@ -111,7 +112,10 @@ BENCHMARK: Benchmark[Target] = Benchmark(
     prepare=prepare,
     bridge=lambda c, url: PostTarget(c.bot(url)),
     others=others,
-    targets={"bare": 1.3},
+    goals=(
+        Goal("to Slack: bridge/bare, wall clock", ratio("bridge/bare", "wall"), 1.3),
+        Goal("to Slack: p99 added at 100 messages/s, ms", added("100", "p99_ms"), 5, strict=True),
+    ),
 )
 
 

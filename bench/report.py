@@ -13,12 +13,11 @@ import sqlite3
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
-from statistics import median
 from typing import Any
 
 from bench.contestants import BRIDGE_SETTINGS, Contestants
 from bench.procs import ROOT
-from bench.trials import Trials
+from bench.summary import BASELINE, Figures, Goal, Summary
 
 CPU_COLUMNS = ("cpu_fakes", "cpu_loadgen", "cpu_others", "cpu_steal")  # after the server's
 
@@ -78,30 +77,30 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def print_throughput(res: Trials, n: int, heading: str, unit: str) -> dict[str, float]:
-    """The throughput table of `n` of `unit` under `heading`; the median seconds of each
-    contestant."""
+def print_throughput(s: Summary, n: int, heading: str, unit: str) -> None:
+    """The throughput table of `n` of `unit` under `heading`: per contestant the median over
+    the rounds [lowest, highest] of its rate and its server's CPU per `unit`, the medians of
+    the rest."""
     print(f"\n## {heading}\n")
-    med = {name: median(t["seconds"] for t in trials) for name, trials in res.items()}
-    rows = [
-        [
-            name,
-            f"{med[name]:.2f}",
-            f"{n / med[name]:.0f}",
-            ", ".join(f"{t['seconds']:.2f}" for t in trials),
-            f"{median(t['acked_seconds'] for t in trials):.2f}",
-            *server_cells(trials, n),
-            *(f"{median(t[k] for t in trials):.2f}" for k in CPU_COLUMNS),
-        ]
-        for name, trials in res.items()
-    ]
+    rows = []
+    for name, figs in s.throughput.items():
+        rows.append(
+            [
+                name,
+                figs["rate"].show(0),
+                f"{figs['seconds'].median:.2f}",
+                f"{figs['acked_seconds'].median:.2f}",
+                *server_cells(figs, n),
+                *(f"{figs[k].median:.2f}" for k in CPU_COLUMNS),
+            ]
+        )
     headers = [
         "contestant",
-        "seconds",
         f"{unit}s/s",
-        "runs (s)",
+        "seconds",
         "POSTs answered (s)",
-        "CPU s server (sys; main thread)",
+        f"server CPU ms/{unit}",
+        "(sys; main thread)",
         f"ctx switches/{unit}",
         "CPU s fakes",
         "CPU s loadgen",
@@ -109,46 +108,94 @@ def print_throughput(res: Trials, n: int, heading: str, unit: str) -> dict[str, 
         "steal s",
     ]
     print(table(headers, rows))
-    return med
 
 
-def server_cells(trials: list[dict[str, float]], n: int) -> list[str]:
-    """Table cells for a server process: median CPU seconds (system part; main thread),
-    context switches per message; dashes when the contestant has no server."""
-    if "cpu_server" not in trials[0]:
-        return ["-", "-"]
-    cpu = median(t["cpu_server"] for t in trials)
-    system = median(t["cpu_server_sys"] for t in trials)
-    main = median(t["cpu_server_main"] for t in trials)
-    switches = median(t["cpu_server_switches"] for t in trials) / n
-    return [f"{cpu:.2f} ({system:.2f}; {main:.2f})", f"{switches:.1f}"]
+def server_cells(figs: Figures, n: int) -> list[str]:
+    """Table cells for a server process: CPU ms per message (its range; its system part and
+    main thread's), context switches per message; dashes when the contestant has no server."""
+    if "cpu_server_ms_per_unit" not in figs:
+        return ["-", "-", "-"]
+    system = figs["cpu_server_sys_ms_per_unit"].median
+    main = figs["cpu_server_main_ms_per_unit"].median
+    switches = figs["cpu_server_switches"].median / n
+    return [
+        figs["cpu_server_ms_per_unit"].show(),
+        f"({system:.2f}; {main:.2f})",
+        f"{switches:.1f}",
+    ]
 
 
-def print_latency(res: dict[str, Any], args: argparse.Namespace, unit: str) -> None:
-    """The latency tables: per rate, the median of the runs per contestant, bridge - bare."""
-    for rate, trials in res.items():
-        n = len(trials["bridge"])
+def print_ratios(s: Summary) -> None:
+    """bridge/other per round, wall clock and server CPU, beside the throughput table."""
+    width = max(map(len, s.ratios))
+    print()
+    for name, pair in s.ratios.items():
+        cpu = f"  CPU {pair['cpu'].show()}" if "cpu" in pair else ""
+        print(f"{name:{width}s}  wall {pair['wall'].show()}{cpu}")
+
+
+def print_latency(s: Summary, args: argparse.Namespace, unit: str) -> None:
+    """The latency tables: per rate and contestant, the median over the rounds [lowest,
+    highest] of p50 and p99, then bridge - bare taken round by round."""
+    for rate, contestants in s.latency.items():
         print(
             f"\n## Latency at {rate} {unit}s/s for {args.latency_seconds:g} s over "
-            f"{args.conversations} conversations (median of {n} run{'s' if n > 1 else ''})\n"
+            f"{args.conversations} conversations ({rounds_note(s.rounds)})\n"
         )
-        meds = {
-            name: {k: median(t[k] for t in runs) for k in runs[0]} for name, runs in trials.items()
-        }
-        rows = [
-            [
-                name,
-                f"{m['p50_ms']:.2f}",
-                f"{m['p99_ms']:.2f}",
-                f"{m['max_ms']:.2f}",
-                f"{m['late_p99_ms']:.2f}",
-            ]
-            for name, m in meds.items()
-        ]
-        diff50 = meds["bridge"]["p50_ms"] - meds["bare"]["p50_ms"]
-        diff99 = meds["bridge"]["p99_ms"] - meds["bare"]["p99_ms"]
-        rows.append(["bridge - bare", f"{diff50:.2f}", f"{diff99:.2f}", "", ""])
-        print(table(["contestant", "p50 ms", "p99 ms", "max ms", "send lag p99 ms"], rows))
+        rows = []
+        for name, figs in contestants.items():
+            cpu = figs.get("cpu_server_ms_per_unit")
+            rows.append(
+                [
+                    name,
+                    figs["p50_ms"].show(),
+                    figs["p99_ms"].show(),
+                    f"{figs['max_ms'].median:.2f}" if "max_ms" in figs else "",
+                    f"{figs['late_p99_ms'].median:.2f}" if "late_p99_ms" in figs else "",
+                    cpu.show() if cpu else "",
+                ]
+            )
+        headers = ["contestant", "p50 ms", "p99 ms", "max ms", "send lag p99 ms"]
+        print(table([*headers, f"server CPU ms/{unit}"], rows))
+
+
+def print_summary(
+    prog: str, s: Summary, goals: tuple[Goal, ...], unit: str
+) -> list[dict[str, Any]]:
+    """The run's last words: throughput, CPU per `unit`, the ratios and the latency the
+    bridge adds, then each goal with this run's median and range beside it. Returns the
+    goals' verdicts."""
+    settings = " ".join(f"{k}={v}" for k, v in BRIDGE_SETTINGS.items())
+    print(f"\n## Summary: {prog}{' ' + settings if settings else ''}; {rounds_note(s.rounds)}\n")
+    width = max(map(len, s.throughput))
+    for name, figs in s.throughput.items():
+        cpu = figs.get("cpu_server_ms_per_unit")
+        cpu_text = f", server CPU {cpu.show()} ms/{unit}" if cpu else ""
+        print(f"{name:{width}s}  {figs['rate'].show(0)} {unit}s/s{cpu_text}")
+    print_ratios(s)
+    for rate, contestants in s.latency.items():
+        added = contestants[f"bridge - {BASELINE}"]
+        print(
+            f"added at {rate} {unit}s/s: p50 {added['p50_ms'].show()} ms,"
+            f" p99 {added['p99_ms'].show()} ms"
+        )
+    verdicts = [goal.judge(s) for goal in goals]
+    rows = []
+    for goal, v in zip(goals, verdicts, strict=True):
+        spread = goal.pick(s)
+        met = {True: "yes", False: "no", None: "n/a"}[v["met"]]
+        why = f": {v['why']}" if v["why"] else ""
+        rows.append([goal.label, v["bound"], spread.show() if spread else "-", met + why])
+    print()
+    print(table(["issue #14's target", "bound", "this run", "met (median)"], rows))
+    return verdicts
+
+
+def rounds_note(n: int) -> str:
+    """What the figures of `n` rounds are."""
+    if n == 1:
+        return "1 round"
+    return f"{n} interleaved rounds: median [lowest, highest]"
 
 
 async def wrap_up(c: Contestants) -> dict[str, Any]:

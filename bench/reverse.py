@@ -32,6 +32,10 @@ from bench.control import AGENTS, CHANNEL, Fakes, parents
 from bench.harness import Benchmark
 from bench.load import split
 from bench.marks import MARKER, marker
+from bench.summary import Goal, added, ratio
+
+# What `BRIDGE_RECEIPT_REACTION` may be set to for no receipt reactions (bridge/config.py).
+RECEIPTS_OFF = ("off", "none", "")
 
 
 def text(mark: str) -> str:
@@ -141,6 +145,15 @@ BENCHMARK: Benchmark[ReplyTarget] = Benchmark(
     prepare=prepare,
     bridge=bridge,
     others=others,
+    goals=(
+        Goal(
+            "to the bot, receipts off: bridge/bare, wall clock",
+            ratio("bridge/bare", "wall"),
+            1.5,
+            settings={"BRIDGE_RECEIPT_REACTION": RECEIPTS_OFF},
+        ),
+        Goal("to the bot: p99 added at 100 events/s, ms", added("100", "p99_ms"), 5, strict=True),
+    ),
 )
 
 

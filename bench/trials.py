@@ -1,17 +1,19 @@
 """The timed trials: throughput (a closed loop, from the first POST until the last arrival)
-and latency (paced, per message), run for every contestant, interleaved, with their figures."""
+and latency (paced, per message), run for every contestant in interleaved rounds, with their
+figures."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from bench.contestants import Contestants
 from bench.cpu import CpuMeter, quiet
 from bench.load import Load, TargetT, closed_loop, paced
 from bench.marks import now
 
-Trials = dict[str, list[dict[str, float]]]  # contestant -> one dict of figures per run
+Trials = dict[str, list[dict[str, float]]]  # contestant -> one dict of figures per round
 
 
 def percentile(values: Iterable[float], p: float) -> float:
@@ -43,6 +45,26 @@ def latency_figures(lat: list[float], late: list[float], cpu: dict[str, float]) 
     }
 
 
+def rotate(names: list[str], r: int) -> list[str]:
+    """`names` in round `r`'s order: each round starts one place further on, so that over the
+    rounds every contestant runs first, second, ... as often as the others (none always
+    follows the bridge's leftover work, or comes first after the latency trials)."""
+    k = r % len(names)
+    return names[k:] + names[:k]
+
+
+def server_figures(cpu: dict[str, float], n: int) -> dict[str, float]:
+    """The server's CPU per message (ms: user + system; its system part; its main thread),
+    if the meter measured one."""
+    if "server" not in cpu:
+        return {}
+    return {
+        "cpu_server_ms_per_unit": cpu["server"] * 1000 / n,
+        "cpu_server_sys_ms_per_unit": cpu["server_sys"] * 1000 / n,
+        "cpu_server_main_ms_per_unit": cpu["server_main"] * 1000 / n,
+    }
+
+
 async def throughput(
     load: Load[TargetT], target: TargetT, tag: str, meter: CpuMeter
 ) -> dict[str, float]:
@@ -60,6 +82,7 @@ async def throughput(
         "rate": load.count / (end - start),
         "acked_seconds": acked - start,
         **{f"cpu_{k}": v for k, v in cpu.items()},
+        **server_figures(cpu, load.count),
     }
 
 
@@ -72,55 +95,62 @@ async def latency(
     meter.start()
     sent, late = await paced(target, tag, n, load.conversations, rate, load.text)
     lat = latencies(sent, await load.arrivals(tag, n))
-    return latency_figures(lat, late, meter.stop())
+    cpu = meter.stop()
+    return latency_figures(lat, late, cpu) | server_figures(cpu, n)
 
 
-async def throughputs(
+@dataclass(frozen=True)
+class Rounds:
+    """Every trial's figures, by contestant, in round order (index r is round r + 1)."""
+
+    throughput: Trials
+    latency: dict[str, Trials]  # rate, as printed ("100") -> the bridge's and bare's trials
+
+
+async def rounds(
     args: argparse.Namespace,
     c: Contestants,
     makers: dict[str, Callable[[], TargetT]],
     load: Load[TargetT],
-) -> Trials:
-    """`args.runs` throughput trials of each contestant, interleaved so that drift hits all
+) -> Rounds:
+    """`args.rounds` rounds. Each runs one throughput trial of every contestant, then, for
+    each of `args.rates`, one paced latency trial of the bridge and of the bare forwarder;
+    the contestants' order rotates from round to round (`rotate`). A round's figures are
+    compared with each other, so that drift on a shared machine hits both sides of a ratio
     alike."""
     per = f"{load.unit}s/s"
-    out: Trials = {name: [] for name in makers}
-    for r in range(args.runs):
-        for name, make in makers.items():
-            server = {"server": c.servers[name]} if name in c.servers else {}
-            figures = await throughput(load, make(), f"t{r}{name}", CpuMeter(c.pids | server))
-            out[name].append(figures)
+    out = Rounds(
+        {name: [] for name in makers},
+        {f"{rate:g}": {"bridge": [], "bare": []} for rate in args.rates},
+    )
+
+    def meter(name: str) -> CpuMeter:
+        return CpuMeter(c.pids | ({"server": c.servers[name]} if name in c.servers else {}))
+
+    for r in range(args.rounds):
+        print(f"round {r + 1} of {args.rounds}", flush=True)
+        for name in rotate(list(makers), r):
+            figures = await throughput(load, makers[name](), f"t{r}{name}", meter(name))
+            out.throughput[name].append(figures)
+            cpu = figures.get("cpu_server_ms_per_unit")
+            per_unit = f"  CPU {cpu:5.2f} ms/{load.unit}" if cpu is not None else ""
             print(
-                f"  run {r + 1} {name:6s} {figures['seconds']:6.2f} s {figures['rate']:6.0f} {per}"
+                f"  {name:6s} {figures['seconds']:6.2f} s {figures['rate']:6.0f} {per}{per_unit}"
                 f"  (all POSTs answered at {figures['acked_seconds']:.2f} s;"
                 f" others used {figures['cpu_others']:.2f} CPU s,"
                 f" steal {figures['cpu_steal']:.2f} s)",
                 flush=True,
             )
-    return out
-
-
-async def latency_trials(
-    args: argparse.Namespace,
-    c: Contestants,
-    makers: dict[str, Callable[[], TargetT]],
-    load: Load[TargetT],
-) -> dict[str, Trials]:
-    """For each of `args.rates`: `args.latency_runs` paced trials of the bridge and the bare
-    forwarder, interleaved."""
-    out: dict[str, Trials] = {}
-    for rate in args.rates:
-        n = max(args.conversations, round(rate * args.latency_seconds))
-        trials: Trials = {"bridge": [], "bare": []}
-        out[f"{rate:g}"] = trials
-        for r in range(args.latency_runs):
-            for name, runs in trials.items():
-                tag = f"l{r}{name}{round(rate)}"
-                figures = await latency(load, makers[name](), tag, n, rate, CpuMeter(c.pids))
-                runs.append(figures)
+        for i, rate in enumerate(args.rates):
+            n = max(args.conversations, round(rate * args.latency_seconds))
+            trials = out.latency[f"{rate:g}"]
+            for name in rotate(list(trials), r):
+                tag = f"l{r}{name}{i}"
+                figures = await latency(load, makers[name](), tag, n, rate, meter(name))
+                trials[name].append(figures)
                 print(
-                    f"  {rate:g}/s run {r + 1} {name:6s} p50 {figures['p50_ms']:8.2f} ms"
-                    f"  p99 {figures['p99_ms']:8.2f} ms"
+                    f"  {name:6s} at {rate:g}/s  p50 {figures['p50_ms']:6.2f} ms"
+                    f"  p99 {figures['p99_ms']:6.2f} ms"
                     f"  (others used {figures['cpu_others']:.2f} CPU s,"
                     f" steal {figures['cpu_steal']:.2f} s)",
                     flush=True,
