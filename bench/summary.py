@@ -141,7 +141,7 @@ class Goal:
         out["spread"] = asdict(spread)
         for name, values in self.settings.items():
             if BRIDGE_SETTINGS.get(name) not in values:
-                why = f"measured without {name}={values[0]} (add --set {name}={values[0]})"
+                why = f"it holds with --set {name}={values[0]}"
                 return out | {"met": None, "why": why}
         met = spread.median < self.most if self.strict else spread.median <= self.most
         return out | {"met": met, "why": ""}
