@@ -73,6 +73,9 @@ REACTIONS = {Receipt.UNDELIVERED: "warning", Receipt.INTERNAL: "lock"}
 # the drainer's workers than this, so every other channel goes on (posts to one channel go
 # out one a second anyway).
 CHANNEL_CALLS = 4
+# Rows of one channel that may wait here for one of its calls to end, holding a worker each;
+# past that, a row is put off in the database for `CHANNEL_BUSY_WAIT`.
+CHANNEL_WAITERS = 4
 CHANNEL_BUSY_WAIT = 0.25
 # Refusals that mean the whole channel is out of reach, or just the thread.
 CHANNEL_GONE = frozenset(
@@ -106,7 +109,8 @@ class SlackSender:
         self._booked: set[int] = set()  # rows whose pacing slot is booked
         self._waited: set[int] = set()  # rows that waited for their slot: a backlog
         self._absorbed: set[str] = set()  # messages already posted combined with an earlier
-        self._calling: Counter[str] = Counter()  # channel -> rows under way in it
+        self._calling: Counter[str] = Counter()  # channel -> rows under way in it, or waiting
+        self._calls: dict[str, asyncio.Semaphore] = {}  # channel -> its calls under way
         self._reactions = {Receipt.TAKEN: receipt, **REACTIONS}
         # Where a row's last post went, for the outbox to record as it removes the row.
         self._settle: dict[int, Settle] = {}
@@ -125,12 +129,13 @@ class SlackSender:
 
     def hold(self, row: OutboxRow) -> float:
         """Pace posts per channel: book the row a slot, and let it wait for it outside the
-        worker; and keep a channel's rows under way to `CHANNEL_CALLS`. Other methods keep
-        to their tiers as they are called (`WebApi`)."""
+        worker; and keep a channel's rows under way to `CHANNEL_CALLS`, with at most
+        `CHANNEL_WAITERS` more waiting in a worker for one to end. Other methods keep to
+        their tiers as they are called (`WebApi`)."""
         channel = row.payload.get("channel")
         if channel is None:
             return 0.0
-        if self._calling[channel] >= CHANNEL_CALLS:
+        if self._calling[channel] >= CHANNEL_CALLS + CHANNEL_WAITERS:
             return CHANNEL_BUSY_WAIT
         if row.kind not in POSTS:
             return 0.0
@@ -148,9 +153,11 @@ class SlackSender:
 
     async def send(self, row: OutboxRow) -> Settle | None:
         channel = str(row.payload.get("channel"))
+        calls = self._calls.setdefault(channel, asyncio.Semaphore(CHANNEL_CALLS))
         self._calling[channel] += 1
         try:
-            await self._send(row)
+            async with calls:
+                await self._send(row)
             return self._settle.get(row.id)
         finally:
             self._settle.pop(row.id, None)
