@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from functools import partial
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from bridge.metrics import Metrics
 from bridge.pulse import Pulse
@@ -56,6 +56,10 @@ class Defer(Exception):
 class Fail(Exception):
     """The party refuses this row for good; retrying would not help."""
 
+
+Load = Callable[[OutboxRow], Callable[[Tx], Any]]
+"""What a sender needs read for a row, asked as the row is taken: run in the same
+transaction, its answer handed over as `OutboxRow.loaded` (one trip to the database fewer)."""
 
 Settle = Callable[[Tx], None]
 """What a sender records of a delivery, run in the transaction that removes its row: one
@@ -106,9 +110,11 @@ class Drainer:
         max_attempts: int = 0,
         max_age: float = 0,
         concurrency: int = 32,
+        load: Load | None = None,
     ) -> None:
         """`max_attempts` and `max_age` (seconds since the row was written) bound the
-        retries, 0 meaning no bound; past them the row is dead-lettered."""
+        retries, 0 meaning no bound; past them the row is dead-lettered. `load`: what the
+        sender wants read with each row it is given."""
         self._store = store
         self._target = target
         self._sender = sender
@@ -119,6 +125,7 @@ class Drainer:
         self._max_attempts = max_attempts
         self._max_age = max_age
         self._concurrency = concurrency
+        self._load = load
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
         # The last take filled every free worker: other conversations may be waiting, so a
@@ -155,8 +162,12 @@ class Drainer:
         self, now: float, free: int, busy: list[str], tx: Tx
     ) -> tuple[list[OutboxRow], float | None]:
         """Up to `free` due rows; or, when there are none, when the next falls due."""
-        rows = tx.take_due(self._target, now, free, busy)
+        rows = [self._loaded(tx, row) for row in tx.take_due(self._target, now, free, busy)]
         return rows, None if rows else tx.next_due_at(self._target, busy)
+
+    def _loaded(self, tx: Tx, row: OutboxRow) -> OutboxRow:
+        """The row with what its sender wants read, in the transaction that took it."""
+        return row if self._load is None else replace(row, loaded=self._load(row)(tx))
 
     async def stop(self, timeout: float) -> None:
         """Stop taking rows; let those in flight finish for up to `timeout` seconds. Rows cut
@@ -236,7 +247,8 @@ class Drainer:
             if settle is not None:
                 settle(tx)
             tx.remove_delivered(row.id)
-            return tx.take_next(self._target, row.conversation_id, time.time()) if chain else None
+            taken = tx.take_next(self._target, row.conversation_id, time.time()) if chain else None
+            return None if taken is None else self._loaded(tx, taken)
 
         return await _when_stored(lambda: self._store.write(remove))
 

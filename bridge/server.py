@@ -187,6 +187,7 @@ class Bridge:
                 max_attempts=s.delivery_max_attempts,
                 max_age=s.delivery_max_age,
                 metrics=service.metrics,
+                load=slack.load if sender is slack else None,
             )
             for target, sender in senders.items()
         ]

@@ -171,3 +171,38 @@ async def test_what_a_sender_records_goes_in_with_the_row_s_removal(store: Store
     assert left == {}
     recorded = await store.read(lambda tx: [tx.recall_key("sent", str(n)) for n in range(3)])
     assert all(r is not None for r in recorded) and broken == []
+
+
+async def test_what_a_sender_wants_read_comes_with_the_row(store: Store) -> None:
+    """`load` is read in the transaction that takes each row, the first of a conversation
+    and those taken after it alike, and handed over as `row.loaded`."""
+    loaded: list[Any] = []
+
+    class Reading(Recorder):
+        async def send(self, row: OutboxRow) -> None:
+            loaded.append(row.loaded)
+
+    def load(row: OutboxRow) -> Callable[[Tx], Any]:
+        return lambda tx: (row.payload["n"], tx.outbox_stats()[("t", "pending")][0])
+
+    sender = Reading(store, set())
+
+    def queue(tx: Tx) -> None:
+        for n in range(3):
+            tx.enqueue("t", "conv", "message", {"n": n}, utcnow())
+
+    await store.write(queue)
+    drainer = Drainer(
+        store, "t", sender, Pulse(), retry_base=0.01, retry_max=0.01, metrics=Metrics(),
+        load=load,
+    )  # fmt: skip
+    task = asyncio.create_task(drainer.run())
+    for _ in range(200):
+        if len(loaded) == 3:
+            break
+        await asyncio.sleep(0.01)
+    await drainer.stop(1)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    # Each read as its row was taken: the rows before it already gone.
+    assert loaded == [(0, 3), (1, 2), (2, 1)]

@@ -34,7 +34,13 @@ class Deliveries:
     async def view(self, conversation_id: str, message_id: str | None = None) -> View | None:
         """A conversation with its end user and its assignee, and the message named (with
         where it is in Slack, if it is there already), read at once."""
-        return await self._core.read(lambda tx: tx.view(conversation_id, message_id))
+        return await self._core.read(self.viewing(conversation_id, message_id))
+
+    @staticmethod
+    def viewing(conversation_id: str, message_id: str | None) -> Callable[[Tx], View | None]:
+        """`view` as a function of a transaction: for the outbox to read as it takes a
+        row."""
+        return lambda tx: tx.view(conversation_id, message_id)
 
     async def history(self, conversation_id: str) -> list[HistoryItem]:
         """The history the bot gave when it handed the conversation over."""

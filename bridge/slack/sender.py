@@ -15,7 +15,9 @@ import asyncio
 import dataclasses
 import logging
 import secrets
+import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -42,7 +44,7 @@ from bridge.service import Service
 from bridge.slack import notices, thread
 from bridge.slack.blocks import Rendered, call_on
 from bridge.slack.webapi import Refused, WebApi
-from bridge.store import OutboxRow, StoredMessage, View
+from bridge.store import OutboxRow, StoredMessage, Tx, View
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,7 @@ CHANNEL_CALLS = 4
 # past that, a row is put off in the database for `CHANNEL_BUSY_WAIT`.
 CHANNEL_WAITERS = 4
 CHANNEL_BUSY_WAIT = 0.25
+STALE_AFTER = 1.0  # seconds a row may wait for its channel and keep the view taken with it
 # Refusals that mean the whole channel is out of reach, or just the thread.
 CHANNEL_GONE = frozenset(
     {"channel_not_found", "not_in_channel", "is_archived", "channel_is_archived"}
@@ -156,19 +159,22 @@ class SlackSender:
         calls = self._calls.setdefault(channel, asyncio.Semaphore(CHANNEL_CALLS))
         self._calling[channel] += 1
         try:
+            queued_at = time.monotonic()
             async with calls:
-                await self._send(row)
+                # The view read as the row was taken is good unless this waited long (a
+                # change meanwhile queues a row of its own after this one, which redraws).
+                await self._send(row, fresh=time.monotonic() - queued_at > STALE_AFTER)
             return self._settle.get(row.id)
         finally:
             self._settle.pop(row.id, None)
             self._calling[channel] -= 1
 
-    async def _send(self, row: OutboxRow) -> None:
+    async def _send(self, row: OutboxRow, fresh: bool) -> None:
         try:
             payload = from_json(row.kind, row.payload)
         except ValueError as exc:
             raise Fail(str(exc)) from None
-        view = await self._view(row)
+        view = await self._view(row, fresh)
         try:
             await self._do(row, view, payload)
         except Refused as exc:
@@ -178,7 +184,7 @@ class SlackSender:
                 or not await self._reanchor(view, exc.error)
             ):
                 raise
-            await self._do(row, await self._view(row), payload)
+            await self._do(row, await self._view(row, fresh=True), payload)
 
     async def _do(self, row: OutboxRow, view: View, payload: SlackPayload) -> None:
         match payload:
@@ -572,10 +578,18 @@ class SlackSender:
             return None
         return str(answer.data.get("permalink") or "") or None
 
-    async def _view(self, row: OutboxRow) -> View:
-        view = await self._service.deliveries.view(
-            row.conversation_id, row.payload.get("messageId")
-        )
+    def load(self, row: OutboxRow) -> Callable[[Tx], View | None]:
+        """The row's view, for the outbox to read as it takes the row (`outbox.Load`)."""
+        return self._service.deliveries.viewing(row.conversation_id, row.payload.get("messageId"))
+
+    async def _view(self, row: OutboxRow, fresh: bool = False) -> View:
+        """The conversation as it is now: read with the row as it was taken (moments ago),
+        or, when `fresh` or it was not, read now."""
+        view: View | None = row.loaded if isinstance(row.loaded, View) else None
+        if fresh or view is None:
+            view = await self._service.deliveries.view(
+                row.conversation_id, row.payload.get("messageId")
+            )
         if view is None:
             raise Fail(f"conversation {row.conversation_id} is gone")
         return view

@@ -51,6 +51,9 @@ class OutboxRow:
     attempts: int
     maybe_sent: bool
     created_at: float  # seconds since the epoch
+    # What the outbox read for the sender in the transaction that took the row (see
+    # `outbox.Load`); None when nothing was.
+    loaded: Any = None
 
 
 @dataclass(frozen=True, slots=True)
