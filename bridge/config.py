@@ -115,6 +115,9 @@ class Settings(BaseSettings):
         None, validation_alias="BRIDGE_WEBHOOK_SECRET", validate_default=True
     )
     database_url: str = Field("sqlite:///bridge.db", validation_alias="BRIDGE_DATABASE_URL")
+    sqlite_synchronous: Literal["normal", "full"] = Field(
+        "normal", validation_alias="BRIDGE_SQLITE_SYNCHRONOUS"
+    )
     host: str = Field("127.0.0.1", validation_alias="BRIDGE_HOST")
     port: int = Field(3000, validation_alias="BRIDGE_PORT")
     public_url: str | None = Field(None, validation_alias="BRIDGE_PUBLIC_URL")

@@ -74,7 +74,7 @@ class Bridge:
 
     async def _start(self, check_slack: bool) -> None:
         s = self.settings
-        self._store = store = await open_store(s.database_path)
+        self._store = store = await open_store(s.database_path, s.sqlite_synchronous)
         policy = Policy(
             channel_for=s.channel_for,
             webhooks=s.webhook_url is not None,

@@ -54,10 +54,10 @@ class StartupError(Exception):
         self.code = code
 
 
-async def open_store(path: Path) -> Store:
+async def open_store(path: Path, synchronous: str = "normal") -> Store:
     """The database, or a `StartupError` naming the file and what is wrong with it."""
     try:
-        return await SqliteStore.open(path)
+        return await SqliteStore.open(path, synchronous=synchronous)
     except (sqlite3.Error, OSError, RuntimeError) as exc:  # RuntimeError: a newer schema
         raise StartupError([database_problem(path, exc)]) from None
 

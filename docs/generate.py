@@ -259,6 +259,11 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "database_url": ("Server, storage and logs", "The SQLite file. `sqlite:///bridge.db` is "
                      "relative to the working directory, `sqlite:////var/lib/hitl-bridge/"
                      "bridge.db` (four slashes) absolute."),
+    "sqlite_synchronous": ("Server, storage and logs", "How hard SQLite makes each commit "
+                           "durable. `normal`: a killed process loses nothing committed; a "
+                           "power cut or kernel crash can lose the last commits. `full`: "
+                           "each commit is flushed to the disk before it is acknowledged, "
+                           "at a cost in throughput (see bench/RESULTS.md)."),
     "host": ("Server, storage and logs", "The address the server listens on. Keep "
              "`127.0.0.1` behind a reverse proxy on the same machine."),
     "port": ("Server, storage and logs", "The port it listens on."),

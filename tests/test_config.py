@@ -203,3 +203,11 @@ def test_serving_refuses_a_short_api_token_and_does_not_show_it() -> None:
         [line] = serving_problems(settings)
         assert line.startswith("BRIDGE_API_TOKEN: each token must be at least 16 characters")
         assert "short" not in line
+
+
+def test_durability_is_normal_unless_full_is_asked_for() -> None:
+    assert load_settings(GOOD, env_file=None).sqlite_synchronous == "normal"
+    full = load_settings(GOOD | {"BRIDGE_SQLITE_SYNCHRONOUS": "full"}, env_file=None)
+    assert full.sqlite_synchronous == "full"
+    [line] = problems(GOOD | {"BRIDGE_SQLITE_SYNCHRONOUS": "off"})
+    assert line.startswith("BRIDGE_SQLITE_SYNCHRONOUS") and "normal" in line and "full" in line

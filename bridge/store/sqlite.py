@@ -58,10 +58,15 @@ class SqliteStore(Store):
         weakref.finalize(self, thread.abandon)
 
     @classmethod
-    async def open(cls, path: Path | str, observer: Observer | None = None) -> SqliteStore:
+    async def open(
+        cls, path: Path | str, observer: Observer | None = None, *, synchronous: str = "normal"
+    ) -> SqliteStore:
         """Open (or create) the database and bring its schema up to date. `observer`, or
-        else the one `bridge.store.observe` set, is told about each transaction and batch."""
-        thread = _DatabaseThread(partial(_connect, str(path)))
+        else the one `bridge.store.observe` set, is told about each transaction and batch.
+        `synchronous`: SQLite's, `normal` or `full` (see `_connect`)."""
+        if synchronous not in ("normal", "full"):
+            raise ValueError(f"synchronous must be normal or full, not {synchronous!r}")
+        thread = _DatabaseThread(partial(_connect, str(path), synchronous))
         try:
             await thread.call(_migrate)  # raises, too, what opening it raised
         except BaseException:
@@ -425,15 +430,16 @@ def _call(body: Callable[[SqliteTx], Any], tx: SqliteTx) -> _Outcome:
 # --- opening ------------------------------------------------------------------------------
 
 
-def _connect(path: str) -> sqlite3.Connection:
+def _connect(path: str, synchronous: str = "normal") -> sqlite3.Connection:
     """On the thread: the connection, its pragmas set, shown to take a write."""
     db = sqlite3.connect(path, isolation_level=None)
     try:
         db.row_factory = sqlite3.Row
         for pragma in (
             "PRAGMA journal_mode = WAL",
-            # WAL + NORMAL survives a killed process; only power loss can cost the last commits.
-            "PRAGMA synchronous = NORMAL",
+            # WAL + NORMAL survives a killed process; only power loss can cost the last
+            # commits. FULL flushes every commit to the disk first, at a cost.
+            f"PRAGMA synchronous = {synchronous.upper()}",
             "PRAGMA foreign_keys = ON",
             "PRAGMA busy_timeout = 5000",
         ):

@@ -187,3 +187,21 @@ async def test_only_the_head_of_each_conversation_is_due(store: SqliteStore) -> 
     assert seen(await take(store, ["a"])) == [("b", 1, 0)]
     await store.write(lambda tx: tx.defer(a, time.time()))
     assert seen(await take(store, ["b"])) == [("a", 0, 1)]
+
+
+@pytest.mark.parametrize(("asked", "pragma"), [("normal", 1), ("full", 2)])
+def test_durability_is_as_asked(tmp_path: Path, asked: str, pragma: int) -> None:
+    """`synchronous` is SQLite's: NORMAL survives a killed process, FULL a power cut too."""
+    from bridge.store.sqlite import _connect
+
+    db = _connect(str(tmp_path / "d.db"), asked)
+    try:
+        assert db.execute("PRAGMA synchronous").fetchone()[0] == pragma
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        db.close()
+
+
+async def test_an_unknown_durability_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="normal or full"):
+        await SqliteStore.open(tmp_path / "d.db", synchronous="off")
