@@ -212,30 +212,30 @@ class Drainer:
         except Unavailable:  # the sender could not store what it did
             await self._set_aside(row)
         except Exception as exc:
-            log.exception(
-                "%s delivery of %s crashed",
-                self._target,
-                row.kind,
-                extra={"conversation": row.conversation_id},
-            )
-            await self._retry(row, f"{type(exc).__name__}: {exc}", self._backoff(row), True)
+            await self._crashed(row, "crashed", exc)
         else:
             await self._follow_up(lambda: self._sender.delivered(row), row)
             try:
                 next_row = await self._remove(row, settle)
             except Exception as exc:  # what the sender asked to record would not go in
-                log.exception(
-                    "%s delivery of %s could not be recorded",
-                    self._target,
-                    row.kind,
-                    extra={"conversation": row.conversation_id},
-                )
-                await self._retry(row, f"{type(exc).__name__}: {exc}", self._backoff(row), True)
+                await self._crashed(row, "could not be recorded", exc)
                 return None
             self._count("delivered")
             self._metrics.latency.labels(self._target).observe(time.time() - row.created_at)
             return next_row
         return None
+
+    async def _crashed(self, row: OutboxRow, what: str, exc: Exception) -> None:
+        """Something unforeseen: logged with its traceback, and the row retried as maybe
+        sent."""
+        log.exception(
+            "%s delivery of %s %s",
+            self._target,
+            row.kind,
+            what,
+            extra={"conversation": row.conversation_id},
+        )
+        await self._retry(row, f"{type(exc).__name__}: {exc}", self._backoff(row), True)
 
     async def _remove(self, row: OutboxRow, settle: Settle | None) -> OutboxRow | None:
         """Record what the sender asked (`settle`) and remove a delivered row; in the same

@@ -13,7 +13,7 @@ import pytest
 
 from bridge.metrics import Metrics
 from bridge.model import utcnow
-from bridge.outbox import Drainer, Fail, backoff
+from bridge.outbox import Drainer, Fail, Load, backoff
 from bridge.pulse import Pulse
 from bridge.store import Batch, OutboxRow, Store, Tx
 from bridge.store.sqlite import SqliteStore
@@ -49,18 +49,21 @@ class Recorder:
             raise RuntimeError("the follow-up broke")
 
 
-async def run(sender: Recorder) -> dict[tuple[str, str], tuple[int, float]]:
-    """Queue rows 0, 1, 2 of one conversation, drain them, and say what is left."""
+async def run(
+    sender: Recorder, rows: int = 3, load: Load | None = None
+) -> dict[tuple[str, str], tuple[int, float]]:
+    """Queue rows 0 to `rows - 1` of one conversation, drain them, and say what is left."""
 
     def queue(tx: Tx) -> None:
-        for n in range(3):
+        for n in range(rows):
             tx.enqueue("t", "conv", "message", {"n": n}, utcnow())
 
     await sender.store.write(queue)
     pulse = Pulse()
     drainer = Drainer(
-        sender.store, "t", sender, pulse, retry_base=0.01, retry_max=0.01, metrics=Metrics()
-    )
+        sender.store, "t", sender, pulse, retry_base=0.01, retry_max=0.01, metrics=Metrics(),
+        load=load,
+    )  # fmt: skip
     task = asyncio.create_task(drainer.run())
     try:
         for _ in range(200):
@@ -127,27 +130,10 @@ async def test_a_conversation_s_queue_goes_on_in_one_worker(tmp_path: Path) -> N
         async def send(self, row: OutboxRow) -> None:
             sent.append(row.payload["n"])
 
-    def queue(tx: Tx) -> None:
-        for n in range(10):
-            tx.enqueue("t", "conv", "message", {"n": n}, utcnow())
-
     try:
-        await store.write(queue)
-        drainer = Drainer(
-            store, "t", InOrder(store, set()), Pulse(), retry_base=0.01, retry_max=0.01,
-            metrics=Metrics(),
-        )  # fmt: skip
-        task = asyncio.create_task(drainer.run())
-        for _ in range(200):
-            if len(sent) == 10:
-                break
-            await asyncio.sleep(0.01)
-        await drainer.stop(1)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        assert await run(InOrder(store, set()), rows=10) == {}
         assert sent == list(range(10))
         assert takes.count <= 3  # the first take, and looks that found nothing more
-        assert await store.read(lambda tx: tx.outbox_stats()) == {}
     finally:
         await store.close()
 
@@ -185,24 +171,6 @@ async def test_what_a_sender_wants_read_comes_with_the_row(store: Store) -> None
     def load(row: OutboxRow) -> Callable[[Tx], Any]:
         return lambda tx: (row.payload["n"], tx.outbox_stats()[("t", "pending")][0])
 
-    sender = Reading(store, set())
-
-    def queue(tx: Tx) -> None:
-        for n in range(3):
-            tx.enqueue("t", "conv", "message", {"n": n}, utcnow())
-
-    await store.write(queue)
-    drainer = Drainer(
-        store, "t", sender, Pulse(), retry_base=0.01, retry_max=0.01, metrics=Metrics(),
-        load=load,
-    )  # fmt: skip
-    task = asyncio.create_task(drainer.run())
-    for _ in range(200):
-        if len(loaded) == 3:
-            break
-        await asyncio.sleep(0.01)
-    await drainer.stop(1)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    assert await run(Reading(store, set()), load=load) == {}
     # Each read as its row was taken: the rows before it already gone.
     assert loaded == [(0, 3), (1, 2), (2, 1)]

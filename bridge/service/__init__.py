@@ -22,12 +22,12 @@ from bridge.metrics import Metrics
 from bridge.model import utcnow
 from bridge.service.agents import AgentCommands, Outcome
 from bridge.service.bot import BotCommands
-from bridge.service.core import Core, Policy
+from bridge.service.core import Core
 from bridge.service.deliveries import Deliveries
 from bridge.service.errors import Invalid, KeyTaken, NotFound, Stopped
 from bridge.service.overview import Figures, Listed, Overview, Queued
 from bridge.service.timers import Timers
-from bridge.service.work import Idem
+from bridge.service.work import Idem, Policy
 from bridge.store import Store
 
 __all__ = [

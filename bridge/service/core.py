@@ -11,30 +11,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
 from bridge.events import Target
 from bridge.metrics import Metrics
 from bridge.pulse import Pulse
-from bridge.service.work import Work
+from bridge.service.work import Policy, Work
 from bridge.store import Store, Tx
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """How this bridge is set up, as far as the core cares."""
-
-    channel_for: Callable[[str | None], str]  # a queue's Slack channel
-    webhooks: bool  # events go to the bot's webhook too (else only to GET /v1/events)
-    botpress: bool = False  # ... and to Botpress, for its conversations
-    assignee_closes: bool = False  # else any agent may release or resolve
-    receipts: bool = True  # mark an agent's reply once the bot has it
-    persona: tuple[str, str | None] | None = None  # (name, picture) the bot sees for agents
-    relay_corrections: bool = False  # an agent's edit goes out as a correction
 
 
 class Core:

@@ -12,7 +12,7 @@ import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from bridge.events import (
     Agent,
@@ -47,10 +47,20 @@ from bridge.model import (
 from bridge.service.errors import Invalid, KeyTaken, NotFound
 from bridge.store import Tx
 
-if TYPE_CHECKING:
-    from bridge.service.core import Policy
-
 log = logging.getLogger("bridge.service")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Policy:
+    """How this bridge is set up, as far as the core cares."""
+
+    channel_for: Callable[[str | None], str]  # a queue's Slack channel
+    webhooks: bool  # events go to the bot's webhook too (else only to GET /v1/events)
+    botpress: bool = False  # ... and to Botpress, for its conversations
+    assignee_closes: bool = False  # else any agent may release or resolve
+    receipts: bool = True  # mark an agent's reply once the bot has it
+    persona: tuple[str, str | None] | None = None  # (name, picture) the bot sees for agents
+    relay_corrections: bool = False  # an agent's edit goes out as a correction
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

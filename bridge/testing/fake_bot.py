@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-import inspect
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
 
 from aiohttp import web
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from bridge.testing.waiting import wait_until
 
 __all__ = ["DEFAULT_SECRET", "FakeBot"]
 
@@ -94,25 +94,15 @@ class FakeBot:
         """Answer the next ``n`` verified deliveries with ``status`` (not recorded)."""
         self._failures.extend([status] * n)
 
-    # A deadline argument (not a caller-side asyncio.timeout) lets the failure name the predicate.
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-        """Poll ``predicate`` every 10 ms; AssertionError if still false after ``timeout``."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            if predicate():
-                return
-            if loop.time() >= deadline:
-                what = getattr(predicate, "__qualname__", repr(predicate))
-                with contextlib.suppress(OSError, TypeError):
-                    what = inspect.getsource(predicate).strip()
-                types = [event.get("type") for event in self.received[-10:]]
-                raise AssertionError(
-                    f"condition not met within {timeout} s: {what}; "
-                    f"received {len(self.received)} (last types {types}), "
-                    f"rejected {self.rejected}"
-                )
-            await asyncio.sleep(0.01)
+        """Poll ``predicate`` every 10 ms; AssertionError if still false after ``timeout``,
+        saying what the bot received."""
+
+        def state() -> str:
+            types = [event.get("type") for event in self.received[-10:]]
+            return f"received {len(self.received)} (last types {types}), rejected {self.rejected}"
+
+        await wait_until(predicate, timeout, state)
 
     async def _handle(self, request: web.Request) -> web.Response:
         if self.down:

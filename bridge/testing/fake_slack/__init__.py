@@ -60,8 +60,8 @@ from bridge.testing.fake_slack.models import JSON, Channel, Ephemeral, Message, 
 from bridge.testing.fake_slack.ratelimits import TIERS
 from bridge.testing.fake_slack.reactions import MAX_EMOJI
 from bridge.testing.fake_slack.views import MAX_VIEW_BLOCKS, MAX_VIEW_SIZE
-from bridge.testing.fake_slack.waiting import wait_until
 from bridge.testing.fake_slack.web_api import SCOPES
+from bridge.testing.waiting import wait_until
 
 __all__ = [
     "DEFAULT_PAGE",

@@ -18,9 +18,9 @@ from bridge.testing.fake_slack.people import People
 from bridge.testing.fake_slack.ratelimits import RateLimits
 from bridge.testing.fake_slack.response_urls import handle_response_url
 from bridge.testing.fake_slack.socket_mode import SocketMode
-from bridge.testing.fake_slack.waiting import wait_until
 from bridge.testing.fake_slack.web_api import WebApi
 from bridge.testing.fake_slack.workspace import Workspace
+from bridge.testing.waiting import wait_until
 
 _T = TypeVar("_T")
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from bridge.testing.fake_slack.models import JSON
-from bridge.testing.fake_slack.waiting import wait_until
 from bridge.testing.fake_slack.workspace import Handler, Workspace
+from bridge.testing.waiting import wait_until
 
 log = logging.getLogger(__name__)
 
