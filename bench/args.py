@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from bench.contestants import BRIDGE_SETTINGS
 from bench.cpu import QUIET_WAIT
@@ -43,6 +44,13 @@ def parse_args(
     )
     parser.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="also run the bridge of this source tree (e.g. a git worktree of an earlier"
+        " commit) as the contestant `baseline`, interleaved with the others: `bridge/baseline`"
+        " is what the change buys",
+    )
+    parser.add_argument(
         "--set",
         metavar="NAME=VALUE",
         action="append",
@@ -50,6 +58,8 @@ def parse_args(
         help="a setting for the bridge, e.g. BRIDGE_RECEIPT_REACTION=off (repeatable)",
     )
     args = parser.parse_args(argv)
+    if args.baseline:
+        args.baseline = str(Path(args.baseline).resolve())  # its server runs elsewhere
     for setting in args.set:
         name, sep, value = setting.partition("=")
         if not sep or not name.startswith(("BRIDGE_", "SLACK_")):

@@ -57,6 +57,7 @@ class Contestants:
     bare_url: str
     pids: dict[str, int]  # the processes besides the servers whose CPU is counted
     servers: dict[str, int]  # each contestant's server process
+    baseline_url: str | None = None  # `--baseline`: the bridge of another source tree
 
     def bot(self, url: str) -> BridgeClient:
         """The bot API of the server at `url` (the bridge's, or the bare forwarder's one
@@ -66,9 +67,10 @@ class Contestants:
 
 
 @contextlib.asynccontextmanager
-async def contestants(*, webhook: bool) -> AsyncIterator[Contestants]:
-    """Start the fakes and both servers in a scratch directory; stop them all at the end
-    (printing each one's last output if something failed)."""
+async def contestants(*, webhook: bool, baseline: Path | None = None) -> AsyncIterator[Contestants]:
+    """Start the fakes and both servers in a scratch directory (and the bridge of the
+    source tree `baseline`, if given, against a database of its own); stop them all at the
+    end (printing each one's last output if something failed)."""
     with tempfile.TemporaryDirectory(prefix="hitl-bench-") as tmp:
         work = Path(tmp)
         connector = aiohttp.TCPConnector(limit=200)
@@ -81,6 +83,16 @@ async def contestants(*, webhook: bool) -> AsyncIterator[Contestants]:
                 procs.append(bridge)
                 bare, bare_url = await start_server(session, "bare", "bench.bare", env, work)
                 procs.append(bare)
+                servers = {"bridge": bridge.pid, "bare": bare.pid}
+                baseline_url = None
+                if baseline is not None:
+                    env = bridge_env(fakes, work / "baseline.db", webhook=webhook)
+                    env["PYTHONPATH"] = str(baseline)  # resolved by the caller
+                    other, baseline_url = await start_server(
+                        session, "baseline", "bridge", env, work
+                    )
+                    procs.append(other)
+                    servers["baseline"] = other.pid
                 yield Contestants(
                     session,
                     work,
@@ -89,7 +101,8 @@ async def contestants(*, webhook: bool) -> AsyncIterator[Contestants]:
                     bridge_url,
                     bare_url,
                     {"fakes": fakes.proc.pid, "loadgen": os.getpid()},
-                    {"bridge": bridge.pid, "bare": bare.pid},
+                    servers,
+                    baseline_url,
                 )
             except BaseException:
                 for proc in procs:

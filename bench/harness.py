@@ -55,7 +55,8 @@ class Benchmark(Generic[TargetT]):
 
 async def run(bench: Benchmark[TargetT], args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": announce(), "args": vars(args), "unit": bench.unit}
-    async with contestants(webhook=bench.webhook) as c:
+    baseline = Path(args.baseline) if args.baseline else None
+    async with contestants(webhook=bench.webhook, baseline=baseline) as c:
         arrivals = c.fakes.wait_bot if bench.webhook else c.fakes.wait_slack
         load: Load[TargetT] = Load(
             lambda target, tag, n: bench.prepare(target, c.fakes, tag, n, args.conversations),
@@ -69,6 +70,9 @@ async def run(bench: Benchmark[TargetT], args: argparse.Namespace) -> dict[str, 
             "bridge": lambda: bench.bridge(c, c.bridge_url),
             **bench.others(c),
         }
+        if c.baseline_url is not None:
+            url = c.baseline_url
+            makers["baseline"] = lambda: bench.bridge(c, url)
         res = await rounds(args, c, makers, load)
         results["throughput"] = res.throughput
         results["latency"] = res.latency

@@ -121,11 +121,15 @@ class Drainer:
         self._pulse = pulse
         self._retry_base = retry_base
         self._retry_max = retry_max
-        self._metrics = metrics
         self._max_attempts = max_attempts
         self._max_age = max_age
         self._concurrency = concurrency
         self._load = load
+        self._outcomes = {
+            outcome: metrics.deliveries.labels(target, outcome)
+            for outcome in ("delivered", "deferred", "retried", "failed")
+        }
+        self._latency = metrics.latency.labels(target)
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
         # The last take filled every free worker: other conversations may be waiting, so a
@@ -221,7 +225,7 @@ class Drainer:
                 await self._crashed(row, "could not be recorded", exc)
                 return None
             self._count("delivered")
-            self._metrics.latency.labels(self._target).observe(time.time() - row.created_at)
+            self._latency.observe(time.time() - row.created_at)
             return next_row
         return None
 
@@ -320,7 +324,7 @@ class Drainer:
         self._count("retried")
 
     def _count(self, outcome: str) -> None:
-        self._metrics.deliveries.labels(self._target, outcome).inc()
+        self._outcomes[outcome].inc()
 
 
 async def _when_stored(run: Callable[[], Awaitable[T]]) -> T:

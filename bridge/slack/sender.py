@@ -44,6 +44,7 @@ from bridge.service import Service
 from bridge.slack import notices, thread
 from bridge.slack.blocks import Rendered, call_on
 from bridge.slack.webapi import Refused, WebApi
+from bridge.slack.window import LOW, Window
 from bridge.store import OutboxRow, StoredMessage, Tx, View
 
 log = logging.getLogger(__name__)
@@ -71,12 +72,9 @@ POSTS = frozenset(
 ANCHORED = POSTS | {SlackKind.UPDATE_PARENT}
 # What the reactions on an agent's reply say, but the bot's receipt (a setting).
 REACTIONS = {Receipt.UNDELIVERED: "warning", Receipt.INTERNAL: "lock"}
-# Calls one channel may have under way at once: a channel whose calls hang holds no more of
-# the drainer's workers than this, so every other channel goes on (posts to one channel go
-# out one a second anyway).
-CHANNEL_CALLS = 4
-# Rows of one channel that may wait here for one of its calls to end, holding a worker each;
-# past that, a row is put off in the database for `CHANNEL_BUSY_WAIT`.
+# Rows of one channel that may wait here for room in its window (`window.Window`: the calls
+# it may have under way), holding a worker each; past that, a row is put off in the database
+# for `CHANNEL_BUSY_WAIT`.
 CHANNEL_WAITERS = 4
 CHANNEL_BUSY_WAIT = 0.25
 STALE_AFTER = 1.0  # seconds a row may wait for its channel and keep the view taken with it
@@ -113,7 +111,7 @@ class SlackSender:
         self._waited: set[int] = set()  # rows that waited for their slot: a backlog
         self._absorbed: set[str] = set()  # messages already posted combined with an earlier
         self._calling: Counter[str] = Counter()  # channel -> rows under way in it, or waiting
-        self._calls: dict[str, asyncio.Semaphore] = {}  # channel -> its calls under way
+        self._windows: dict[str, Window] = {}  # channel -> its calls under way
         self._reactions = {Receipt.TAKEN: receipt, **REACTIONS}
         # Where a row's last post went, for the outbox to record as it removes the row.
         self._settle: dict[int, Settle] = {}
@@ -132,13 +130,14 @@ class SlackSender:
 
     def hold(self, row: OutboxRow) -> float:
         """Pace posts per channel: book the row a slot, and let it wait for it outside the
-        worker; and keep a channel's rows under way to `CHANNEL_CALLS`, with at most
-        `CHANNEL_WAITERS` more waiting in a worker for one to end. Other methods keep to
+        worker; and keep a channel's rows under way to its window, with at most
+        `CHANNEL_WAITERS` more waiting in a worker for room in it. Other methods keep to
         their tiers as they are called (`WebApi`)."""
         channel = row.payload.get("channel")
         if channel is None:
             return 0.0
-        if self._calling[channel] >= CHANNEL_CALLS + CHANNEL_WAITERS:
+        window = self._windows.get(channel)
+        if self._calling[channel] >= (window.limit if window else LOW) + CHANNEL_WAITERS:
             return CHANNEL_BUSY_WAIT
         if row.kind not in POSTS:
             return 0.0
@@ -156,11 +155,13 @@ class SlackSender:
 
     async def send(self, row: OutboxRow) -> Settle | None:
         channel = str(row.payload.get("channel"))
-        calls = self._calls.setdefault(channel, asyncio.Semaphore(CHANNEL_CALLS))
+        window = self._windows.get(channel)
+        if window is None:
+            window = self._windows[channel] = Window()
         self._calling[channel] += 1
         try:
             queued_at = time.monotonic()
-            async with calls:
+            async with window.call():
                 # The view read as the row was taken is good unless this waited long (a
                 # change meanwhile queues a row of its own after this one, which redraws).
                 await self._send(row, fresh=time.monotonic() - queued_at > STALE_AFTER)
