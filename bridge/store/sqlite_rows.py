@@ -35,73 +35,120 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _conversation(row: sqlite3.Row, p: str = "") -> Conversation:
-    """A conversation from its columns (named `p` + column, for a joined row)."""
+# Each row class's columns, in the order of its fields: the functions below read a row by
+# position (by name, sqlite3.Row searches its columns for each one), and a query asks for
+# these alone (not a conversation's history, say, which can be long).
+_CONVERSATION = [
+    "id",
+    "user_id",
+    "status",
+    "channel",
+    "thread_ts",
+    "permalink",
+    "title",
+    "description",
+    "agent_id",
+    "changed_by",
+    "stop_reason",
+    "created_at",
+    "waiting_since",
+    "stopped_at",
+    "origin",
+    "priority",
+]
+_USER = ["id", "role", "name", "picture_url", "email", "slack_user_id"]
+_MESSAGE = ["id", "conversation_id", "author_id", "content"]
+_OUTBOX = [
+    "id",
+    "target",
+    "conversation_id",
+    "kind",
+    "payload",
+    "attempts",
+    "maybe_sent",
+    "created_at",
+]
+
+
+def _columns(columns: Sequence[str], alias: str = "") -> str:
+    """`a, b, c`, or `x.a, x.b, x.c` for a joined table's alias."""
+    return ", ".join(f"{alias}.{c}" if alias else c for c in columns)
+
+
+def _conversation(row: Sequence[Any], at: int = 0) -> Conversation:
+    """A conversation from its `_CONVERSATION` columns, from position `at` on."""
+    (
+        id_,
+        user_id,
+        status,
+        channel,
+        thread_ts,
+        permalink,
+        title,
+        description,
+        agent_id,
+        changed_by,
+        stop_reason,
+        created_at,
+        waiting_since,
+        stopped_at,
+        origin,
+        priority,
+    ) = row[at : at + len(_CONVERSATION)]
     return Conversation(
-        id=row[p + "id"],
-        user_id=row[p + "user_id"],
-        status=Status(row[p + "status"]),
-        channel=row[p + "channel"],
-        thread_ts=row[p + "thread_ts"],
-        permalink=row[p + "permalink"],
-        title=row[p + "title"],
-        description=row[p + "description"],
-        agent_id=row[p + "agent_id"],
-        changed_by=row[p + "changed_by"],
-        stop_reason=StopReason(row[p + "stop_reason"]) if row[p + "stop_reason"] else None,
-        created_at=datetime.fromisoformat(row[p + "created_at"]),
-        waiting_since=_dt(row[p + "waiting_since"]),
-        stopped_at=_dt(row[p + "stopped_at"]),
-        origin=Origin(row[p + "origin"]),
-        priority=Priority(row[p + "priority"]) if row[p + "priority"] else None,
+        id_,
+        user_id,
+        Status(status),
+        channel,
+        thread_ts,
+        permalink,
+        title,
+        description,
+        agent_id,
+        changed_by,
+        StopReason(stop_reason) if stop_reason else None,
+        datetime.fromisoformat(created_at),
+        _dt(waiting_since),
+        _dt(stopped_at),
+        Origin(origin),
+        Priority(priority) if priority else None,
     )
 
 
-def _user(row: sqlite3.Row, p: str = "") -> User:
-    return User(
-        id=row[p + "id"],
-        role=Role(row[p + "role"]),
-        name=row[p + "name"],
-        picture_url=row[p + "picture_url"],
-        email=row[p + "email"],
-        slack_user_id=row[p + "slack_user_id"],
-    )
+def _user(row: Sequence[Any], at: int = 0) -> User:
+    id_, role, name, picture_url, email, slack_user_id = row[at : at + len(_USER)]
+    return User(id_, Role(role), name, picture_url, email, slack_user_id)
 
 
-def _stored(row: sqlite3.Row, p: str = "") -> StoredMessage:
-    return StoredMessage(
-        row[p + "id"],
-        row[p + "conversation_id"],
-        row[p + "author_id"],
-        content_from_json(json.loads(row[p + "content"])),
-    )
+def _stored(row: Sequence[Any], at: int = 0) -> StoredMessage:
+    id_, conversation_id, author_id, content = row[at : at + len(_MESSAGE)]
+    return StoredMessage(id_, conversation_id, author_id, content_from_json(json.loads(content)))
 
 
-def _outbox_row(row: sqlite3.Row) -> OutboxRow:
+def _outbox_row(row: Sequence[Any]) -> OutboxRow:
+    id_, target, conversation_id, kind, payload, attempts, maybe_sent, created_at = row
     return OutboxRow(
-        id=row["id"],
-        target=row["target"],
-        conversation_id=row["conversation_id"],
-        kind=row["kind"],
-        payload=json.loads(row["payload"]),
-        attempts=row["attempts"],
-        maybe_sent=bool(row["maybe_sent"]),
-        created_at=row["created_at"],
+        id_,
+        target,
+        conversation_id,
+        kind,
+        json.loads(payload),
+        attempts,
+        bool(maybe_sent),
+        created_at,
     )
 
 
-def _as(alias: str, columns: str) -> str:
-    """`alias.column AS alias_column, ...`: a joined table's columns, told apart."""
-    return ", ".join(f"{alias}.{c} AS {alias}_{c}" for c in columns.split())
-
-
-_USER = "id role name picture_url email slack_user_id"
+_CONVERSATIONS = f"SELECT {_columns(_CONVERSATION)} FROM conversations"
+_USERS = f"SELECT {_columns(_USER)} FROM users"
+_MESSAGES = f"SELECT {_columns(_MESSAGE)} FROM messages"
+_HEADS = f"SELECT {_columns(_OUTBOX, 'o')} FROM outbox_heads h JOIN outbox o ON o.id = h.row_id"
 
 # A conversation with its end user, its assignee, and one of its messages with its ts in
 # Slack: what the Slack sender reads for every post, in one statement.
 _VIEW = (
-    f"SELECT c.*, {_as('u', _USER)}, {_as('a', _USER)},"
-    f" {_as('m', 'id conversation_id author_id content')}, s.ts AS s_ts"
+    f"SELECT {_columns(_CONVERSATION, 'c')}, {_columns(_USER, 'u')}, {_columns(_USER, 'a')},"
+    f" {_columns(_MESSAGE, 'm')}, s.ts"
     " FROM conversations c"
     " LEFT JOIN users u ON u.id = c.user_id"
     " LEFT JOIN users a ON a.id = c.agent_id"
@@ -109,6 +156,10 @@ _VIEW = (
     " LEFT JOIN slack_messages s ON s.key = :message"
     " WHERE c.id = :conversation"
 )
+_AT_USER = len(_CONVERSATION)
+_AT_ASSIGNEE = _AT_USER + len(_USER)
+_AT_MESSAGE = _AT_ASSIGNEE + len(_USER)
+_AT_TS = _AT_MESSAGE + len(_MESSAGE)
 
 
 def _json(value: Any) -> str:
@@ -149,11 +200,11 @@ class SqliteTx(Tx):
         )
 
     def user(self, user_id: str) -> User | None:
-        row = self._one("SELECT * FROM users WHERE id = ?", user_id)
+        row = self._one(f"{_USERS} WHERE id = ?", user_id)
         return _user(row) if row else None
 
     def agent_by_slack_id(self, slack_user_id: str) -> User | None:
-        row = self._one("SELECT * FROM users WHERE slack_user_id = ?", slack_user_id)
+        row = self._one(f"{_USERS} WHERE slack_user_id = ?", slack_user_id)
         return _user(row) if row else None
 
     def update_agent_profile(self, user_id: str, profile: AgentProfile) -> None:
@@ -190,7 +241,7 @@ class SqliteTx(Tx):
         )
 
     def conversation(self, conversation_id: str) -> Conversation | None:
-        row = self._one("SELECT * FROM conversations WHERE id = ?", conversation_id)
+        row = self._one(f"{_CONVERSATIONS} WHERE id = ?", conversation_id)
         return _conversation(row) if row else None
 
     def view(self, conversation_id: str, message_id: str | None = None) -> View | None:
@@ -201,16 +252,14 @@ class SqliteTx(Tx):
             return None
         return View(
             _conversation(row),
-            _user(row, "u_") if row["u_id"] else None,
-            _user(row, "a_") if row["a_id"] else None,
-            _stored(row, "m_") if row["m_id"] else None,
-            row["s_ts"],
+            _user(row, _AT_USER) if row[_AT_USER] else None,
+            _user(row, _AT_ASSIGNEE) if row[_AT_ASSIGNEE] else None,
+            _stored(row, _AT_MESSAGE) if row[_AT_MESSAGE] else None,
+            row[_AT_TS],
         )
 
     def conversation_by_thread(self, channel: str, thread_ts: str) -> Conversation | None:
-        row = self._one(
-            "SELECT * FROM conversations WHERE channel = ? AND thread_ts = ?", channel, thread_ts
-        )
+        row = self._one(f"{_CONVERSATIONS} WHERE channel = ? AND thread_ts = ?", channel, thread_ts)
         return _conversation(row) if row else None
 
     def history(self, conversation_id: str) -> list[HistoryItem]:
@@ -239,7 +288,7 @@ class SqliteTx(Tx):
 
     def waiting_since_before(self, cutoff: datetime, limit: int) -> list[Conversation]:
         rows = self._all(
-            "SELECT * FROM conversations WHERE status = 'waiting' AND waiting_since <= ?"
+            f"{_CONVERSATIONS} WHERE status = 'waiting' AND waiting_since <= ?"
             " ORDER BY waiting_since LIMIT ?",
             iso(cutoff),
             limit,
@@ -252,7 +301,7 @@ class SqliteTx(Tx):
         """Waiting conversations owed their next reminder (one each `every` seconds of
         waiting, `most` at most)."""
         rows = self._all(
-            "SELECT * FROM conversations WHERE status = 'waiting' AND reminders < ?"
+            f"{_CONVERSATIONS} WHERE status = 'waiting' AND reminders < ?"
             " AND (julianday(?) - julianday(waiting_since)) * 86400 >= (reminders + 1) * ?"
             " ORDER BY waiting_since LIMIT ?",
             most,
@@ -273,7 +322,7 @@ class SqliteTx(Tx):
     def idle_assigned(self, before: datetime, limit: int) -> list[Conversation]:
         """Assigned conversations whose agent has said nothing since `before`, not nudged."""
         rows = self._all(
-            "SELECT * FROM conversations WHERE status = 'assigned' AND nudged = 0"
+            f"{_CONVERSATIONS} WHERE status = 'assigned' AND nudged = 0"
             " AND last_agent_at <= ? ORDER BY last_agent_at LIMIT ?",
             iso(before),
             limit,
@@ -295,7 +344,7 @@ class SqliteTx(Tx):
     ) -> list[Conversation]:
         """Conversations in `status` (those of one agent, if given), oldest first."""
         rows = self._all(
-            "SELECT * FROM conversations WHERE status = ? AND (? IS NULL OR agent_id = ?)"
+            f"{_CONVERSATIONS} WHERE status = ? AND (? IS NULL OR agent_id = ?)"
             " ORDER BY COALESCE(waiting_since, created_at) LIMIT ?",
             status.value,
             agent_id,
@@ -359,13 +408,13 @@ class SqliteTx(Tx):
         )
 
     def message(self, message_id: str) -> StoredMessage | None:
-        row = self._one("SELECT * FROM messages WHERE id = ?", message_id)
+        row = self._one(f"{_MESSAGES} WHERE id = ?", message_id)
         return _stored(row) if row else None
 
     def latest_messages(self, conversation_id: str, limit: int) -> list[StoredMessage]:
         rows = self._all(
-            "SELECT * FROM (SELECT rowid AS n, * FROM messages WHERE conversation_id = ?"
-            " ORDER BY rowid DESC LIMIT ?) ORDER BY n",
+            f"SELECT * FROM ({_MESSAGES} WHERE conversation_id = ?"
+            " ORDER BY rowid DESC LIMIT ?) ORDER BY rowid",
             conversation_id,
             limit,
         )
@@ -474,8 +523,7 @@ class SqliteTx(Tx):
     def take_due(self, target: str, now: float, limit: int, busy: Sequence[str]) -> list[OutboxRow]:
         marks = ",".join("?" * len(busy))
         rows = self._all(
-            "SELECT o.* FROM outbox_heads h JOIN outbox o ON o.id = h.row_id"
-            f" WHERE h.target = ? AND h.next_at <= ? AND h.conversation_id NOT IN ({marks})"
+            f"{_HEADS} WHERE h.target = ? AND h.next_at <= ? AND h.conversation_id NOT IN ({marks})"
             " ORDER BY h.next_at LIMIT ?",
             target,
             now,
@@ -484,23 +532,20 @@ class SqliteTx(Tx):
         )
         self._db.executemany(
             "UPDATE outbox SET attempts = attempts + 1, maybe_sent = 1 WHERE id = ?",
-            [(r["id"],) for r in rows],
+            [(r[0],) for r in rows],
         )
         return [_outbox_row(r) for r in rows]
 
     def take_next(self, target: str, conversation_id: str, now: float) -> OutboxRow | None:
         row = self._one(
-            "SELECT o.* FROM outbox_heads h JOIN outbox o ON o.id = h.row_id"
-            " WHERE h.target = ? AND h.conversation_id = ? AND h.next_at <= ?",
+            f"{_HEADS} WHERE h.target = ? AND h.conversation_id = ? AND h.next_at <= ?",
             target,
             conversation_id,
             now,
         )
         if row is None:
             return None
-        self._run(
-            "UPDATE outbox SET attempts = attempts + 1, maybe_sent = 1 WHERE id = ?", row["id"]
-        )
+        self._run("UPDATE outbox SET attempts = attempts + 1, maybe_sent = 1 WHERE id = ?", row[0])
         return _outbox_row(row)
 
     def outbox_stats(self) -> dict[tuple[str, str], tuple[int, float]]:
@@ -512,7 +557,8 @@ class SqliteTx(Tx):
 
     def queued_after(self, row: OutboxRow, limit: int) -> list[OutboxRow]:
         rows = self._all(
-            "SELECT * FROM outbox WHERE target = ? AND conversation_id = ? AND state = 'pending'"
+            f"SELECT {_columns(_OUTBOX)} FROM outbox"
+            " WHERE target = ? AND conversation_id = ? AND state = 'pending'"
             " AND id > ? ORDER BY id LIMIT ?",
             row.target,
             row.conversation_id,
