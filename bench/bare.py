@@ -31,7 +31,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from standardwebhooks.webhooks import Webhook
 
-from bridge import logs
+from bridge import logs, loop
 from bridge.model import TextMessage, TextPayload
 from bridge.slack import thread
 
@@ -146,4 +146,4 @@ if __name__ == "__main__":
     # Logging set up as the bridge's is, which also spares slack_sdk formatting a debug line
     # for every call (bridge/logs.py): that saving is not the bridge's to claim.
     logs.setup("INFO")
-    asyncio.run(serve())
+    loop.run(serve())  # on the loop the bridge runs on

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import sys
 from importlib import metadata
 from pathlib import Path
 
-from bridge import logs
+from bridge import logs, loop
 from bridge.config import ConfigError, load_settings, serving_problems
 
 
@@ -75,14 +74,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "check":
         print("settings: valid")
-        return asyncio.run(check(settings))
+        return loop.run(check(settings))
 
     logs.setup(settings.log_level, settings.log_format)
     from bridge.server import serve
 
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve(settings))
+            loop.run(serve(settings))
     except StartupError as exc:
         return _refuse(exc.lines, exc.code)
     return 0

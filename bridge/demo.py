@@ -57,6 +57,7 @@ from aiohttp import web
 from bridge import logs
 from bridge.client import BridgeClient, WebhookVerificationError, verify_webhook
 from bridge.config import load_settings
+from bridge.loop import run as run_loop
 from bridge.model import HistoryItem, TextMessage, TextPayload
 from bridge.server import Bridge
 from bridge.testing.fake_slack import FakeSlack, Message
@@ -509,7 +510,7 @@ def main(events: Literal["webhook", "poll"] = "webhook", pace: float = 0.2) -> i
         sys.stdout.reconfigure(errors="replace")
     logs.setup("WARNING")
     try:
-        asyncio.run(run(events=events, pace=pace, out=sys.stdout))
+        run_loop(run(events=events, pace=pace, out=sys.stdout))
     except DemoError as exc:
         print(f"hitl-bridge demo: {exc}", file=sys.stderr)
         return 1

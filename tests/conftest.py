@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bridge import loop
 from bridge.client import BridgeClient
 from bridge.config import Settings, load_settings
 from bridge.connections import Limits
@@ -240,3 +241,10 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     store = await SqliteStore.open(tmp_path / "b.db")
     yield store
     await store.close()
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """The tests run on the loop the bridge runs on (`bridge.loop`)."""
+    return {"loop": loop.factory()}
