@@ -274,6 +274,9 @@ class _Lane:
                         asked.future.set_result(value)
                     else:
                         asked.future.set_exception(value)
+                # Let whom that woke run first: what they ask next joins the next batch (one
+                # commit for more of them; measured: 3% less CPU a message to Slack).
+                await asyncio.sleep(0)
         except asyncio.CancelledError:  # the loop is going away
             for asked in batch + self._queue:
                 asked.future.cancel()
