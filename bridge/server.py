@@ -108,7 +108,8 @@ class Bridge:
             slack_session,
             slack_hosts={"files.slack.com", urlsplit(s.slack_api_url).netloc},
         )
-        bolt = build_app(service, client, directory, home)
+        intake = Intake(service, web_api, directory, files)
+        bolt = build_app(service, client, directory, home, intake)
         api = BotApi(service, s.api_tokens, s.max_body, self._closing)
 
         guard = Guard(self._limits)
@@ -128,7 +129,7 @@ class Bridge:
             ]
         )
         if signing is not None and not s.socket_mode:
-            app.add_routes([events_route(bolt, signing)])
+            app.add_routes([events_route(bolt, signing, service, directory, intake)])
         if s.botpress_prefix is not None:
             app.add_routes(BotpressApi(service, s.botpress_prefix, s.max_body).routes())
         app.on_cleanup.extend((guard.cleanup, throttle.cleanup))
@@ -166,7 +167,7 @@ class Bridge:
         senders: dict[Target, Sender] = {
             Target.SLACK: slack,
             Target.SLACK_ASIDE: slack,
-            Target.SLACK_IN: Intake(service, web_api, directory, files),
+            Target.SLACK_IN: intake,
         }
         if s.webhook_url:
             senders[Target.BOT] = WebhookSender(

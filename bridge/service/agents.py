@@ -78,9 +78,12 @@ class AgentCommands:
         agent: AgentProfile,
         content: Content,
         allowed: bool = True,
+        keep: tuple[str, dict[str, Any]] | None = None,
     ) -> Outcome:
         """A human replied in a handoff thread. `content` is already plain text for the bot;
-        `allowed` is False when the human is not one of the agents."""
+        `allowed` is False when the human is not one of the agents. `keep`: handled as it
+        arrives, the reply's intake row (kind, payload), kept instead if earlier ones of the
+        conversation wait in the intake, so that it does not overtake them."""
         text = content.payload.text if content.type == "text" else ""
         now = self._core.clock()
 
@@ -91,6 +94,9 @@ class AgentCommands:
             conv = w.tx.conversation_by_thread(channel, thread_ts)
             if conv is None:
                 return Outcome(ignored="not a handoff thread"), None
+            if keep is not None and w.tx.has_queued(Target.SLACK_IN, conv.id):
+                w.enqueue(Target.SLACK_IN, conv.id, *keep)
+                return Outcome(ignored="kept behind earlier ones"), None
             if w.tx.slack_key(channel, ts) is not None:
                 return Outcome(ignored="message already relayed"), None
             if is_internal(text):

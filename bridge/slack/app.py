@@ -26,6 +26,7 @@ from bridge.service import Service
 from bridge.slack import edge, listeners
 from bridge.slack.directory import Directory
 from bridge.slack.home import AppHome
+from bridge.slack.intake import Intake
 from bridge.slack.webapi import Refused
 from bridge.store import Unavailable
 
@@ -47,7 +48,11 @@ _given_client = _GivenClient()
 
 
 def build_app(
-    service: Service, client: AsyncWebClient, directory: Directory, app_home: AppHome
+    service: Service,
+    client: AsyncWebClient,
+    directory: Directory,
+    app_home: AppHome,
+    intake: Intake,
 ) -> AsyncApp:
     get_bolt_logger(AsyncApp).addFilter(_given_client)  # again: a no-op
     app = AsyncApp(
@@ -66,6 +71,7 @@ def build_app(
         context["service"] = service
         context["app_home"] = app_home
         context["directory"] = directory
+        context["intake"] = intake
         await next()
 
     app.middleware(provide)
@@ -90,27 +96,37 @@ async def only_our_app(
     """Acknowledge but ignore requests meant for another workspace or app (the same signing
     secret, or an app installed in several workspaces, can bring them), over HTTP and Socket
     Mode alike."""
-    try:
-        team, app_id = await directory.identity()
-    except (Retry, Defer, Refused) as exc:
-        # Slack cannot say who we are right now: let it through rather than drop it.
-        log.warning("auth.test failed (%s); not checking the request's workspace", exc)
-        team = app_id = None
-    their_team = context.team_id
-    their_app = body.get("api_app_id")
-    if context.enterprise_id and context.is_enterprise_install:
-        their_team = team  # an org-wide install spans the org's workspaces
-    if (their_team and team and their_team != team) or (
-        their_app and app_id and their_app != app_id
-    ):
-        log.info("ignoring a request for team %s / app %s", their_team, their_app)
+    enterprise = bool(context.enterprise_id and context.is_enterprise_install)
+    if not await _ours(directory, context.team_id, body.get("api_app_id"), enterprise):
         return BoltResponse(status=200, body="")
     await next()
     return None
 
 
-def events_route(app: AsyncApp, signing_secret: str) -> web.RouteDef:
-    """`POST /slack/events`: checked at the door (see `edge`), then Bolt."""
+async def _ours(directory: Directory, their_team: Any, their_app: Any, enterprise: bool) -> bool:
+    """Whether a request is for this workspace and app, as far as Slack says who we are."""
+    try:
+        team, app_id = await directory.identity()
+    except (Retry, Defer, Refused) as exc:
+        # Slack cannot say who we are right now: let it through rather than drop it.
+        log.warning("auth.test failed (%s); not checking the request's workspace", exc)
+        return True
+    if enterprise:
+        their_team = team  # an org-wide install spans the org's workspaces
+    if (their_team and team and their_team != team) or (
+        their_app and app_id and their_app != app_id
+    ):
+        log.info("ignoring a request for team %s / app %s", their_team, their_app)
+        return False
+    return True
+
+
+def events_route(
+    app: AsyncApp, signing_secret: str, service: Service, directory: Directory, intake: Intake
+) -> web.RouteDef:
+    """`POST /slack/events`: checked at the door (see `edge`), then Bolt; but an agent's
+    reply, most of what comes, goes straight to its listener's work (`_reply`), sparing
+    Bolt's dispatch, which costs as much again as the rest of its handling."""
 
     async def handle(request: web.Request) -> web.Response:
         body = await request.read()
@@ -125,6 +141,10 @@ def events_route(app: AsyncApp, signing_secret: str) -> web.RouteDef:
             # Signed, so from Slack: acknowledge it, or Slack retries it and may disable us.
             log.info("ignoring a request from Slack: %s", why)
             return web.Response(status=200)
+        assert payload is not None
+        received = listeners.plain_reply(payload)
+        if received is not None:
+            return await _reply(payload, received, service, directory, intake)
         bolt_request = AsyncBoltRequest(
             body=body.decode(), query=request.query_string, headers=dict(request.headers)
         )
@@ -134,3 +154,22 @@ def events_route(app: AsyncApp, signing_secret: str) -> web.RouteDef:
         return await to_aiohttp_response(response)
 
     return web.post("/slack/events", handle)
+
+
+async def _reply(
+    envelope: dict[str, Any],
+    received: listeners.Received,
+    service: Service,
+    directory: Directory,
+    intake: Intake,
+) -> web.Response:
+    """What Bolt would do with an agent's reply, answered as Bolt would: `only_our_app`,
+    then `listeners.on_reply`'s work (Bolt's `IgnoringSelfEvents` has nothing to drop: a
+    reply is no bot's message)."""
+    enterprise = bool(envelope.get("enterprise_id") and envelope.get("is_enterprise_install"))
+    if await _ours(directory, envelope.get("team_id"), envelope.get("api_app_id"), enterprise):
+        try:
+            await listeners.handle_reply(service, intake, received, listeners.event_id(envelope))
+        except Unavailable as exc:
+            return web.Response(status=503, headers={"Retry-After": str(exc.retry_after)})
+    return web.Response(status=200)

@@ -63,6 +63,18 @@ class Directory:
                 self._members = (time.monotonic() + 60, members)
         return user_id in self._members[1]
 
+    def known(self, user_id: str) -> tuple[AgentProfile, bool] | None:
+        """The user's profile, and whether they are an agent, if both are known and fresh
+        (no call to Slack); None when either needs asking."""
+        hit = self._cache.get(user_id)
+        if hit is None or hit[0] <= time.monotonic():
+            return None
+        if self._usergroup is None:
+            return hit[1], True
+        if self._members is None or self._members[0] <= time.monotonic():
+            return None
+        return hit[1], user_id in self._members[1]
+
     async def profile(self, user_id: str) -> AgentProfile:
         """The user's name, picture and email."""
         hit = self._cache.get(user_id)

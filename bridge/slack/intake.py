@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from bridge.events import Target
-from bridge.model import MAX_TEXT, Action, Content, TextMessage, TextPayload
+from bridge.model import MAX_TEXT, Action, AgentProfile, Content, TextMessage, TextPayload
 from bridge.outbox import Fail
 from bridge.service import Service
 from bridge.slack.directory import Directory
@@ -70,20 +70,51 @@ class Intake:
         else:
             raise Fail(f"unknown intake kind {row.kind!r}")
 
+    async def reply_at_once(self, p: dict[str, Any], event_id: str | None) -> bool:
+        """Handle a reply as it arrives, before Slack has its answer, when nothing about it
+        needs asking Slack: who wrote it and whom it mentions are known, and it shares no
+        file. False when it must be kept for later (`service.agents.intake`) instead. It
+        is kept all the same if earlier ones of its conversation are still waiting there,
+        so that none is overtaken."""
+        raw, user = str(p.get("text") or ""), str(p["user"])
+        author = self._directory.known(user)
+        mentioned = [self._directory.known(u) for u in mentioned_users(raw)]
+        if p.get("files") or author is None or None in mentioned:
+            return False
+        names = {who.slack_user_id: who.name for who, _ in filter(None, mentioned)}
+        text = to_plain(raw, names).strip()[:MAX_TEXT]
+        if text:  # else nothing to relay, as `_reply` would find
+            await self._relay(p, event_id, *author, _text(text), keep=True)
+        return True
+
     async def _reply(self, p: dict[str, Any], once: str) -> None:
         user = str(p["user"])
         text = await self._plain(str(p.get("text") or ""))
         content = await self._content(text, p.get("files") or [])
         if content is None:
             return
+        profile, allowed = await self._directory.profile(user), await self._directory.is_agent(user)
+        await self._relay(p, once, profile, allowed, content, keep=False)
+
+    async def _relay(
+        self,
+        p: dict[str, Any],
+        event_id: str | None,
+        agent: AgentProfile,
+        allowed: bool,
+        content: Content,
+        *,
+        keep: bool,
+    ) -> None:
         outcome = await self._service.agents.reply(
-            event_id=once,
+            event_id=event_id,
             channel=str(p["channel"]),
             thread_ts=str(p["thread_ts"]),
             ts=str(p["ts"]),
-            agent=await self._directory.profile(user),
+            agent=agent,
             content=content,
-            allowed=await self._directory.is_agent(user),
+            allowed=allowed,
+            keep=("reply", p) if keep else None,
         )
         if outcome.ignored:
             log.debug("reply not relayed: %s", outcome.ignored)
@@ -108,7 +139,7 @@ class Intake:
 
     async def _content(self, text: str, shared: list[Any]) -> Content | None:
         if not shared:
-            return TextMessage(type="text", payload=TextPayload(text=text)) if text else None
+            return _text(text) if text else None
         files = [await self._file(f) for f in shared if isinstance(f, dict)]
         missing = sum(1 for f in files if f is None)
         if missing:
@@ -131,3 +162,7 @@ class Intake:
             return None
         found = answer.data.get("file")
         return found if isinstance(found, dict) else None
+
+
+def _text(text: str) -> Content:
+    return TextMessage(type="text", payload=TextPayload(text=text))

@@ -24,6 +24,7 @@ from bridge.service import Service
 from bridge.slack import queue
 from bridge.slack.blocks import ACTIONS
 from bridge.slack.home import AppHome
+from bridge.slack.intake import Intake
 
 __all__ = [
     "HUMAN_SUBTYPES",
@@ -32,6 +33,7 @@ __all__ = [
     "deletion",
     "edit",
     "event_id",
+    "handle_reply",
     "hitl_query",
     "home_opener",
     "on_button",
@@ -41,6 +43,7 @@ __all__ = [
     "on_home_opened",
     "on_other_message",
     "on_reply",
+    "plain_reply",
     "register",
     "reply",
 ]
@@ -69,10 +72,23 @@ def register(app: AsyncApp) -> None:
 # --- listeners ----------------------------------------------------------------------------
 
 
-async def on_reply(event: dict[str, Any], body: dict[str, Any], service: Service) -> None:
-    """A person's message: kept if it is a reply in a thread. Bolt has already dropped the
-    bridge's own messages (`IgnoringSelfEvents`)."""
-    await _keep(service, reply(event), event_id(body))
+async def on_reply(
+    event: dict[str, Any], body: dict[str, Any], service: Service, intake: Intake
+) -> None:
+    """A person's message, if it is a reply in a thread: handled at once when nothing about
+    it needs asking Slack, else kept for the intake. Bolt has already dropped the bridge's
+    own messages (`IgnoringSelfEvents`)."""
+    received = reply(event)
+    if received is not None:
+        await handle_reply(service, intake, received, event_id(body))
+
+
+async def handle_reply(
+    service: Service, intake: Intake, received: Received, event_id: str | None
+) -> None:
+    """`on_reply`'s work, for `app.events_route` to call without Bolt too."""
+    if not await intake.reply_at_once(received.payload, event_id):
+        await _keep(service, received, event_id)
 
 
 async def on_edited(event: dict[str, Any], body: dict[str, Any], service: Service) -> None:
@@ -157,6 +173,15 @@ def event_id(body: Mapping[str, Any]) -> str | None:
     """The envelope's event id, which makes Slack's retries of an event kept once."""
     found = body.get("event_id")
     return found if isinstance(found, str) else None
+
+
+def plain_reply(envelope: Mapping[str, Any]) -> Received | None:
+    """The reply an Events API envelope carries, if it carries one: what `on_reply` would
+    be given, told without Bolt."""
+    if envelope.get("type") != "event_callback":
+        return None
+    event = _object(envelope.get("event"))
+    return reply(event) if event.get("type") == "message" else None
 
 
 def reply(event: Mapping[str, Any]) -> Received | None:

@@ -272,6 +272,10 @@ class OutboxRows(Protocol):
         conversation heads its line."""
         ...
 
+    def has_queued(self, target: str, conversation_id: str) -> bool:
+        """Whether the conversation has rows waiting for `target` (taken or not)."""
+        ...
+
     def take_due(self, target: str, now: float, limit: int, busy: Sequence[str]) -> list[OutboxRow]:
         """The head of each conversation, when due, soonest first, each counted as an
         attempt (and as maybe sent, until told otherwise) as it is taken.

@@ -520,6 +520,14 @@ class SqliteTx(Tx):
             now,
         )
 
+    def has_queued(self, target: str, conversation_id: str) -> bool:
+        row = self._one(
+            "SELECT 1 FROM outbox_heads WHERE target = ? AND conversation_id = ?",
+            target,
+            conversation_id,
+        )
+        return row is not None
+
     def take_due(self, target: str, now: float, limit: int, busy: Sequence[str]) -> list[OutboxRow]:
         marks = ",".join("?" * len(busy))
         rows = self._all(

@@ -287,6 +287,19 @@ class FakeService:
 
 
 @dataclass
+class FakeIntake:
+    """The intake's side of a reply: handled at once when `ready`, else kept."""
+
+    ready: bool = False
+    at_once: list[tuple[dict[str, Any], str | None]] = field(default_factory=list)
+
+    async def reply_at_once(self, payload: dict[str, Any], event_id: str | None) -> bool:
+        if self.ready:
+            self.at_once.append((payload, event_id))
+        return self.ready
+
+
+@dataclass
 class FakeHome:
     opened_by: list[str] = field(default_factory=list)
 
@@ -307,7 +320,7 @@ async def _authorize(**kwargs: Any) -> AuthorizeResult:
 @pytest.fixture
 def bolt() -> tuple[AsyncApp, FakeService, FakeHome]:
     """A Bolt app with the listeners, as `app.build_app` sets it up, Slack left out."""
-    service, home = FakeService(), FakeHome()
+    service, home, intake = FakeService(), FakeHome(), FakeIntake()
     app = AsyncApp(
         client=AsyncWebClient(),
         authorize=_authorize,
@@ -317,6 +330,7 @@ def bolt() -> tuple[AsyncApp, FakeService, FakeHome]:
 
     async def provide(context: AsyncBoltContext, next: Any) -> None:
         context["service"], context["app_home"] = service, home
+        context["intake"] = intake
         await next()
 
     app.middleware(provide)
