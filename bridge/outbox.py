@@ -15,7 +15,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import replace
 from functools import partial
 from typing import Any, Protocol, TypeVar
@@ -60,6 +60,10 @@ class Fail(Exception):
 Load = Callable[[OutboxRow], Callable[[Tx], Any]]
 """What a sender needs read for a row, asked as the row is taken: run in the same
 transaction, its answer handed over as `OutboxRow.loaded` (one trip to the database fewer)."""
+
+Full = Callable[[], Collection[str]]
+"""The channels a sender has no room for now: rows whose payload names one are left in the
+outbox, not taken only to be put off (see `Tx.take_due`)."""
 
 Settle = Callable[[Tx], None]
 """What a sender records of a delivery, run in the transaction that removes its row: one
@@ -111,10 +115,12 @@ class Drainer:
         max_age: float = 0,
         concurrency: int = 32,
         load: Load | None = None,
+        full: Full | None = None,
     ) -> None:
         """`max_attempts` and `max_age` (seconds since the row was written) bound the
         retries, 0 meaning no bound; past them the row is dead-lettered. `load`: what the
-        sender wants read with each row it is given."""
+        sender wants read with each row it is given; `full`: the channels it has no room
+        for now."""
         self._store = store
         self._target = target
         self._sender = sender
@@ -125,6 +131,7 @@ class Drainer:
         self._max_age = max_age
         self._concurrency = concurrency
         self._load = load
+        self._full = full
         self._outcomes = {
             outcome: metrics.deliveries.labels(target, outcome)
             for outcome in ("delivered", "deferred", "retried", "failed")
@@ -154,7 +161,8 @@ class Drainer:
             return 1.0
         now = time.time()
         busy = list(self._inflight)
-        rows, later = await self._store.write(partial(self._take, now, free, busy))
+        full = self._full() if self._full is not None else ()
+        rows, later = await self._store.write(partial(self._take, now, free, busy, full))
         self._saturated = len(rows) == free
         for row in rows:
             self._inflight[row.conversation_id] = asyncio.create_task(self._deliver(row))
@@ -163,11 +171,12 @@ class Drainer:
         return 1.0 if later is None else min(1.0, max(later - now, 0.001))
 
     def _take(
-        self, now: float, free: int, busy: list[str], tx: Tx
+        self, now: float, free: int, busy: list[str], full: Collection[str], tx: Tx
     ) -> tuple[list[OutboxRow], float | None]:
         """Up to `free` due rows; or, when there are none, when the next falls due."""
-        rows = [self._loaded(tx, row) for row in tx.take_due(self._target, now, free, busy)]
-        return rows, None if rows else tx.next_due_at(self._target, busy)
+        taken = tx.take_due(self._target, now, free, busy, full)
+        rows = [self._loaded(tx, row) for row in taken]
+        return rows, None if rows else tx.next_due_at(self._target, busy, full)
 
     def _loaded(self, tx: Tx, row: OutboxRow) -> OutboxRow:
         """The row with what its sender wants read, in the transaction that took it."""

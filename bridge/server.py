@@ -189,6 +189,7 @@ class Bridge:
                 max_age=s.delivery_max_age,
                 metrics=service.metrics,
                 load=slack.load if sender is slack else None,
+                full=slack.full if sender is slack else None,
             )
             for target, sender in senders.items()
         ]

@@ -25,6 +25,27 @@ async def test_a_hung_channel_holds_no_other_back(make_stage: StageFactory) -> N
     slack.heal()
 
 
+async def test_a_channel_that_was_quick_then_hangs_holds_no_other_back(
+    make_stage: StageFactory,
+) -> None:
+    stage = await make_stage(BRIDGE_QUEUES=f"slow={SLOW}")
+    slack, api = stage.slack, stage.api
+    slack.add_channel(SLOW, "slow-queue")
+    user = await api.create_user("Erin")
+    # Quick at first: its window opens wide.
+    quick = [await api.start(user, hitlSession={"queue": "slow"}) for _ in range(30)]
+    for conv in quick:
+        await stage.parent_ts(conv)
+    slack.hang("chat.postMessage", SLOW)
+    for _ in range(40):  # more than the drainer has workers
+        await api.start(user, hitlSession={"queue": "slow"})
+    started = time.monotonic()
+    conv = await api.start(user)
+    await stage.parent_ts(conv)
+    assert time.monotonic() - started < 3  # not the 10 s of a Slack call's timeout
+    slack.heal()
+
+
 async def test_a_webhook_stuck_on_one_conversation_holds_no_other_back(
     make_stage: StageFactory,
 ) -> None:

@@ -73,8 +73,8 @@ ANCHORED = POSTS | {SlackKind.UPDATE_PARENT}
 # What the reactions on an agent's reply say, but the bot's receipt (a setting).
 REACTIONS = {Receipt.UNDELIVERED: "warning", Receipt.INTERNAL: "lock"}
 # Rows of one channel that may wait here for room in its window (`window.Window`: the calls
-# it may have under way), holding a worker each; past that, a row is put off in the database
-# for `CHANNEL_BUSY_WAIT`.
+# it may have under way), holding a worker each. Past that, the channel is `full`: its rows
+# stay in the outbox, and one taken all the same is put off for `CHANNEL_BUSY_WAIT`.
 CHANNEL_WAITERS = 4
 CHANNEL_BUSY_WAIT = 0.25
 STALE_AFTER = 1.0  # seconds a row may wait for its channel and keep the view taken with it
@@ -127,6 +127,15 @@ class SlackSender:
         if isinstance(reason, Refused) and reason.error in UNREACHABLE:
             return
         await self._service.deliveries.failed(row.conversation_id, row.kind, str(reason))
+
+    def full(self) -> list[str]:
+        """The channels with no room for another row: their calls under way and waiting fill
+        their window and `CHANNEL_WAITERS` (`outbox.Full`)."""
+        return [
+            channel
+            for channel, window in self._windows.items()
+            if self._calling[channel] >= window.limit + CHANNEL_WAITERS
+        ]
 
     def hold(self, row: OutboxRow) -> float:
         """Pace posts per channel: book the row a slot, and let it wait for it outside the

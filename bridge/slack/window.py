@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager, suppress
 from bridge.outbox import Defer, Retry
 
 LOW = 4
-HIGH = 16  # half the drainer's 32 workers: a channel that turns slow holds no more
+HIGH = 24
 QUICK = 1.0
 
 

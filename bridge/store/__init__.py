@@ -12,7 +12,7 @@ given by the caller, from the caller's clock; a backend never reads one itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -276,13 +276,21 @@ class OutboxRows(Protocol):
         """Whether the conversation has rows waiting for `target` (taken or not)."""
         ...
 
-    def take_due(self, target: str, now: float, limit: int, busy: Sequence[str]) -> list[OutboxRow]:
+    def take_due(
+        self,
+        target: str,
+        now: float,
+        limit: int,
+        busy: Sequence[str],
+        full: Collection[str] = (),
+    ) -> list[OutboxRow]:
         """The head of each conversation, when due, soonest first, each counted as an
         attempt (and as maybe sent, until told otherwise) as it is taken.
 
         Only a conversation's head may go out: that is what keeps each conversation in order.
-        `busy` conversations already have their head in flight. The rows come back as they
-        were before this attempt.
+        `busy` conversations already have their head in flight; rows whose payload names a
+        `channel` in `full` are left where they are (it has no room for them now). The rows
+        come back as they were before this attempt.
         """
         ...
 
@@ -291,8 +299,11 @@ class OutboxRows(Protocol):
         delivery goes on from the row before it, in the same worker)."""
         ...
 
-    def next_due_at(self, target: str, busy: Sequence[str]) -> float | None:
-        """When the next head of a conversation not in `busy` falls due."""
+    def next_due_at(
+        self, target: str, busy: Sequence[str], full: Collection[str] = ()
+    ) -> float | None:
+        """When the next head `take_due` would take (`busy` and `full` as there) falls
+        due."""
         ...
 
     def queued_after(self, row: OutboxRow, limit: int) -> list[OutboxRow]:

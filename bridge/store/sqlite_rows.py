@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -156,6 +156,15 @@ _VIEW = (
     " LEFT JOIN slack_messages s ON s.key = :message"
     " WHERE c.id = :conversation"
 )
+# A row may be taken unless the channel its payload names has no room (`take_due`).
+_ROOM = "AND coalesce(json_extract(o.payload, '$.channel') NOT IN ({}), 1)"
+
+
+def _marks(values: Collection[Any]) -> str:
+    """`?, ?, ?`: one parameter for each value."""
+    return ",".join("?" * len(values))
+
+
 _AT_USER = len(_CONVERSATION)
 _AT_ASSIGNEE = _AT_USER + len(_USER)
 _AT_MESSAGE = _AT_ASSIGNEE + len(_USER)
@@ -528,14 +537,22 @@ class SqliteTx(Tx):
         )
         return row is not None
 
-    def take_due(self, target: str, now: float, limit: int, busy: Sequence[str]) -> list[OutboxRow]:
-        marks = ",".join("?" * len(busy))
+    def take_due(
+        self,
+        target: str,
+        now: float,
+        limit: int,
+        busy: Sequence[str],
+        full: Collection[str] = (),
+    ) -> list[OutboxRow]:
         rows = self._all(
-            f"{_HEADS} WHERE h.target = ? AND h.next_at <= ? AND h.conversation_id NOT IN ({marks})"
+            f"{_HEADS} WHERE h.target = ? AND h.next_at <= ?"
+            f" AND h.conversation_id NOT IN ({_marks(busy)}) {_ROOM.format(_marks(full))}"
             " ORDER BY h.next_at LIMIT ?",
             target,
             now,
             *busy,
+            *full,
             limit,
         )
         self._db.executemany(
@@ -575,13 +592,16 @@ class SqliteTx(Tx):
         )
         return [_outbox_row(r) for r in rows]
 
-    def next_due_at(self, target: str, busy: Sequence[str]) -> float | None:
-        marks = ",".join("?" * len(busy))
+    def next_due_at(
+        self, target: str, busy: Sequence[str], full: Collection[str] = ()
+    ) -> float | None:
         row = self._one(
-            "SELECT MIN(next_at) AS t FROM outbox_heads"
-            f" WHERE target = ? AND conversation_id NOT IN ({marks})",
+            "SELECT MIN(h.next_at) AS t FROM outbox_heads h JOIN outbox o ON o.id = h.row_id"
+            f" WHERE h.target = ? AND h.conversation_id NOT IN ({_marks(busy)})"
+            f" {_ROOM.format(_marks(full))}",
             target,
             *busy,
+            *full,
         )
         return float(row["t"]) if row and row["t"] is not None else None
 

@@ -189,6 +189,25 @@ async def test_only_the_head_of_each_conversation_is_due(store: SqliteStore) -> 
     assert seen(await take(store, ["b"])) == [("a", 0, 1)]
 
 
+async def test_rows_for_a_channel_with_no_room_are_left_where_they_are(
+    store: SqliteStore,
+) -> None:
+    def queue(tx: Tx) -> None:
+        for conv, channel in (("a", "C0FULL"), ("b", "C0ROOM"), ("c", None)):
+            payload = {"channel": channel} if channel else {"other": 1}
+            tx.enqueue("slack", conv, "message", payload, utcnow())
+
+    await store.write(queue)
+    now = time.time() + 1
+    rows = await store.write(lambda tx: tx.take_due("slack", now, 10, [], ["C0FULL"]))
+    assert sorted(r.conversation_id for r in rows) == ["b", "c"]  # no channel: never full
+    busy = [r.conversation_id for r in rows]
+    assert await store.read(lambda tx: tx.next_due_at("slack", busy, ["C0FULL"])) is None
+    assert await store.read(lambda tx: tx.next_due_at("slack", busy)) is not None
+    (left,) = await store.write(lambda tx: tx.take_due("slack", now, 10, busy))
+    assert (left.conversation_id, left.attempts) == ("a", 0)  # left untouched before
+
+
 @pytest.mark.parametrize(("asked", "pragma"), [("normal", 1), ("full", 2)])
 def test_durability_is_as_asked(tmp_path: Path, asked: str, pragma: int) -> None:
     """`synchronous` is SQLite's: NORMAL survives a killed process, FULL a power cut too."""
