@@ -48,14 +48,22 @@ T = TypeVar("T")
 class SqliteStore(Store):
     """The database: one SQLite file, reached through one thread of its own."""
 
-    def __init__(self, thread: _DatabaseThread, observer: Observer | None = None) -> None:
+    def __init__(
+        self,
+        thread: _DatabaseThread,
+        observer: Observer | None = None,
+        checkpointer: _Checkpointer | None = None,
+    ) -> None:
         """Use `open`."""
         self._thread = thread
+        self._checkpointer = checkpointer
         self._writable = Writable()
         self._observer = observer
         self._lane = _Lane(thread, self._writable, observer)
         # Dropped unclosed, it lets go of the connection and its thread all the same.
         weakref.finalize(self, thread.abandon)
+        if checkpointer is not None:
+            weakref.finalize(self, checkpointer.stop)
 
     @classmethod
     async def open(
@@ -72,11 +80,14 @@ class SqliteStore(Store):
         except BaseException:
             await thread.close()
             raise
-        return cls(thread, observer if observer is not None else default_observer())
+        checkpointer = _Checkpointer(str(path))
+        return cls(thread, observer if observer is not None else default_observer(), checkpointer)
 
     async def close(self) -> None:
-        """Close the connection once what was asked before has run; end the thread."""
+        """Close the connection once what was asked before has run; end the threads."""
         await self._thread.close()
+        if self._checkpointer is not None:
+            self._checkpointer.stop()  # at most one checkpoint's wait
 
     async def write(self, body: Callable[[Tx], T]) -> T:
         """See `Store.write`; `body` runs on the database's thread."""
@@ -213,6 +224,56 @@ def _settle(future: asyncio.Future[Any], outcome: _Outcome) -> None:
         future.set_result(value)
     else:
         future.set_exception(value)
+
+
+# --- checkpoints ------------------------------------------------------------------------
+
+# Seconds between checkpoints; and the WAL's size, in pages, at which a commit checkpoints
+# by itself all the same (a backstop: SQLite's default is 1,000).
+CHECKPOINT_EVERY = 0.5
+CHECKPOINT_BACKSTOP = 10_000
+
+
+class _Checkpointer:
+    """Copies what the WAL holds into the database file, from a connection and a thread of
+    its own, every `CHECKPOINT_EVERY` seconds.
+
+    SQLite's own checkpoint runs in the commit that fills the WAL to 1,000 pages, on the
+    database's thread: while it copies, every transaction waits (a spike in latency), and
+    the pages that every commit rewrites (the outbox's, a conversation's) are copied again
+    at each. Here a checkpoint copies each page once however often it changed, and no
+    transaction waits for it (a PASSIVE checkpoint never blocks a writer). What a commit
+    made durable does not change: the WAL keeps it until it is copied."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._stopping = threading.Event()
+        self._failing = False
+        self._thread = threading.Thread(target=self._run, name="bridge-checkpoint", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def _run(self) -> None:
+        db: sqlite3.Connection | None = None
+        try:
+            while not self._stopping.wait(CHECKPOINT_EVERY):
+                try:
+                    db = db or sqlite3.connect(self._path, isolation_level=None)
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as exc:
+                    # The commits' own checkpoints (`CHECKPOINT_BACKSTOP`) go on meanwhile.
+                    if not self._failing:
+                        log.warning("checkpoint failed (%s); trying again", exc)
+                    self._failing = True
+                else:
+                    self._failing = False
+        finally:
+            if db is not None:
+                db.close()
 
 
 # --- batches ----------------------------------------------------------------------------
@@ -445,6 +506,7 @@ def _connect(path: str, synchronous: str = "normal") -> sqlite3.Connection:
             f"PRAGMA synchronous = {synchronous.upper()}",
             "PRAGMA foreign_keys = ON",
             "PRAGMA busy_timeout = 5000",
+            f"PRAGMA wal_autocheckpoint = {CHECKPOINT_BACKSTOP}",  # see `_Checkpointer`
         ):
             db.execute(pragma)
         _try_a_write(db)

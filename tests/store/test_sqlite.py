@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from bridge.model import Role, User, utcnow
 from bridge.store import OutboxRow, Tx
 from bridge.store.migrations import MIGRATIONS
 from bridge.store.sqlite import SqliteStore
+from bridge.testing.waiting import wait_until
 
 
 async def take(store: SqliteStore, busy: list[str] | None = None) -> list[OutboxRow]:
@@ -224,3 +226,21 @@ def test_durability_is_as_asked(tmp_path: Path, asked: str, pragma: int) -> None
 async def test_an_unknown_durability_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="normal or full"):
         await SqliteStore.open(tmp_path / "d.db", synchronous="off")
+
+
+async def test_the_wal_is_copied_into_the_database_in_the_background(tmp_path: Path) -> None:
+    """Commits do not checkpoint (below the backstop): the checkpointer's thread does, soon."""
+    path = tmp_path / "c.db"
+    store = await SqliteStore.open(path)
+    try:
+        before = path.stat().st_size
+
+        def fill(tx: Tx) -> None:
+            for n in range(200):
+                tx.enqueue("slack", f"conv{n}", "message", {"text": "x" * 500}, utcnow())
+
+        await store.write(fill)
+        await wait_until(lambda: path.stat().st_size > before, timeout=5)
+    finally:
+        await store.close()
+    assert "bridge-checkpoint" not in {t.name for t in threading.enumerate()}  # closed too
