@@ -37,6 +37,10 @@ class EventSender:
         await self._receipt(row, str(reason))
 
     async def _receipt(self, row: OutboxRow, failure: str | None) -> None:
+        if row.payload.get("type") != "message" or (
+            failure is None and not self._service.deliveries.receipts
+        ):
+            return  # nothing to mark: spare reading the event
         try:
             event = parse_event(row.payload)
         except ValidationError:

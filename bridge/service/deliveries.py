@@ -123,6 +123,11 @@ class Deliveries:
 
         return record
 
+    @property
+    def receipts(self) -> bool:
+        """Whether an agent's reply is marked once the bot has it (a failure always is)."""
+        return self._core.policy.receipts
+
     async def receipt(self, event: BotEvent, via: Target, failure: str | None) -> None:
         """The bot took an agent's reply (a reaction on it), or it never will (a warning
         reaction, and the agent is told why). `via` is the target that delivered it: only

@@ -131,11 +131,11 @@ class SlackSender:
     def full(self) -> list[str]:
         """The channels with no room for another row: their calls under way and waiting fill
         their window and `CHANNEL_WAITERS` (`outbox.Full`)."""
-        return [
-            channel
-            for channel, window in self._windows.items()
-            if self._calling[channel] >= window.limit + CHANNEL_WAITERS
-        ]
+        return [channel for channel in self._windows if self._no_room(channel)]
+
+    def _no_room(self, channel: str) -> bool:
+        window = self._windows.get(channel)
+        return self._calling[channel] >= (window.limit if window else LOW) + CHANNEL_WAITERS
 
     def hold(self, row: OutboxRow) -> float:
         """Pace posts per channel: book the row a slot, and let it wait for it outside the
@@ -145,8 +145,7 @@ class SlackSender:
         channel = row.payload.get("channel")
         if channel is None:
             return 0.0
-        window = self._windows.get(channel)
-        if self._calling[channel] >= (window.limit if window else LOW) + CHANNEL_WAITERS:
+        if self._no_room(channel):
             return CHANNEL_BUSY_WAIT
         if row.kind not in POSTS:
             return 0.0
