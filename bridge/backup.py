@@ -26,6 +26,8 @@ def backup(database: Path, to: Path) -> None:
         raise BackupError(f"{to} exists already: give a new file name")
     if not database.is_file():
         raise BackupError(f"BRIDGE_DATABASE_URL: {database.absolute()} does not exist")
+    if not to.absolute().parent.is_dir():
+        raise BackupError(f"{to.absolute().parent} is not a folder: make it first")
     partial = to.with_name(f".{to.name}.partial")
     try:
         with (

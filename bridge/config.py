@@ -222,7 +222,9 @@ class Settings(BaseSettings):
     @field_validator("slack_signing_secret")
     @classmethod
     def _signing_secret(cls, v: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
-        if v is None and info.data.get("slack_app_token") is None:
+        # A SLACK_APP_TOKEN given but malformed is missing from `info.data` (its own line
+        # says what is wrong with it); one not given at all is there, as None.
+        if v is None and "slack_app_token" in info.data and info.data["slack_app_token"] is None:
             raise ValueError("required in HTTP mode (without SLACK_APP_TOKEN)")
         if v is not None and not v.get_secret_value().strip():
             raise ValueError("must not be blank")

@@ -46,3 +46,7 @@ async def test_a_live_bridge_is_backed_up_whole_and_a_backup_is_never_overwritte
     code, out = await run("backup", str(copy), env=env, cwd=tmp_path)
     assert code == 1
     assert out.strip() == f"hitl-bridge: {copy} exists already: give a new file name"
+    nowhere = tmp_path / "no-such-folder"
+    code, out = await run("backup", str(nowhere / "b.db"), env=env, cwd=tmp_path)
+    assert code == 1
+    assert out.strip() == f"hitl-bridge: {nowhere} is not a folder: make it first"

@@ -97,6 +97,10 @@ def test_rules_between_variables() -> None:
     no_secret = {k: v for k, v in GOOD.items() if k != "SLACK_SIGNING_SECRET"}
     assert problems(no_secret)[0].startswith("SLACK_SIGNING_SECRET:")
     assert load_settings(no_secret | {"SLACK_APP_TOKEN": "xapp-1"}, env_file=None).socket_mode
+    # A malformed app token is one line: not also a signing secret it would not need.
+    assert problems(no_secret | {"SLACK_APP_TOKEN": "xoxb-1"}) == [
+        "SLACK_APP_TOKEN: must be an app-level token starting with xapp-"
+    ]
 
 
 def test_dotenv_is_read_and_the_environment_wins(tmp_path: Path) -> None:
