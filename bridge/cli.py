@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands.add_parser(
         "backup",
-        help="copy the database to PATH, consistently, while the bridge runs",
+        help="copy the database to PATH, consistently, while the bridge runs (needs only"
+        " BRIDGE_DATABASE_URL)",
     ).add_argument("path", metavar="PATH", help="the copy to make (must not exist yet)")
     demo = commands.add_parser(
         "demo",
@@ -55,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return demo_main(events=args.events, pace=max(args.pace, 0.0))
 
+    if args.command == "backup":
+        return _backup(Path(args.path))
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -63,15 +66,6 @@ def main(argv: list[str] | None = None) -> int:
         return _refuse(problems, 2)
     from bridge.startup import StartupError, check
 
-    if args.command == "backup":
-        from bridge.backup import BackupError, backup
-
-        try:
-            backup(settings.database_path, Path(args.path))
-        except BackupError as exc:
-            return _refuse([str(exc)], 1)
-        print(f"backed up {settings.database_path} to {args.path}")
-        return 0
     if args.command == "check":
         print("settings: valid")
         return loop.run(check(settings))
@@ -84,6 +78,23 @@ def main(argv: list[str] | None = None) -> int:
             loop.run(serve(settings))
     except StartupError as exc:
         return _refuse(exc.lines, exc.code)
+    return 0
+
+
+def _backup(to: Path) -> int:
+    """`hitl-bridge backup PATH`: it needs `BRIDGE_DATABASE_URL` alone."""
+    from bridge.backup import BackupError, backup
+    from bridge.config import load_database_settings
+
+    try:
+        database = load_database_settings().database_path
+    except ConfigError as exc:
+        return _refuse(exc.problems, 2)
+    try:
+        backup(database, to)
+    except BackupError as exc:
+        return _refuse([str(exc)], 1)
+    print(f"backed up {database} to {to}")
     return 0
 
 

@@ -91,16 +91,49 @@ class ConfigError(Exception):
         self.problems = problems
 
 
+_SOURCES = SettingsConfigDict(
+    env_file=".env",
+    env_file_encoding="utf-8",
+    extra="ignore",
+    populate_by_name=True,
+    env_ignore_empty=True,  # `NAME=` in .env means unset, as in .env.example
+)
+
+
+def _database_url(v: str) -> str:
+    if not v.startswith("sqlite:///") or v == "sqlite:///":
+        raise ValueError("must be a SQLite URL such as sqlite:///bridge.db")
+    if v.removeprefix("sqlite:///").partition("?")[0] == ":memory:":
+        raise ValueError("must name a file: an in-memory database loses everything at each restart")
+    return v
+
+
+def _database_path(url: str) -> Path:
+    """`sqlite:///bridge.db` is relative to the working directory, `sqlite:////x` absolute."""
+    return Path(url.removeprefix("sqlite:///"))
+
+
+class DatabaseSettings(BaseSettings):
+    """Where the database is, and nothing else: what `hitl-bridge backup` reads, so that a
+    copy needs no Slack token."""
+
+    model_config = _SOURCES
+    database_url: str = Field("sqlite:///bridge.db", validation_alias="BRIDGE_DATABASE_URL")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, v: str) -> str:
+        return _database_url(v)
+
+    @property
+    def database_path(self) -> Path:
+        return _database_path(self.database_url)
+
+
 class Settings(BaseSettings):
     """Every variable of the DESIGN table, plus a few tuning knobs (documented in README)."""
 
-    model_config = SettingsConfigDict(
-        env_file=".env",
-        env_file_encoding="utf-8",
-        extra="ignore",
-        populate_by_name=True,
-        env_ignore_empty=True,  # `NAME=` in .env means unset, as in .env.example
-    )
+    model_config = _SOURCES
 
     slack_bot_token: SecretStr = Field(validation_alias="SLACK_BOT_TOKEN")
     slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
@@ -285,13 +318,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database(cls, v: str) -> str:
-        if not v.startswith("sqlite:///") or v == "sqlite:///":
-            raise ValueError("must be a SQLite URL such as sqlite:///bridge.db")
-        if v.removeprefix("sqlite:///").partition("?")[0] == ":memory:":
-            raise ValueError(
-                "must name a file: an in-memory database loses everything at each restart"
-            )
-        return v
+        return _database_url(v)
 
     @field_validator("queues", mode="before")
     @classmethod
@@ -356,8 +383,7 @@ class Settings(BaseSettings):
 
     @property
     def database_path(self) -> Path:
-        """`sqlite:///bridge.db` is relative to the working directory, `sqlite:////x` absolute."""
-        return Path(self.database_url.removeprefix("sqlite:///"))
+        return _database_path(self.database_url)
 
     @property
     def base_url(self) -> str:
@@ -391,6 +417,14 @@ def load_settings(
         if environ is None:
             return Settings(_env_file=env_file)  # type: ignore[call-arg]
         return _from_mapping(environ, env_file)
+    except ValidationError as exc:
+        raise ConfigError(_problems(exc)) from None
+
+
+def load_database_settings() -> DatabaseSettings:
+    """`DatabaseSettings` from the environment and `.env`, as `load_settings` reads them."""
+    try:
+        return DatabaseSettings()  # type: ignore[call-arg]  # the fields come from the environment
     except ValidationError as exc:
         raise ConfigError(_problems(exc)) from None
 

@@ -27,7 +27,9 @@ async def test_a_live_bridge_is_backed_up_whole_and_a_backup_is_never_overwritte
         return said
 
     talking = asyncio.create_task(keep_talking())
-    env = base_env() | environ(stage.slack, stage.bot, tmp_path / "bridge.db")
+    # Where the database is, and nothing else: a copy needs no Slack token.
+    database = environ(stage.slack, stage.bot, tmp_path / "bridge.db")["BRIDGE_DATABASE_URL"]
+    env = base_env() | {"BRIDGE_DATABASE_URL": database}
     copy = tmp_path / "copies" / "monday.db"
     copy.parent.mkdir()
     code, out = await run("backup", str(copy), env=env, cwd=tmp_path)
@@ -50,3 +52,5 @@ async def test_a_live_bridge_is_backed_up_whole_and_a_backup_is_never_overwritte
     code, out = await run("backup", str(nowhere / "b.db"), env=env, cwd=tmp_path)
     assert code == 1
     assert out.strip() == f"hitl-bridge: {nowhere} is not a folder: make it first"
+    code, out = await run("backup", str(copy), env=env | {"BRIDGE_DATABASE_URL": "x"}, cwd=tmp_path)
+    assert code == 2 and out.startswith("hitl-bridge: BRIDGE_DATABASE_URL: must be a SQLite URL")
