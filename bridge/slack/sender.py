@@ -183,6 +183,9 @@ class SlackSender:
             payload = from_json(row.kind, row.payload)
         except ValueError as exc:
             raise Fail(str(exc)) from None
+        if isinstance(payload, React):
+            await self._react(str(row.payload["channel"]), payload)
+            return
         view = await self._view(row, fresh)
         try:
             await self._do(row, view, payload)
@@ -207,8 +210,6 @@ class SlackSender:
                 await self._message(row, view)
             case Ephemeral():
                 await self._ephemeral(row, view, payload)
-            case React():
-                await self._react(view, payload)
             case Reminder() | Nudge() | FailureNotice():
                 rendered = notices.in_thread(payload, self._mention)
                 await self._reply(row, view.conv, [f"{row.kind}:{row.id}"], rendered, last=True)
@@ -453,13 +454,15 @@ class SlackSender:
             batch.append(later)
         return batch
 
-    async def _react(self, view: View, react: React) -> None:
+    async def _react(self, channel: str, react: React) -> None:
+        """A reaction on an agent's reply, in the channel the reply was in when it was
+        queued (the thread may have moved since): it needs no view of the conversation."""
         if not self._reactions[react.receipt]:
             return  # receipts were turned off after this one was queued
         # `already_reacted` (an earlier attempt's answer was lost) counts as done.
         await self._api.call(
             "reactions.add",
-            channel=view.conv.channel,
+            channel=channel,
             timestamp=react.ts,
             name=self._reactions[react.receipt],
         )
@@ -588,7 +591,10 @@ class SlackSender:
         return str(answer.data.get("permalink") or "") or None
 
     def load(self, row: OutboxRow) -> Callable[[Tx], View | None]:
-        """The row's view, for the outbox to read as it takes the row (`outbox.Load`)."""
+        """The row's view, for the outbox to read as it takes the row (`outbox.Load`); none
+        for a reaction, which needs none."""
+        if row.kind == SlackKind.REACT:
+            return _no_view
         return self._service.deliveries.viewing(row.conversation_id, row.payload.get("messageId"))
 
     async def _view(self, row: OutboxRow, fresh: bool = False) -> View:
@@ -602,6 +608,10 @@ class SlackSender:
         if view is None:
             raise Fail(f"conversation {row.conversation_id} is gone")
         return view
+
+
+def _no_view(tx: Tx) -> None:
+    return None
 
 
 def _parent_key(conversation_id: str) -> str:
