@@ -156,6 +156,8 @@ _VIEW = (
     " LEFT JOIN slack_messages s ON s.key = :message"
     " WHERE c.id = :conversation"
 )
+# Taking a row counts an attempt, and it may have reached the party until told otherwise.
+_TAKE = "UPDATE outbox SET attempts = attempts + 1, maybe_sent = 1 WHERE id = ?"
 # A row may be taken unless the channel its payload names has no room (`take_due`).
 _ROOM = "AND coalesce(json_extract(o.payload, '$.channel') NOT IN ({}), 1)"
 
@@ -555,10 +557,7 @@ class SqliteTx(Tx):
             *full,
             limit,
         )
-        self._db.executemany(
-            "UPDATE outbox SET attempts = attempts + 1, maybe_sent = 1 WHERE id = ?",
-            [(r[0],) for r in rows],
-        )
+        self._db.executemany(_TAKE, [(r[0],) for r in rows])
         return [_outbox_row(r) for r in rows]
 
     def take_next(self, target: str, conversation_id: str, now: float) -> OutboxRow | None:
@@ -570,7 +569,7 @@ class SqliteTx(Tx):
         )
         if row is None:
             return None
-        self._run("UPDATE outbox SET attempts = attempts + 1, maybe_sent = 1 WHERE id = ?", row[0])
+        self._run(_TAKE, row[0])
         return _outbox_row(row)
 
     def outbox_stats(self) -> dict[tuple[str, str], tuple[int, float]]:
