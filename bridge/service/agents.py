@@ -89,16 +89,21 @@ class AgentCommands:
 
         def reply(w: Work) -> tuple[Outcome, float | None]:
             """What happened; and, on the handoff's first reply, the seconds to it."""
-            if event_id is not None and not w.tx.first_seen(event_id, w.now()):
-                return Outcome(ignored="retry of an event already handled"), None
             conv = w.tx.conversation_by_thread(channel, thread_ts)
             if conv is None:
                 return Outcome(ignored="not a handoff thread"), None
-            if keep is not None and w.tx.has_queued(Target.SLACK_IN, conv.id):
-                w.enqueue(Target.SLACK_IN, conv.id, *keep)
-                return Outcome(ignored="kept behind earlier ones"), None
             if w.tx.slack_key(channel, ts) is not None:
                 return Outcome(ignored="message already relayed"), None
+            kept = keep if keep is not None and w.tx.has_queued(Target.SLACK_IN, conv.id) else None
+            relays = allowed and not is_internal(text) and conv.status is not Status.STOPPED
+            # A relayed reply's place in Slack, kept below, is what makes a retry of its
+            # event harmless; any other outcome keeps the event's id instead.
+            placed = kept is None and relays
+            if event_id is not None and not placed and not w.tx.first_seen(event_id, w.now()):
+                return Outcome(ignored="retry of an event already handled"), None
+            if kept is not None:
+                w.enqueue(Target.SLACK_IN, conv.id, *kept)
+                return Outcome(ignored="kept behind earlier ones"), None
             if is_internal(text):
                 w.to_slack(conv, React(ts=ts, receipt=Receipt.INTERNAL))
                 return Outcome(ignored="internal note"), None
@@ -113,8 +118,7 @@ class AgentCommands:
             if claimed:
                 conv = w.claim(conv, user)
             message_id = w.relay(conv, user, content)
-            first = w.tx.note_first_reply(conv.id, now)
-            w.tx.restart_idle_clock(conv.id, now)
+            first = w.tx.agent_replied(conv.id, now)
             w.tx.record_slack_ts(message_id, conv.id, channel, ts)
             waited = (now - conv.created_at).total_seconds()
             return Outcome(relayed=True, claimed=claimed), waited if first else None

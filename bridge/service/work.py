@@ -198,16 +198,18 @@ class Work:
     def event(self, conv: Conversation, event: BotEvent) -> None:
         """An event for the bot: kept for `GET /v1/events`, queued for the webhook if any,
         and for Botpress when the conversation came from there."""
-        body = event.model_dump()
-        self.tx.append_event(event.id, conv.id, body, self.now())
-        self.evented = True
+        targets = []
         if self.policy.webhooks:
-            self.enqueue(Target.BOT, conv.id, "event", body)
+            targets.append(Target.BOT)
         if self.policy.botpress and conv.origin is Origin.BOTPRESS:
-            self.enqueue(Target.BOTPRESS, conv.id, "event", body)
+            targets.append(Target.BOTPRESS)
+        self.tx.append_event(event.id, conv.id, event.model_dump_json(), self.now(), targets)
+        self.queued.update(targets)
+        self.evented = True
 
     def enqueue(self, target: Target, conversation_id: str, kind: str, payload: Any) -> None:
-        """The one way into the outbox: the drainer of `target` is woken after the commit."""
+        """The way into the outbox (with `event`'s): the drainer of `target` is woken after
+        the commit."""
         self.tx.enqueue(target, conversation_id, kind, payload, self.now())
         self.queued.add(target)
 

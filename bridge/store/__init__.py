@@ -152,10 +152,6 @@ class ConversationRows(Protocol):
         """Handoffs opened since `since`; seconds to their first reply; seconds to resolve."""
         ...
 
-    def note_first_reply(self, conversation_id: str, at: datetime) -> bool:
-        """Note the first agent reply; False when there was one already."""
-        ...
-
     # the timers: time-outs, reminders, nudges
 
     def waiting_since_before(self, cutoff: datetime, limit: int) -> list[Conversation]: ...
@@ -181,6 +177,11 @@ class ConversationRows(Protocol):
 
     def restart_idle_clock(self, conversation_id: str, at: datetime) -> None:
         """The agent claimed or replied at `at`: idle from then, and not nudged."""
+        ...
+
+    def agent_replied(self, conversation_id: str, at: datetime) -> bool:
+        """An agent replied at `at`: the idle clock restarts, and the conversation's first
+        reply is noted. True when this was it."""
         ...
 
     def mark_nudged(self, conversation_id: str) -> None:
@@ -250,8 +251,16 @@ class EventRows(Protocol):
     """`events`: every event for the bot, in order."""
 
     def append_event(
-        self, event_id: str, conversation_id: str, body: dict[str, Any], at: datetime
-    ) -> None: ...
+        self,
+        event_id: str,
+        conversation_id: str,
+        body: str,
+        at: datetime,
+        targets: Collection[str] = (),
+    ) -> None:
+        """Keep an event (`body` is its JSON) for `GET /v1/events`, and queue it as an outbox
+        row of kind `event` for each of `targets`: encoded once for all."""
+        ...
 
     def events_after(self, seq: int, limit: int) -> list[Event]: ...
 

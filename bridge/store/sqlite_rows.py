@@ -347,6 +347,21 @@ class SqliteTx(Tx):
             conversation_id,
         )
 
+    def agent_replied(self, conversation_id: str, at: datetime) -> bool:
+        # One statement for every reply but a conversation's first.
+        first = self._one(
+            "UPDATE conversations SET last_agent_at = ?, nudged = 0 WHERE id = ?"
+            " RETURNING first_reply_at IS NULL",
+            iso(at),
+            conversation_id,
+        )
+        if first is None or not first[0]:
+            return False
+        self._run(
+            "UPDATE conversations SET first_reply_at = ? WHERE id = ?", iso(at), conversation_id
+        )
+        return True
+
     def mark_nudged(self, conversation_id: str) -> None:
         self._run("UPDATE conversations SET nudged = 1 WHERE id = ?", conversation_id)
 
@@ -385,14 +400,6 @@ class SqliteTx(Tx):
         )
         firsts = [r["first"] for r in rows if r["first"] is not None]
         return len(rows), firsts, [r["done"] for r in rows if r["done"] is not None]
-
-    def note_first_reply(self, conversation_id: str, at: datetime) -> bool:
-        changed = self._run(
-            "UPDATE conversations SET first_reply_at = ? WHERE id = ? AND first_reply_at IS NULL",
-            iso(at),
-            conversation_id,
-        )
-        return changed == 1
 
     def conversation_counts(self) -> dict[str, int]:
         rows = self._all("SELECT status, COUNT(*) AS n FROM conversations GROUP BY status")
@@ -492,15 +499,22 @@ class SqliteTx(Tx):
     # events for the bot
 
     def append_event(
-        self, event_id: str, conversation_id: str, body: dict[str, Any], at: datetime
+        self,
+        event_id: str,
+        conversation_id: str,
+        body: str,
+        at: datetime,
+        targets: Collection[str] = (),
     ) -> None:
         self._run(
             "INSERT INTO events (id, conversation_id, body, created_at) VALUES (?, ?, ?, ?)",
             event_id,
             conversation_id,
-            _json(body),
+            body,
             at.timestamp(),
         )
+        for target in targets:
+            self._queue(target, conversation_id, "event", body, at)
 
     def events_after(self, seq: int, limit: int) -> list[Event]:
         rows = self._all(
@@ -518,6 +532,11 @@ class SqliteTx(Tx):
     def enqueue(
         self, target: str, conversation_id: str, kind: str, payload: dict[str, Any], at: datetime
     ) -> None:
+        self._queue(target, conversation_id, kind, _json(payload), at)
+
+    def _queue(
+        self, target: str, conversation_id: str, kind: str, payload: str, at: datetime
+    ) -> None:
         """The first row of an idle conversation becomes its head (a trigger)."""
         now = at.timestamp()
         self._run(
@@ -526,7 +545,7 @@ class SqliteTx(Tx):
             target,
             conversation_id,
             kind,
-            _json(payload),
+            payload,
             now,
             now,
         )

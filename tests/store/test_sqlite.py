@@ -144,8 +144,8 @@ async def test_prune_forgets_only_what_is_old(store: SqliteStore, tmp_path: Path
         tx.first_seen("EvNew", at)
         tx.remember_key("POST /v1/users", "old", "f", "usr_1", at)
         tx.remember_key("POST /v1/users", "new", "f", "usr_2", at)
-        tx.append_event("evt_old", "conv_1", {"id": "evt_old"}, at)
-        tx.append_event("evt_new", "conv_1", {"id": "evt_new"}, at)
+        tx.append_event("evt_old", "conv_1", '{"id": "evt_old"}', at)
+        tx.append_event("evt_new", "conv_1", '{"id": "evt_new"}', at)
 
     await store.write(seed)
     now = time.time()
