@@ -21,7 +21,11 @@ MAX_HEADER_TEXT = 150
 MAX_BUTTON_TEXT = 75
 MAX_BUTTON_VALUE = 2000
 MAX_BLOCK_ID = 255
+MAX_ACTION_ID = 255
 MAX_CONTEXT_ELEMENTS = 10
+MAX_INPUT_LABEL = 2000  # an input block's label, and its hint
+MAX_PLACEHOLDER = 150
+MAX_INPUT_LENGTH = 3000  # the most a plain_text_input's min_length and max_length may say
 # All the text one message's blocks may carry (msg_blocks_too_long); see blocks_text_length.
 MAX_BLOCKS_TEXT = 12_000
 
@@ -118,14 +122,14 @@ def _hand_errors(block: JSON, at: str, block_ids: set[str]) -> list[str]:
     kind = block["type"]
     if kind == "section":
         if "text" in block:
-            errors += _text_errors(block["text"], f"{at}/text", MAX_SECTION_TEXT)
+            errors += text_errors(block["text"], f"{at}/text", MAX_SECTION_TEXT)
         fields = block.get("fields")
         for j, item in enumerate(fields if isinstance(fields, list) else []):
-            errors += _text_errors(item, f"{at}/fields/{j}", MAX_FIELD_TEXT)
+            errors += text_errors(item, f"{at}/fields/{j}", MAX_FIELD_TEXT)
         if isinstance(block.get("accessory"), dict):
             errors += _element_errors(block["accessory"], f"{at}/accessory", set())
     elif kind == "header":
-        errors += _text_errors(block.get("text"), f"{at}/text", MAX_HEADER_TEXT, plain=True)
+        errors += text_errors(block.get("text"), f"{at}/text", MAX_HEADER_TEXT, plain=True)
     elif kind == "actions":
         elements = block.get("elements")
         if not isinstance(elements, list) or not elements:
@@ -140,11 +144,19 @@ def _hand_errors(block: JSON, at: str, block_ids: set[str]) -> list[str]:
             return [*errors, f"must provide 1 to {limit} elements [json-pointer:{at}/elements]"]
         for j, element in enumerate(elements):
             if isinstance(element, dict) and element.get("type") in _TEXT_TYPES:
-                errors += _text_errors(element, f"{at}/elements/{j}", MAX_SECTION_TEXT)
+                errors += text_errors(element, f"{at}/elements/{j}", MAX_SECTION_TEXT)
+    elif kind == "input":
+        errors += text_errors(block.get("label"), f"{at}/label", MAX_INPUT_LABEL, plain=True)
+        if block.get("hint") is not None:
+            errors += text_errors(block["hint"], f"{at}/hint", MAX_INPUT_LABEL, plain=True)
+        errors += _boolean_errors(block, at, ("optional", "dispatch_action"))
+        if not isinstance(block.get("element"), dict):
+            return [*errors, f"missing required field: element [json-pointer:{at}]"]
+        errors += _element_errors(block["element"], f"{at}/element", set())
     return errors
 
 
-def _text_errors(obj: object, at: str, most: int, *, plain: bool = False) -> list[str]:
+def text_errors(obj: object, at: str, most: int, *, plain: bool = False) -> list[str]:
     """A text object's faults: its type, and 1 to ``most`` characters."""
     if not isinstance(obj, dict) or obj.get("type") not in (
         ("plain_text",) if plain else _TEXT_TYPES
@@ -166,16 +178,55 @@ def _element_errors(element: object, at: str, action_ids: set[str]) -> list[str]
     errors: list[str] = []
     action_id = element.get("action_id")
     if isinstance(action_id, str):
-        if action_id in action_ids:
+        if len(action_id) > MAX_ACTION_ID:
+            limit = MAX_ACTION_ID + 1
+            errors.append(f"must be less than {limit} characters [json-pointer:{at}/action_id]")
+        elif action_id in action_ids:
             errors.append(f"duplicate action_id [json-pointer:{at}/action_id]")
         action_ids.add(action_id)
-    if element["type"] == "button":
-        errors += _text_errors(element.get("text"), f"{at}/text", MAX_BUTTON_TEXT, plain=True)
+    if element["type"] == "plain_text_input":
+        errors += _plain_text_input_errors(element, at)
+    elif element["type"] == "button":
+        errors += text_errors(element.get("text"), f"{at}/text", MAX_BUTTON_TEXT, plain=True)
         value = element.get("value")
         if isinstance(value, str) and len(value) > MAX_BUTTON_VALUE:
             limit = MAX_BUTTON_VALUE + 1
             errors.append(f"must be less than {limit} characters [json-pointer:{at}/value]")
     return errors
+
+
+def _plain_text_input_errors(element: JSON, at: str) -> list[str]:
+    # slack_sdk's PlainTextInputElement checks only its placeholder's length.
+    errors = _boolean_errors(element, at, ("multiline", "focus_on_load"))
+    if element.get("placeholder") is not None:
+        placeholder = element["placeholder"]
+        errors += text_errors(placeholder, f"{at}/placeholder", MAX_PLACEHOLDER, plain=True)
+    initial = element.get("initial_value")
+    if initial is not None and not isinstance(initial, str):
+        errors.append(f"must be a string [json-pointer:{at}/initial_value]")
+    # The element's page: min_length 0 to 3000, max_length 1 to 3000, inclusive.
+    bounds = {"min_length": 0, "max_length": 1}
+    for key, least in bounds.items():
+        value = element.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool):
+            errors.append(f"must be an integer [json-pointer:{at}/{key}]")
+        elif not least <= value <= MAX_INPUT_LENGTH:
+            most = MAX_INPUT_LENGTH
+            errors.append(f"must be between {least} and {most} [json-pointer:{at}/{key}]")
+    low, high = element.get("min_length"), element.get("max_length")
+    if not errors and isinstance(low, int) and isinstance(high, int) and low > high:
+        errors.append(f"must be less than or equal to max_length [json-pointer:{at}/min_length]")
+    return errors
+
+
+def _boolean_errors(obj: JSON, at: str, keys: tuple[str, ...]) -> list[str]:
+    return [
+        f"must be a boolean [json-pointer:{at}/{key}]"
+        for key in keys
+        if key in obj and not isinstance(obj[key], bool)
+    ]
 
 
 def _sdk_errors(block: JSON, at: str) -> list[str]:

@@ -1,5 +1,6 @@
 """What Slack sends the app, shaped as Slack shapes it: message events, the
-``event_callback`` envelope, ``block_actions`` payloads and slash commands."""
+``event_callback`` envelope, ``block_actions``, ``view_submission`` and ``view_closed``
+payloads, and slash commands."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 import uuid
 from typing import Any
 
-from bridge.testing.fake_slack.models import JSON, Message
+from bridge.testing.fake_slack.models import JSON, Message, Trigger
 from bridge.testing.fake_slack.render import block_id, message_view, plain, user_ref
 from bridge.testing.fake_slack.workspace import Workspace
 
@@ -137,7 +138,7 @@ def block_actions_payload(
         "api_app_id": ws.app_id,
         "token": "legacy-verification-token",
         "container": container,
-        "trigger_id": trigger_id(ws),
+        "trigger_id": trigger_id(ws, user),
         "team": {"id": ws.team_id, "domain": ws.team_domain},
         "enterprise": None,
         "is_enterprise_install": False,
@@ -166,13 +167,47 @@ def slash_command_form(
         "api_app_id": ws.app_id,
         "is_enterprise_install": "false",
         "response_url": response_url,
-        "trigger_id": trigger_id(ws),
+        "trigger_id": trigger_id(ws, user),
     }
 
 
-def trigger_id(ws: Workspace) -> str:
-    """A new trigger_id (what an app would open a modal with)."""
-    return f"{ws.new_id()}.{int(time.time())}.{uuid.uuid4().hex}"
+def view_submission_payload(ws: Workspace, user: str, view: JSON) -> JSON:
+    """The payload of ``user`` submitting ``view`` (its ``state.values`` filled in)."""
+    return {
+        "type": "view_submission",
+        "team": {"id": ws.team_id, "domain": ws.team_domain},
+        "user": user_ref(ws, user),
+        "api_app_id": ws.app_id,
+        "token": "legacy-verification-token",
+        "trigger_id": trigger_id(ws, user),
+        "view": view,
+        "response_urls": [],  # only views with a conversation select set response_url_enabled
+        "enterprise": None,
+        "is_enterprise_install": False,
+    }
+
+
+def view_closed_payload(ws: Workspace, user: str, view: JSON, cleared: bool) -> JSON:
+    """The payload of ``user`` closing ``view``; ``cleared``: the whole modal went with it."""
+    return {
+        "type": "view_closed",
+        "team": {"id": ws.team_id, "domain": ws.team_domain},
+        "user": user_ref(ws, user),
+        "api_app_id": ws.app_id,
+        "token": "legacy-verification-token",
+        "view": view,
+        "is_cleared": cleared,
+        "enterprise": None,
+        "is_enterprise_install": False,
+    }
+
+
+def trigger_id(ws: Workspace, user: str) -> str:
+    """A new trigger_id of an interaction of ``user``: what the app may open a modal for them
+    with, once, within ``TRIGGER_TTL`` (``modals``)."""
+    issued = f"{ws.new_id()}.{int(time.time())}.{uuid.uuid4().hex}"
+    ws.triggers[issued] = Trigger(user, ws.clock())
+    return issued
 
 
 def _find_element(blocks: list[JSON], action_id: str) -> tuple[JSON, JSON] | None:

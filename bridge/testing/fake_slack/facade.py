@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from types import TracebackType
 from typing import Generic, Self, TypeVar, overload
@@ -13,7 +13,8 @@ from aiohttp import web
 from bridge.testing.fake_slack import events, files
 from bridge.testing.fake_slack.delivery import Delivery, parse_body
 from bridge.testing.fake_slack.faults import Faults
-from bridge.testing.fake_slack.models import JSON, Channel, Ephemeral, Message, User
+from bridge.testing.fake_slack.modals import Typed
+from bridge.testing.fake_slack.models import JSON, Channel, Ephemeral, Message, Submission, User
 from bridge.testing.fake_slack.people import People
 from bridge.testing.fake_slack.ratelimits import RateLimits
 from bridge.testing.fake_slack.response_urls import handle_response_url
@@ -75,11 +76,16 @@ class FakeSlack:
     edit_window = _Kept[float | None]("workspace")
     uploads_disabled = _Kept[bool]("workspace")
     echo_events = _Kept[bool]("workspace")  # whether the app's own actions come back to it
+    # What the fake measures Slack's time limits with (seconds, time.monotonic by default): a
+    # trigger_id's TRIGGER_TTL and the app's SUBMIT_TIMEOUT to answer a submission. Replace it
+    # with a function of your own to play time passing without sleeping.
+    clock = _Kept[Callable[[], float]]("workspace")
 
     # What happened, for assertions.
     calls = _Kept[list[tuple[str, JSON]]]("workspace")  # Web API calls and response_url posts
     ephemerals = _Kept[list[Ephemeral]]("workspace")
     home_views = _Kept[dict[str, JSON]]("workspace")  # user id -> last view published
+    submissions = _Kept[list[Submission]]("workspace")  # every modal submission, in order
     delivered = _Kept[list[tuple[int, JSON]]]("delivery")  # (status, 0 if failed; payload)
     socket_acks = _Kept[list[JSON]]("socket_mode", "acks")  # every ack frame, in order
     ratelimited = _Kept[int]("limits")  # chat.postMessage calls refused by limit_posts()
@@ -251,6 +257,11 @@ class FakeSlack:
         """The params of every call of one Web API method, in order."""
         return [params for name, params in self.calls if name == method]
 
+    def open_views(self, user: str) -> list[JSON]:
+        """The views of the person's open modal as Slack keeps them, root first and the one
+        they see last (a push adds one); empty when they have none open."""
+        return list(self.workspace.modals.get(user, []))
+
     def file_content(self, file_id: str) -> bytes:
         """The bytes of a stored file."""
         return self.workspace.files[file_id].content
@@ -389,16 +400,54 @@ class FakeSlack:
         """A person clicks a button in a message; returns the bridge's HTTP status.
 
         The payload shows the message as stored now. A button that is no longer there is
-        still sent (with ``value``): stale clicks happen.
+        still sent (with ``value``): stale clicks happen. Its ``trigger_id`` opens a modal for
+        this person (``views.open``), once, within ``TRIGGER_TTL``.
         """
         return await self.people.click(user, channel, message_ts, action_id, value)
 
     async def slash_command(self, user: str, channel: str, command: str, text: str = "") -> int:
         """A person runs a slash command in a channel; returns the bridge's HTTP status.
 
-        What the app answers at once (JSON, or plain text) becomes an ephemeral for them.
+        What the app answers at once (JSON, or plain text) becomes an ephemeral for them. Its
+        ``trigger_id`` opens a modal for them, as a click's does.
         """
         return await self.people.slash_command(user, channel, command, text)
+
+    async def submit_view(
+        self, user: str, view_id: str, values: Mapping[str, Typed] | None = None
+    ) -> Submission:
+        """A person types ``values`` into the modal view they see and clicks its submit button.
+
+        ``values`` maps an input block's block_id to the text typed into its
+        ``plain_text_input`` (None or "": left empty), or, for another element, to its state
+        value as Slack sends it (``{"selected_option": {...}}``). Blocks not named keep what
+        they hold: ``initial_value``, or what was typed in an earlier try. The app gets a
+        ``view_submission`` payload with ``view.state.values`` filled (``{block_id:
+        {action_id: {"type": "plain_text_input", "value": ...}}}``), like a click.
+
+        ``ClientRefused``, with nothing sent, where Slack's client would not submit: a view
+        that is not the one they see, or has no submit button; a required input left empty;
+        text shorter than ``min_length``, longer than ``max_length``, or with a newline in a
+        single-line input.
+
+        The ``Submission`` says what Slack did with the app's answer: any 2xx without a
+        ``response_action`` (an empty body, ``{}``, a bare Socket Mode ack) closes the view;
+        ``errors`` keeps it open with the errors shown under its input blocks; ``update``
+        replaces it (same id, inputs kept), ``push`` stacks a new view on it (3 at most),
+        ``clear`` closes the whole modal. An answer that is not 2xx, comes after
+        ``SUBMIT_TIMEOUT`` on ``clock``, or cannot be followed (a view Slack refuses, errors
+        for blocks that are not inputs of the view...) leaves the view as it was: Slack shows
+        the person an error, and ``failure`` says why. ``open_views`` shows the result.
+        """
+        return await self.people.submit_view(user, view_id, values or {})
+
+    async def close_view(self, user: str, view_id: str) -> int | None:
+        """A person closes the modal view they see (its close button, or the x): it goes, and
+        with it the whole modal if the view has ``clear_on_close``. The app gets a
+        ``view_closed`` payload (``is_cleared`` says whether the modal was cleared) only if
+        the view has ``notify_on_close``: then its HTTP status is returned, else None.
+        ``ClientRefused`` for a view that is not the one they see."""
+        return await self.people.close_view(user, view_id)
 
     # ------------------------------------------------------------------ acting as Slack's delivery
 

@@ -75,6 +75,30 @@ class User:
 
 
 @dataclass
+class Trigger:
+    """A trigger_id Slack gave the app in an interaction: whose interaction it was, when it
+    was issued (on the workspace's ``clock``), and whether a view was opened with it."""
+
+    user: str
+    issued: float
+    used: bool = False
+
+
+@dataclass
+class Submission:
+    """What became of a person's submission of a modal view, as their Slack client shows it."""
+
+    status: int  # the app's HTTP status (0: no answer, or the connection failed)
+    payload: JSON  # the view_submission payload delivered
+    action: str | None = None  # the response_action Slack followed (None: closed the view)
+    closed: bool = False  # the submitted view was closed (alone, or with its whole stack)
+    errors: dict[str, str] = field(default_factory=dict)  # block_id -> error shown under it
+    # Why Slack showed the person an error and kept the view as it was: a non-2xx answer,
+    # none within SUBMIT_TIMEOUT, or one Slack could not follow. None if it could.
+    failure: str | None = None
+
+
+@dataclass
 class StoredFile:
     """A file of the workspace: its object as ``files.info`` answers it, and its bytes."""
 

@@ -4,17 +4,21 @@ as Slack delivers it."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from urllib.parse import urlencode
 
+from bridge.testing.fake_slack import modals
 from bridge.testing.fake_slack.delivery import Delivery
 from bridge.testing.fake_slack.events import (
     block_actions_payload,
     changed_event,
     deleted_event,
     slash_command_form,
+    view_closed_payload,
+    view_submission_payload,
 )
 from bridge.testing.fake_slack.files import share, store_file
-from bridge.testing.fake_slack.models import JSON, Ephemeral, Message
+from bridge.testing.fake_slack.models import JSON, Ephemeral, Message, Submission
 from bridge.testing.fake_slack.render import message_view
 from bridge.testing.fake_slack.response_urls import new_response_url
 from bridge.testing.fake_slack.workspace import Workspace
@@ -137,4 +141,29 @@ class People:
         if isinstance(reply, dict) and (reply.get("text") or reply.get("blocks")):
             said, blocks = str(reply.get("text") or ""), reply.get("blocks")
             ws.ephemerals.append(Ephemeral(channel, user, said, blocks, None, ws.next_ts()))
+        return status
+
+    async def submit_view(
+        self, user: str, view_id: str, values: Mapping[str, modals.Typed]
+    ) -> Submission:
+        """A person types ``values`` into the modal view they see and submits it."""
+        ws = self._ws
+        view = modals.shown_view(ws, user, view_id)
+        submitted = {**view, "state": {"values": modals.typed_state(view, values)}}
+        payload = view_submission_payload(ws, user, submitted)
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        started = ws.clock()
+        status, answer = await self._delivery.deliver("interactive", payload, body, _FORM)
+        elapsed = ws.clock() - started
+        return modals.settle(ws, user, submitted, payload, status, answer, elapsed)
+
+    async def close_view(self, user: str, view_id: str) -> int | None:
+        """A person closes the modal view they see; the app's status if it was told."""
+        ws = self._ws
+        view, cleared = modals.close(ws, user, view_id)
+        if not view["notify_on_close"]:
+            return None  # Slack tells the app only of views that asked (notify_on_close)
+        payload = view_closed_payload(ws, user, view, cleared)
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        status, _ = await self._delivery.deliver("interactive", payload, body, _FORM)
         return status

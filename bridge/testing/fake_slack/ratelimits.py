@@ -27,6 +27,7 @@ TIERS: dict[str, int] = {
     "conversations.history": 50,
     "users.info": 100,
     "views.publish": 100,
+    "views.open": 100,
     "chat.postEphemeral": 100,
     "files.info": 100,
     "files.getUploadURLExternal": 100,

@@ -14,6 +14,7 @@ from bridge.testing.fake_slack import (
     chat,
     conversations,
     files,
+    modals,
     reactions,
     socket_mode,
     users,
@@ -61,6 +62,7 @@ METHODS: dict[str, Handler] = {
     **conversations.METHODS,
     **reactions.METHODS,
     **views.METHODS,
+    **modals.METHODS,
     **files.METHODS,
 }
 

@@ -14,6 +14,8 @@ from bridge.testing.fake_slack.models import (
     Message,
     ResponseUrl,
     StoredFile,
+    Submission,
+    Trigger,
     Upload,
     User,
     ts_key,
@@ -60,6 +62,13 @@ class Workspace:
         self.uploads: dict[str, Upload] = {}  # file id -> upload not completed yet
         self.response_urls: dict[str, ResponseUrl] = {}  # by the id ending the URL
         self.tickets: set[str] = set()  # socket ids issued by apps.connections.open
+        self.triggers: dict[str, Trigger] = {}  # every trigger_id given the app, by id
+        # Each person's open modal: its view stack, root first, the one they see last.
+        self.modals: dict[str, list[JSON]] = {}
+        self.external_ids: set[str] = set()  # of every view opened (unique per team)
+        # What the fake measures Slack's time limits with (seconds): a trigger_id's life and
+        # the app's time to answer a submission. A test may replace it to play time passing.
+        self.clock: Callable[[], float] = time.monotonic
         # Workspace settings: how long after posting a message may still be edited (seconds;
         # None: always), and whether file uploads are turned off.
         self.edit_window: float | None = None
@@ -69,6 +78,7 @@ class Workspace:
         self.calls: list[tuple[str, JSON]] = []  # Web API calls and response_url posts
         self.ephemerals: list[Ephemeral] = []
         self.home_views: dict[str, JSON] = {}  # user id -> last view published
+        self.submissions: list[Submission] = []  # every modal submission, in order
 
         # Slack sends the app's own posts, edits and deletions back to it as events, on its
         # own after answering the call: queued here, sent by Delivery.
