@@ -30,12 +30,12 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 import aiohttp
 import hypothesis
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bridge.slack.sender import Refused
@@ -977,12 +977,23 @@ def live_tokens(mrkdwn: str) -> list[str]:
     return [
         token
         for token in re.findall(r"<([^<>]*)>", mrkdwn)
-        if not re.fullmatch(r"https?://[^|]+", token)
+        if not re.fullmatch(r"https?://[^|]+", token, re.IGNORECASE)  # schemes: any case
     ]
+
+
+def as_linked(text: str) -> str:
+    """`text` with the control characters of its URLs %-encoded, as a link carries them."""
+
+    def encoded(url: re.Match[str]) -> str:
+        return re.sub(r"[\x00-\x1f]", lambda c: f"%{ord(c.group()):02X}", url.group())
+
+    return re.sub(r"https?://[^\s<>\"|]+", encoded, text, flags=re.IGNORECASE)
 
 
 @fuzz(25)
 @given(text=injected)
+@example(text="HTTPS://0")  # a scheme in capitals is a link all the same
+@example(text="https://\x08")  # a control character, %-encoded in the link
 async def test_end_user_text_is_inert_in_slack(world: World, text: str) -> None:
     stage = world.stage
     conv = world.ids["$WAITING"]
@@ -994,10 +1005,12 @@ async def test_end_user_text_is_inert_in_slack(world: World, text: str) -> None:
     for mrkdwn in mrkdwn_texts(posted):
         assert not live_tokens(mrkdwn), (text, mrkdwn)
         for token in re.findall(r"<([^<>]*)>", mrkdwn):
-            assert unescape(token) in text, (text, mrkdwn)  # a link only to what they wrote
-    # What an agent reads is what the end user wrote.
+            # A link only to what they wrote (its control characters %-encoded).
+            target = unescape(token)
+            assert target in text or unquote(target) in text, (text, mrkdwn)
+    # What an agent reads is what the end user wrote (but a link's control characters).
     sections = [b["text"]["text"] for b in posted.blocks or [] if b.get("type") == "section"]
-    assert to_plain("".join(sections), {}) == text, (text, sections)
+    assert to_plain("".join(sections), {}) == as_linked(text), (text, sections)
 
 
 @fuzz(12)
