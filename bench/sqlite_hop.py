@@ -121,10 +121,10 @@ def _message(conv: str, user: str, i: int) -> tuple[Callable[[Tx], None], Callab
         now = utcnow()
         tx.conversation(conv)
         tx.insert_message(message_id, conv, user, content, now)
-        tx.enqueue("slack", conv, "message", {"messageId": message_id, "channel": "C1"}, now)
+        tx.enqueue("slack", conv, "message", f'{{"messageId":"{message_id}","channel":"C1"}}', now)
 
     def deliver(tx: Tx) -> None:
-        (row,) = tx.take_due("slack", time.time(), 32, [])
+        (row,) = tx.take_due("slack", time.time(), 32, time.time() + 60)
         tx.view(conv, message_id)
         tx.record_slack_ts(message_id, conv, "C1", f"{i}.000100")
         tx.remove_delivered(row.id)
@@ -139,7 +139,7 @@ async def _handoff(store: Store) -> tuple[str, str]:
     conv = await service.bot.start_hitl(
         user, title=None, description=None, history=[], session=None
     )
-    (parent,) = await store.write(lambda tx: tx.take_due("slack", time.time(), 1, []))
+    (parent,) = await store.write(lambda tx: tx.take_due("slack", time.time(), 1, time.time() + 60))
     await service.deliveries.posted([f"parent:{conv}"], conv, "C1", "0.000000", parent=True)
     await store.write(lambda tx: tx.remove_delivered(parent.id))
     return conv, user

@@ -2,7 +2,9 @@
 
 Generic: it knows no party. Each target (Slack, the bot) gets one `Drainer` with that wing's
 `Sender`. Rows of one conversation go out one at a time, oldest first; different
-conversations go out concurrently. Failures are retried with capped exponential backoff
+conversations go out concurrently. A row is taken under a lease (not due again until it is
+settled), by the drainer or, while the drainer has a worker free, by the transaction that
+queues it (`Grant`), which spares a fresh row a second trip to the database. Failures are retried with capped exponential backoff
 and jitter, within bounds of attempts and age; a `Fail`, or running out of retries, ends a
 row for good (a dead letter: kept as `failed`, logged, and handed back to the sender).
 While the database cannot take writes, rows wait there, and what happened to a row in
@@ -16,7 +18,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Collection
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
@@ -29,6 +31,10 @@ T = TypeVar("T")
 
 # Seconds between tries while the database cannot take writes.
 PAUSE = 1.0
+# Seconds a row taken is leased for: longer than any delivery takes (a party's timeout, its
+# retries inside one attempt). Only a run that ended without settling its rows lets a lease
+# run out, and the next start releases those at once.
+LEASE = 600.0
 
 
 class Retry(Exception):
@@ -68,6 +74,19 @@ outbox, not taken only to be put off (see `Tx.take_due`)."""
 Settle = Callable[[Tx], None]
 """What a sender records of a delivery, run in the transaction that removes its row: one
 commit for both, and a crash keeps neither or both."""
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """Room a drainer gives one transaction (`Drainer.grant`): up to `room` of the rows it
+    queues for the drainer's target that head their line are taken in it (leased until
+    `lease`, loaded with `load`), and handed to the drainer once it is committed
+    (`Drainer.start`). A fresh row then goes out with no second trip to the database."""
+
+    room: int
+    lease: float
+    full: Collection[str]
+    load: Load | None
 
 
 class Sender(Protocol):
@@ -138,12 +157,22 @@ class Drainer:
         }
         self._latency = metrics.latency.labels(target)
         self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._running = False  # the last run's leases are released: rows may be granted
         self._stopping = False
-        # The last take filled every free worker: other conversations may be waiting, so a
-        # worker that is done goes back to the pool rather than on with its conversation.
+        # The last take filled every free worker (or found none): other conversations may be
+        # waiting, so a worker that is done goes back to the pool rather than on with its
+        # conversation, and wakes the drainer.
         self._saturated = False
+        # The last take left rows of channels with no room: a worker that is done (and so
+        # may have made room) wakes the drainer.
+        self._held = False
 
     async def run(self) -> None:
+        now = time.time()
+        await _when_stored(
+            lambda: self._store.write(lambda tx: tx.release_leases(self._target, now))
+        )
+        self._running = True
         while not self._stopping:
             seen = self._pulse.count
             try:
@@ -153,30 +182,44 @@ class Drainer:
             if wait > 0:
                 await self._pulse.wait(seen, wait)
 
+    def grant(self) -> Grant | None:
+        """Room for a transaction to take the rows it queues (None: none now)."""
+        room = self._concurrency - len(self._inflight)
+        if not self._running or self._stopping or room <= 0:
+            return None
+        full = self._full() if self._full is not None else ()
+        return Grant(room, time.time() + LEASE, full, self._load)
+
+    def start(self, rows: Collection[OutboxRow]) -> None:
+        """Deliver rows a committed transaction took under a `grant`. Once stopping, they
+        stay leased in the database, for the next start."""
+        if not self._stopping:
+            for row in rows:
+                self._inflight[row.conversation_id] = asyncio.create_task(self._deliver(row))
+
     async def _start_due(self) -> float:
         """Start delivering the rows due, as many as there is room for. How long to wait
         before looking again: 0 when some were started."""
         free = self._concurrency - len(self._inflight)
         if free <= 0:
+            self._saturated = True
             return 1.0
         now = time.time()
-        busy = list(self._inflight)
         full = self._full() if self._full is not None else ()
-        rows, later = await self._store.write(partial(self._take, now, free, busy, full))
-        self._saturated = len(rows) == free
-        for row in rows:
-            self._inflight[row.conversation_id] = asyncio.create_task(self._deliver(row))
+        rows, later = await self._store.write(partial(self._take, now, free, full))
+        self._saturated, self._held = len(rows) == free, bool(full)
+        self.start(rows)
         if rows:
             return 0.0
         return 1.0 if later is None else min(1.0, max(later - now, 0.001))
 
     def _take(
-        self, now: float, free: int, busy: list[str], full: Collection[str], tx: Tx
+        self, now: float, free: int, full: Collection[str], tx: Tx
     ) -> tuple[list[OutboxRow], float | None]:
         """Up to `free` due rows; or, when there are none, when the next falls due."""
-        taken = tx.take_due(self._target, now, free, busy, full)
+        taken = tx.take_due(self._target, now, free, now + LEASE, full)
         rows = [self._loaded(tx, row) for row in taken]
-        return rows, None if rows else tx.next_due_at(self._target, busy, full)
+        return rows, None if rows else tx.next_due_at(self._target, full)
 
     def _loaded(self, tx: Tx, row: OutboxRow) -> OutboxRow:
         """The row with what its sender wants read, in the transaction that took it."""
@@ -202,8 +245,11 @@ class Drainer:
             while next_row is not None and not self._stopping:
                 next_row = await self._deliver_one(next_row)
         finally:
-            self._inflight.pop(row.conversation_id, None)
-            self._pulse.fire()
+            # A row of the conversation queued after this one went may be under way already.
+            if self._inflight.get(row.conversation_id) is asyncio.current_task():
+                del self._inflight[row.conversation_id]
+            if self._saturated or self._held:
+                self._pulse.fire()
 
     async def _deliver_one(self, row: OutboxRow) -> OutboxRow | None:
         """Deliver one row; the next of its conversation when that was taken with it."""
@@ -260,7 +306,10 @@ class Drainer:
             if settle is not None:
                 settle(tx)
             tx.remove_delivered(row.id)
-            taken = tx.take_next(self._target, row.conversation_id, time.time()) if chain else None
+            now = time.time()
+            taken = (
+                tx.take_next(self._target, row.conversation_id, now, now + LEASE) if chain else None
+            )
             return None if taken is None else self._loaded(tx, taken)
 
         return await _when_stored(lambda: self._store.write(remove))
@@ -277,8 +326,10 @@ class Drainer:
         await self._record(lambda tx: tx.defer(replace(row, maybe_sent=True), at))
 
     async def _record(self, write: Callable[[Tx], None]) -> None:
-        """Record what happened to a row, once the database takes it."""
+        """Record what happened to a row (put off, or given up on), once the database takes
+        it; then look again at what is due."""
         await _when_stored(lambda: self._store.write(write))
+        self._pulse.fire()
 
     def _backoff(self, row: OutboxRow) -> float:
         return backoff(row.attempts + 1, self._retry_base, self._retry_max)

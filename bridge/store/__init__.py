@@ -250,16 +250,8 @@ class SecretRows(Protocol):
 class EventRows(Protocol):
     """`events`: every event for the bot, in order."""
 
-    def append_event(
-        self,
-        event_id: str,
-        conversation_id: str,
-        body: str,
-        at: datetime,
-        targets: Collection[str] = (),
-    ) -> None:
-        """Keep an event (`body` is its JSON) for `GET /v1/events`, and queue it as an outbox
-        row of kind `event` for each of `targets`: encoded once for all."""
+    def append_event(self, event_id: str, conversation_id: str, body: str, at: datetime) -> None:
+        """Keep an event (`body` is its JSON) for `GET /v1/events`."""
         ...
 
     def events_after(self, seq: int, limit: int) -> list[Event]: ...
@@ -275,10 +267,18 @@ class OutboxRows(Protocol):
     Its times are seconds since the epoch, as the outbox keeps them."""
 
     def enqueue(
-        self, target: str, conversation_id: str, kind: str, payload: dict[str, Any], at: datetime
-    ) -> None:
-        """Queue a row, due from `at` (when it was queued); the first of an idle
-        conversation heads its line."""
+        self,
+        target: str,
+        conversation_id: str,
+        kind: str,
+        payload: str,
+        at: datetime,
+        lease: float | None = None,
+    ) -> int | None:
+        """Queue a row (`payload` is its JSON), due from `at` (when it was queued); the first
+        of an idle conversation heads its line. With `lease`, a row that heads its line is
+        taken at once, as `take_due` takes it: its id is returned, for the caller to deliver
+        it. Else None."""
         ...
 
     def has_queued(self, target: str, conversation_id: str) -> bool:
@@ -286,33 +286,33 @@ class OutboxRows(Protocol):
         ...
 
     def take_due(
-        self,
-        target: str,
-        now: float,
-        limit: int,
-        busy: Sequence[str],
-        full: Collection[str] = (),
+        self, target: str, now: float, limit: int, lease: float, full: Collection[str] = ()
     ) -> list[OutboxRow]:
         """The head of each conversation, when due, soonest first, each counted as an
-        attempt (and as maybe sent, until told otherwise) as it is taken.
+        attempt (and as maybe sent, until told otherwise) as it is taken, and leased until
+        `lease`: not due again until it is settled (deferred, retried, removed) or the lease
+        is released (`release_leases`).
 
         Only a conversation's head may go out: that is what keeps each conversation in order.
-        `busy` conversations already have their head in flight; rows whose payload names a
-        `channel` in `full` are left where they are (it has no room for them now). The rows
-        come back as they were before this attempt.
+        Rows whose payload names a `channel` in `full` are left where they are (it has no
+        room for them now). The rows come back as they were before this attempt.
         """
         ...
 
-    def take_next(self, target: str, conversation_id: str, now: float) -> OutboxRow | None:
+    def take_next(
+        self, target: str, conversation_id: str, now: float, lease: float
+    ) -> OutboxRow | None:
         """The conversation's head, if it is due, taken as `take_due` takes it (its
         delivery goes on from the row before it, in the same worker)."""
         ...
 
-    def next_due_at(
-        self, target: str, busy: Sequence[str], full: Collection[str] = ()
-    ) -> float | None:
-        """When the next head `take_due` would take (`busy` and `full` as there) falls
-        due."""
+    def next_due_at(self, target: str, full: Collection[str] = ()) -> float | None:
+        """When the next head `take_due` would take (`full` as there) falls due."""
+        ...
+
+    def release_leases(self, target: str, now: float) -> int:
+        """Make every leased row of `target` due at `now`: the run that took them is over.
+        How many there were."""
         ...
 
     def queued_after(self, row: OutboxRow, limit: int) -> list[OutboxRow]:

@@ -176,4 +176,10 @@ MIGRATIONS: list[str] = [
         END)
     WHERE kind = 'react' AND json_extract(payload, '$.name') IS NOT NULL;
     """,
+    # 4: a row taken is leased: out of every taker's reach (not due) until it is settled,
+    # or until the bridge starts again. A transaction may then take the rows it queues
+    # itself, with no `busy` list to keep them from the drainer.
+    """
+    ALTER TABLE outbox ADD COLUMN leased INTEGER NOT NULL DEFAULT 0;
+    """,
 ]

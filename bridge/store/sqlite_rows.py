@@ -156,8 +156,12 @@ _VIEW = (
     " LEFT JOIN slack_messages s ON s.key = :message"
     " WHERE c.id = :conversation"
 )
-# Taking a row counts an attempt, and it may have reached the party until told otherwise.
-_TAKE = "UPDATE outbox SET attempts = attempts + 1, maybe_sent = 1 WHERE id = ?"
+# Taking a row counts an attempt, it may have reached the party until told otherwise, and it
+# is leased: not due (its head neither, by a trigger) until it is settled.
+_TAKE = (
+    "UPDATE outbox SET attempts = attempts + 1, maybe_sent = 1, leased = 1, next_at = ?"
+    " WHERE id = ?"
+)
 # A row may be taken unless the channel its payload names has no room (`take_due`).
 _ROOM = "AND coalesce(json_extract(o.payload, '$.channel') NOT IN ({}), 1)"
 
@@ -498,14 +502,7 @@ class SqliteTx(Tx):
 
     # events for the bot
 
-    def append_event(
-        self,
-        event_id: str,
-        conversation_id: str,
-        body: str,
-        at: datetime,
-        targets: Collection[str] = (),
-    ) -> None:
+    def append_event(self, event_id: str, conversation_id: str, body: str, at: datetime) -> None:
         self._run(
             "INSERT INTO events (id, conversation_id, body, created_at) VALUES (?, ?, ?, ?)",
             event_id,
@@ -513,8 +510,6 @@ class SqliteTx(Tx):
             body,
             at.timestamp(),
         )
-        for target in targets:
-            self._queue(target, conversation_id, "event", body, at)
 
     def events_after(self, seq: int, limit: int) -> list[Event]:
         rows = self._all(
@@ -530,25 +525,30 @@ class SqliteTx(Tx):
     # outbox
 
     def enqueue(
-        self, target: str, conversation_id: str, kind: str, payload: dict[str, Any], at: datetime
-    ) -> None:
-        self._queue(target, conversation_id, kind, _json(payload), at)
-
-    def _queue(
-        self, target: str, conversation_id: str, kind: str, payload: str, at: datetime
-    ) -> None:
+        self,
+        target: str,
+        conversation_id: str,
+        kind: str,
+        payload: str,
+        at: datetime,
+        lease: float | None = None,
+    ) -> int | None:
         """The first row of an idle conversation becomes its head (a trigger)."""
         now = at.timestamp()
-        self._run(
-            "INSERT INTO outbox (target, conversation_id, kind, payload, next_at, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+        taken = lease is not None and not self.has_queued(target, conversation_id)
+        row = self._one(
+            "INSERT INTO outbox"
+            " (target, conversation_id, kind, payload, next_at, created_at, attempts, maybe_sent,"
+            " leased) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             target,
             conversation_id,
             kind,
             payload,
+            lease if taken else now,
             now,
-            now,
+            *((1, 1, 1) if taken else (0, 0, 0)),
         )
+        return int(row[0]) if taken and row is not None else None
 
     def has_queued(self, target: str, conversation_id: str) -> bool:
         row = self._one(
@@ -559,27 +559,22 @@ class SqliteTx(Tx):
         return row is not None
 
     def take_due(
-        self,
-        target: str,
-        now: float,
-        limit: int,
-        busy: Sequence[str],
-        full: Collection[str] = (),
+        self, target: str, now: float, limit: int, lease: float, full: Collection[str] = ()
     ) -> list[OutboxRow]:
         rows = self._all(
-            f"{_HEADS} WHERE h.target = ? AND h.next_at <= ?"
-            f" AND h.conversation_id NOT IN ({_marks(busy)}) {_ROOM.format(_marks(full))}"
+            f"{_HEADS} WHERE h.target = ? AND h.next_at <= ? {_ROOM.format(_marks(full))}"
             " ORDER BY h.next_at LIMIT ?",
             target,
             now,
-            *busy,
             *full,
             limit,
         )
-        self._db.executemany(_TAKE, [(r[0],) for r in rows])
+        self._db.executemany(_TAKE, [(lease, r[0]) for r in rows])
         return [_outbox_row(r) for r in rows]
 
-    def take_next(self, target: str, conversation_id: str, now: float) -> OutboxRow | None:
+    def take_next(
+        self, target: str, conversation_id: str, now: float, lease: float
+    ) -> OutboxRow | None:
         row = self._one(
             f"{_HEADS} WHERE h.target = ? AND h.conversation_id = ? AND h.next_at <= ?",
             target,
@@ -588,7 +583,7 @@ class SqliteTx(Tx):
         )
         if row is None:
             return None
-        self._run(_TAKE, row[0])
+        self._run(_TAKE, lease, row[0])
         return _outbox_row(row)
 
     def outbox_stats(self) -> dict[tuple[str, str], tuple[int, float]]:
@@ -610,23 +605,25 @@ class SqliteTx(Tx):
         )
         return [_outbox_row(r) for r in rows]
 
-    def next_due_at(
-        self, target: str, busy: Sequence[str], full: Collection[str] = ()
-    ) -> float | None:
+    def next_due_at(self, target: str, full: Collection[str] = ()) -> float | None:
         row = self._one(
             "SELECT MIN(h.next_at) AS t FROM outbox_heads h JOIN outbox o ON o.id = h.row_id"
-            f" WHERE h.target = ? AND h.conversation_id NOT IN ({_marks(busy)})"
-            f" {_ROOM.format(_marks(full))}",
+            f" WHERE h.target = ? {_ROOM.format(_marks(full))}",
             target,
-            *busy,
             *full,
         )
         return float(row["t"]) if row and row["t"] is not None else None
 
+    def release_leases(self, target: str, now: float) -> int:
+        """Their heads fall due as well (a trigger)."""
+        return self._run(
+            "UPDATE outbox SET next_at = ?, leased = 0 WHERE target = ? AND leased = 1", now, target
+        )
+
     def defer(self, row: OutboxRow, until: float) -> None:
         """Its head waits as long (a trigger)."""
         self._run(
-            "UPDATE outbox SET next_at = ?, attempts = ?, maybe_sent = ? WHERE id = ?",
+            "UPDATE outbox SET next_at = ?, attempts = ?, maybe_sent = ?, leased = 0 WHERE id = ?",
             until,
             row.attempts,
             int(row.maybe_sent),
@@ -635,7 +632,8 @@ class SqliteTx(Tx):
 
     def schedule_retry(self, row_id: int, at: float, error: str, maybe_sent: bool) -> None:
         self._run(
-            "UPDATE outbox SET next_at = ?, last_error = ?, maybe_sent = ? WHERE id = ?",
+            "UPDATE outbox SET next_at = ?, last_error = ?, maybe_sent = ?, leased = 0"
+            " WHERE id = ?",
             at,
             error,
             int(maybe_sent),

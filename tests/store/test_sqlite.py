@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import threading
 import time
@@ -19,9 +20,13 @@ from bridge.store.sqlite import SqliteStore
 from bridge.testing.waiting import wait_until
 
 
-async def take(store: SqliteStore, busy: list[str] | None = None) -> list[OutboxRow]:
-    """Up to 10 due Slack rows, none of a `busy` conversation."""
-    return await store.write(lambda tx: tx.take_due("slack", time.time(), 10, busy or []))
+async def take(store: SqliteStore) -> list[OutboxRow]:
+    """Up to 10 due Slack rows, leased for a minute."""
+    return await store.write(lambda tx: tx.take_due("slack", time.time(), 10, time.time() + 60))
+
+
+async def release(store: SqliteStore) -> int:
+    return await store.write(lambda tx: tx.release_leases("slack", time.time()))
 
 
 async def test_migrations_are_applied_once_and_recorded(tmp_path: Path) -> None:
@@ -169,7 +174,7 @@ def three_each(tx: Tx) -> None:
     """Three rows for each of two conversations."""
     for conv in ("a", "b"):
         for n in range(3):
-            tx.enqueue("slack", conv, "message", {"n": n}, utcnow())
+            tx.enqueue("slack", conv, "message", json.dumps({"n": n}), utcnow())
 
 
 async def test_only_the_head_of_each_conversation_is_due(store: SqliteStore) -> None:
@@ -179,16 +184,40 @@ async def test_only_the_head_of_each_conversation_is_due(store: SqliteStore) -> 
         return [(r.conversation_id, r.payload["n"], r.attempts) for r in rows]
 
     await store.write(three_each)
-    assert seen(await take(store, [])) == [("a", 0, 0), ("b", 0, 0)]
-    assert seen(await take(store, ["a"])) == [("b", 0, 1)]  # taking a row counts an attempt
-    a, b = await take(store, [])
+    assert seen(await take(store)) == [("a", 0, 0), ("b", 0, 0)]
+    assert await take(store) == []  # taken: leased, so not due again
+    assert await release(store) == 2  # as a new run does at start
+    a, b = await take(store)
+    assert (a.attempts, b.attempts) == (1, 1)  # taking a row counts an attempt
     # A head held back holds its conversation's line, and the take did not count.
     await store.write(lambda tx: tx.defer(a, time.time() + 60))
-    assert seen(await take(store, [])) == [("b", 0, 3)]
+    assert await release(store) == 1  # b's; a is not leased, but put off
+    assert seen(await take(store)) == [("b", 0, 2)]
     await store.write(lambda tx: tx.remove_delivered(b.id))
-    assert seen(await take(store, ["a"])) == [("b", 1, 0)]
+    assert seen(await take(store)) == [("b", 1, 0)]
     await store.write(lambda tx: tx.defer(a, time.time()))
-    assert seen(await take(store, ["b"])) == [("a", 0, 1)]
+    assert seen(await take(store)) == [("a", 0, 1)]
+
+
+async def test_a_row_queued_with_a_lease_is_taken_only_if_it_heads_its_line(
+    store: SqliteStore,
+) -> None:
+    """A transaction may take the row it queues (`Work` does, under a drainer's grant),
+    as `take_due` would: only the head of its conversation's line."""
+    lease = time.time() + 60
+
+    def queue(tx: Tx) -> list[int | None]:
+        return [
+            tx.enqueue("slack", "a", "message", json.dumps({"n": n}), utcnow(), lease)
+            for n in range(2)
+        ]
+
+    first, second = await store.write(queue)
+    assert first is not None and second is None
+    assert await take(store) == []  # the first is leased; the second waits behind it
+    await store.write(lambda tx: tx.remove_delivered(first))
+    (row,) = await take(store)
+    assert (row.payload, row.attempts) == ({"n": 1}, 0)
 
 
 async def test_rows_for_a_channel_with_no_room_are_left_where_they_are(
@@ -197,16 +226,16 @@ async def test_rows_for_a_channel_with_no_room_are_left_where_they_are(
     def queue(tx: Tx) -> None:
         for conv, channel in (("a", "C0FULL"), ("b", "C0ROOM"), ("c", None)):
             payload = {"channel": channel} if channel else {"other": 1}
-            tx.enqueue("slack", conv, "message", payload, utcnow())
+            tx.enqueue("slack", conv, "message", json.dumps(payload), utcnow())
 
     await store.write(queue)
-    now = time.time() + 1
-    rows = await store.write(lambda tx: tx.take_due("slack", now, 10, [], ["C0FULL"]))
+    now, lease = time.time() + 1, time.time() + 60
+    rows = await store.write(lambda tx: tx.take_due("slack", now, 10, lease, ["C0FULL"]))
     assert sorted(r.conversation_id for r in rows) == ["b", "c"]  # no channel: never full
-    busy = [r.conversation_id for r in rows]
-    assert await store.read(lambda tx: tx.next_due_at("slack", busy, ["C0FULL"])) is None
-    assert await store.read(lambda tx: tx.next_due_at("slack", busy)) is not None
-    (left,) = await store.write(lambda tx: tx.take_due("slack", now, 10, busy))
+    # Left: the leased rows, due when their lease runs out, and a's, due now but not taken.
+    assert await store.read(lambda tx: tx.next_due_at("slack", ["C0FULL"])) == lease
+    assert await store.read(lambda tx: tx.next_due_at("slack")) < now  # type: ignore[operator]
+    (left,) = await store.write(lambda tx: tx.take_due("slack", now, 10, lease))
     assert (left.conversation_id, left.attempts) == ("a", 0)  # left untouched before
 
 
@@ -237,7 +266,9 @@ async def test_the_wal_is_copied_into_the_database_in_the_background(tmp_path: P
 
         def fill(tx: Tx) -> None:
             for n in range(200):
-                tx.enqueue("slack", f"conv{n}", "message", {"text": "x" * 500}, utcnow())
+                tx.enqueue(
+                    "slack", f"conv{n}", "message", json.dumps({"text": "x" * 500}), utcnow()
+                )
 
         await store.write(fill)
         await wait_until(lambda: path.stat().st_size > before, timeout=5)

@@ -111,7 +111,7 @@ async def test_the_times_kept_are_the_callers(store: SqliteStore, tmp_path: Path
         tx.first_seen("Ev1", LONG_AGO)
         tx.remember_key("POST /v1/users", "k", "f", "usr_1", LONG_AGO)
         tx.append_event("evt_1", "conv_1", '{"id": "evt_1"}', LONG_AGO)
-        tx.enqueue("slack", "conv_1", "message", {"n": 0}, LONG_AGO)
+        tx.enqueue("slack", "conv_1", "message", '{"n": 0}', LONG_AGO)
 
     await store.write(keep)
     with sqlite3.connect(tmp_path / "b.db") as db:
