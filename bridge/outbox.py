@@ -4,9 +4,10 @@ Generic: it knows no party. Each target (Slack, the bot) gets one `Drainer` with
 `Sender`. Rows of one conversation go out one at a time, oldest first; different
 conversations go out concurrently. A row is taken under a lease (not due again until it is
 settled), by the drainer or, while the drainer has a worker free, by the transaction that
-queues it (`Grant`), which spares a fresh row a second trip to the database. Failures are retried with capped exponential backoff
-and jitter, within bounds of attempts and age; a `Fail`, or running out of retries, ends a
-row for good (a dead letter: kept as `failed`, logged, and handed back to the sender).
+queues it (`Grant`), which spares a fresh row a second trip to the database. Failures are
+retried with capped exponential backoff and jitter, within bounds of attempts and age; a
+`Fail`, or running out of retries, ends a row for good (a dead letter: kept as `failed`,
+logged, and handed back to the sender).
 While the database cannot take writes, rows wait there, and what happened to a row in
 flight is recorded once it can: quietly (the store logs the outage, once).
 """
