@@ -17,7 +17,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import (
+    BaseModel,
+    Field,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    model_serializer,
+)
+
+from bridge.model import Content
 
 
 class Target(StrEnum):
@@ -46,6 +54,10 @@ class SlackKind(StrEnum):
     REMINDER = "reminder"
     NUDGE = "nudge"
     FAILURE_NOTICE = "failure_notice"
+    POST_APPROVAL = "post_approval"
+    UPDATE_APPROVAL = "update_approval"
+    APPROVAL_REMINDER = "approval_reminder"
+    APPROVAL_NOTICE = "approval_notice"
 
 
 class Why(StrEnum):
@@ -168,6 +180,44 @@ class FailureNotice(SlackPayload):
     reason: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PostApproval(SlackPayload):
+    """Ask for a decision on approval request `approvalId`: in its conversation's thread,
+    or as a new message in its channel."""
+
+    kind = SlackKind.POST_APPROVAL
+    approvalId: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateApproval(SlackPayload):
+    """The request was decided, expired or cancelled: rewrite it as it now stands."""
+
+    kind = SlackKind.UPDATE_APPROVAL
+    approvalId: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApprovalReminder(SlackPayload):
+    """Three quarters of the request's time have passed undecided: `left` seconds remain."""
+
+    kind = SlackKind.APPROVAL_REMINDER
+    approvalId: str
+    left: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApprovalNotice(SlackPayload):
+    """Tell `user` (a Slack user id), in a notice only they see, why their decision on the
+    request changed nothing: they are not one of the agents, or it was settled already
+    (the notice says as what, and by whom, as it stands when sent: for good)."""
+
+    kind = SlackKind.APPROVAL_NOTICE
+    approvalId: str
+    user: str
+    why: Why
+
+
 SLACK_PAYLOADS: dict[SlackKind, type[SlackPayload]] = {
     cls.kind: cls
     for cls in (
@@ -180,10 +230,14 @@ SLACK_PAYLOADS: dict[SlackKind, type[SlackPayload]] = {
         Reminder,
         Nudge,
         FailureNotice,
+        PostApproval,
+        UpdateApproval,
+        ApprovalReminder,
+        ApprovalNotice,
     )
 }
 # The kinds that go in the aside line (see `Target.SLACK_ASIDE`).
-ASIDE_KINDS = frozenset({SlackKind.REACT, SlackKind.EPHEMERAL})
+ASIDE_KINDS = frozenset({SlackKind.REACT, SlackKind.EPHEMERAL, SlackKind.APPROVAL_NOTICE})
 
 
 def target_of(payload: SlackPayload) -> Target:
@@ -208,6 +262,8 @@ def from_json(kind: str, stored: dict[str, Any]) -> SlackPayload:
             }
         elif cls is React:
             fields["receipt"] = Receipt(fields["receipt"])
+        elif cls is ApprovalNotice:
+            fields["why"] = Why(fields["why"])
         return cls(**fields)
     except (KeyError, TypeError) as exc:
         raise ValueError(f"a {kind} payload that does not fit: {exc}") from None
@@ -274,7 +330,39 @@ class HitlStopped(_Event):
     payload: StoppedPayload
 
 
-BotEvent = HitlAssigned | MessageEvent | HitlStopped
+DecidedStatus = Literal["approved", "edited", "rejected", "expired"]
+
+
+class DecidedPayload(BaseModel):
+    """A decision on an approval request, or its running out of time. `message`: the draft
+    as approved, or the edited text; `comment`: the reason given on Reject; `userId` and
+    `agent`: who decided. Each is left out when it has nothing to say; `conversationId` is
+    null for a request outside a conversation."""
+
+    approvalId: str
+    conversationId: str | None
+    status: DecidedStatus
+    message: Content | None = None
+    comment: str | None = None
+    userId: str | None = None
+    agent: Agent | None = None
+
+    @model_serializer(mode="wrap")
+    def _absent_when_none(self, dump: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        fields: dict[str, Any] = dump(self)
+        if self.message is not None:  # as the bot would send it: no nulls inside either
+            fields["message"] = self.message.model_dump(exclude_none=True)
+        return {k: v for k, v in fields.items() if v is not None or k == "conversationId"}
+
+
+class ApprovalDecided(_Event):
+    """An approval request was decided, or ran out of time."""
+
+    type: Literal["approvalDecided"] = "approvalDecided"
+    payload: DecidedPayload
+
+
+BotEvent = HitlAssigned | MessageEvent | HitlStopped | ApprovalDecided
 _bot_event: TypeAdapter[BotEvent] = TypeAdapter(Annotated[BotEvent, Field(discriminator="type")])
 
 

@@ -58,6 +58,21 @@ class Metrics:
             buckets=HUMAN_BUCKETS,
             registry=r,
         )
+        self.approvals = Counter(
+            "hitl_approvals",
+            "Approval requests settled, by outcome: approved, edited, rejected, expired.",
+            ["outcome"],
+            registry=r,
+        )
+        self.approval_time = Histogram(
+            "hitl_time_to_approval_decision_seconds",
+            "From an approval request to an agent's decision on it.",
+            buckets=HUMAN_BUCKETS,
+            registry=r,
+        )
+        self.approvals_pending = Gauge(
+            "hitl_approvals_pending", "Approval requests waiting for a decision.", registry=r
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -239,6 +239,53 @@ class Conversation:
     priority: Priority | None = None
 
 
+class ApprovalStatus(StrEnum):
+    """Where an approval request stands: `pending`, then one of the others, for good."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    EDITED = "edited"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class Decision(StrEnum):
+    """What an agent does with an approval request."""
+
+    APPROVE = "approve"
+    EDIT = "edit"
+    REJECT = "reject"
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """A draft the bot asks a human to approve, edit or reject before it is said."""
+
+    id: str
+    status: ApprovalStatus
+    draft: Content
+    message: Content | None  # as approved, or edited; None until then, and if rejected
+    comment: str | None  # the reason given on Reject
+    decider_id: str | None  # bridge user id of the agent who decided
+    conversation_id: str | None  # the handoff it was asked in, if any
+    user_id: str | None  # the end user concerned, if any
+    title: str | None
+    context: str | None
+    channel: str
+    thread_ts: str | None  # the conversation's thread it is posted in, if any
+    ts: str | None  # the request's own message, once posted
+    permalink: str | None
+    created_at: datetime
+    expires_at: datetime
+    decided_at: datetime | None
+
+    @property
+    def line(self) -> str:
+        """Its line in the outbox and among the events: its conversation's, or its own."""
+        return self.conversation_id or self.id
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryItem:
     """One line of the transcript given at startHitl."""

@@ -10,12 +10,15 @@ from pydantic import ValidationError
 
 from bridge.events import (
     SLACK_PAYLOADS,
+    ApprovalNotice,
+    ApprovalReminder,
     Ephemeral,
     Failure,
     FailureNotice,
     HitlStopped,
     MessageEvent,
     Nudge,
+    PostApproval,
     PostMessage,
     PostParent,
     React,
@@ -26,6 +29,7 @@ from bridge.events import (
     Standing,
     Target,
     Transcript,
+    UpdateApproval,
     UpdateParent,
     Why,
     from_json,
@@ -45,6 +49,10 @@ EVERY_KIND: list[SlackPayload] = [
     Reminder(waited=600),
     Nudge(user="U0A", idle=120),
     FailureNotice(what="transcript", reason="msg_too_long"),
+    PostApproval(approvalId="apv_1"),
+    UpdateApproval(approvalId="apv_1"),
+    ApprovalReminder(approvalId="apv_1", left=900),
+    ApprovalNotice(approvalId="apv_1", user="U0A", why=Why.STALE),
 ]
 
 
@@ -82,7 +90,7 @@ def test_a_payload_that_does_not_fit_is_refused() -> None:
 
 def test_reactions_and_ephemerals_go_aside() -> None:
     aside = {p.kind for p in EVERY_KIND if target_of(p) is Target.SLACK_ASIDE}
-    assert aside == {SlackKind.REACT, SlackKind.EPHEMERAL}
+    assert aside == {SlackKind.REACT, SlackKind.EPHEMERAL, SlackKind.APPROVAL_NOTICE}
 
 
 def test_bot_events_are_read_by_their_type() -> None:

@@ -6,6 +6,7 @@ either party. The service is split by who asks:
 
 - `bot`: what the bot asks (`/v1`, Botpress's routes) and may read;
 - `agents`: what agents do in Slack (kept at once by `intake`, handled after);
+- `approvals`: drafts the bot asks a human to approve, edit or reject;
 - `timers`: time-outs, reminders, nudges, pruning;
 - `deliveries`: what the senders read for a delivery and report back;
 - `overview`: what App Home and `/metrics` show.
@@ -21,16 +22,18 @@ from datetime import datetime
 from bridge.metrics import Metrics
 from bridge.model import utcnow
 from bridge.service.agents import AgentCommands, Outcome
+from bridge.service.approvals import ApprovalCommands, Seen, Verdict
 from bridge.service.bot import BotCommands
 from bridge.service.core import Core
 from bridge.service.deliveries import Deliveries
-from bridge.service.errors import Invalid, KeyTaken, NotFound, Stopped
+from bridge.service.errors import Decided, Invalid, KeyTaken, NotFound, Stopped
 from bridge.service.overview import Figures, Listed, Overview, Queued
 from bridge.service.timers import Timers
 from bridge.service.work import Idem, Policy
 from bridge.store import Store
 
 __all__ = [
+    "Decided",
     "Figures",
     "Idem",
     "Invalid",
@@ -40,8 +43,10 @@ __all__ = [
     "Outcome",
     "Policy",
     "Queued",
+    "Seen",
     "Service",
     "Stopped",
+    "Verdict",
 ]
 
 
@@ -66,6 +71,7 @@ class Service:
         self.drainers = core.drainers  # filled by whoever runs them
         self.bot = BotCommands(core)
         self.agents = AgentCommands(core)
+        self.approvals = ApprovalCommands(core)
         self.timers = Timers(core)
         self.deliveries = Deliveries(core)
         self.overview = Overview(core)

@@ -19,5 +19,9 @@ class Stopped(Exception):
     """The conversation is stopped and takes no more messages."""
 
 
+class Decided(Exception):
+    """The approval request was decided or expired already."""
+
+
 class KeyTaken(Exception):
     """An idempotency key was remembered by a concurrent request meanwhile."""

@@ -205,18 +205,29 @@ class Work:
 
     def to_slack(self, conv: Conversation, payload: SlackPayload) -> None:
         """Ask something of the conversation's thread."""
-        self.enqueue(target_of(payload), conv.id, payload.kind, to_json(payload, conv.channel))
+        self.to_slack_in(conv.id, conv.channel, payload)
+
+    def to_slack_in(self, line: str, channel: str, payload: SlackPayload) -> None:
+        """Ask something of Slack in `channel`, in order with the rest of `line` (a
+        conversation, or an approval request outside one)."""
+        self.enqueue(target_of(payload), line, payload.kind, to_json(payload, channel))
 
     def event(self, conv: Conversation, event: BotEvent) -> None:
-        """An event for the bot: kept for `GET /v1/events`, queued for the webhook if any,
-        and for Botpress when the conversation came from there."""
+        """An event about a conversation: see `event_in`. Botpress hears it when the
+        conversation came from there."""
+        self.event_in(conv.id, event, botpress=conv.origin is Origin.BOTPRESS)
+
+    def event_in(self, line: str, event: BotEvent, *, botpress: bool = False) -> None:
+        """An event for the bot, in order with the others of `line` (a conversation, or an
+        approval request outside one): kept for `GET /v1/events`, queued for the webhook
+        if any, and for Botpress if asked and set up."""
         body = event.model_dump_json()
-        self.tx.append_event(event.id, conv.id, body, self.now())
+        self.tx.append_event(event.id, line, body, self.now())
         self.evented = True
         if self.policy.webhooks:
-            self._queue(Target.BOT, conv.id, "event", event.model_dump(), body)
-        if self.policy.botpress and conv.origin is Origin.BOTPRESS:
-            self._queue(Target.BOTPRESS, conv.id, "event", event.model_dump(), body)
+            self._queue(Target.BOT, line, "event", event.model_dump(), body)
+        if botpress and self.policy.botpress:
+            self._queue(Target.BOTPRESS, line, "event", event.model_dump(), body)
 
     def enqueue(self, target: Target, conversation_id: str, kind: str, payload: Any) -> None:
         """The way into the outbox (with `event`'s)."""

@@ -17,7 +17,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from bridge.model import AgentProfile, Content, Conversation, HistoryItem, Status, User
+from bridge.model import (
+    AgentProfile,
+    Approval,
+    Content,
+    Conversation,
+    HistoryItem,
+    Status,
+    User,
+)
 from bridge.store.writable import Unavailable
 
 __all__ = [
@@ -343,6 +351,40 @@ class OutboxRows(Protocol):
         ...
 
 
+class ApprovalRows(Protocol):
+    """`approvals`: drafts waiting for a human's decision, and the decisions."""
+
+    def insert_approval(self, approval: Approval, remind_at: datetime | None) -> None:
+        """Keep a new request; its reminder falls due at `remind_at` (None: never)."""
+        ...
+
+    def approval(self, approval_id: str) -> Approval | None: ...
+
+    def settle_approval(self, settled: Approval) -> bool:
+        """Record that a pending request was decided, expired or cancelled (`settled` as it
+        now stands). False, and nothing changed, when it was not pending any more: the
+        first to settle it wins."""
+        ...
+
+    def record_approval_post(self, approval_id: str, ts: str, permalink: str | None) -> None:
+        """The request was posted in Slack as `ts`."""
+        ...
+
+    def due_approval_reminders(self, now: datetime, limit: int) -> list[Approval]:
+        """Pending requests whose reminder is due, each then marked as reminded."""
+        ...
+
+    def expired_approvals(self, now: datetime, limit: int) -> list[Approval]:
+        """Pending requests whose time is up, soonest first."""
+        ...
+
+    def pending_approvals(self, limit: int) -> list[Approval]:
+        """Pending requests, oldest first."""
+        ...
+
+    def count_pending_approvals(self) -> int: ...
+
+
 class Tx(
     UserRows,
     ConversationRows,
@@ -352,6 +394,7 @@ class Tx(
     SecretRows,
     EventRows,
     OutboxRows,
+    ApprovalRows,
     Protocol,
 ):
     """The row functions a transaction (a function given to `Store.write` or `Store.read`)

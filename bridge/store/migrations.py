@@ -182,4 +182,30 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE outbox ADD COLUMN leased INTEGER NOT NULL DEFAULT 0;
     """,
+    # 5: approvals: a draft the bot asks a human to approve, edit or reject.
+    """
+    CREATE TABLE approvals (
+        id              TEXT PRIMARY KEY,
+        status          TEXT NOT NULL CHECK (status IN
+                        ('pending', 'approved', 'edited', 'rejected', 'expired', 'cancelled')),
+        draft           TEXT NOT NULL,
+        message         TEXT,
+        comment         TEXT,
+        decider_id      TEXT REFERENCES users (id),
+        conversation_id TEXT REFERENCES conversations (id),
+        user_id         TEXT REFERENCES users (id),
+        title           TEXT,
+        context         TEXT,
+        channel         TEXT NOT NULL,
+        thread_ts       TEXT,
+        ts              TEXT,
+        permalink       TEXT,
+        created_at      TEXT NOT NULL,
+        expires_at      REAL NOT NULL,  -- seconds since the epoch, as the timers read them
+        remind_at       REAL,  -- when its reminder is due; NULL once sent, or when none is
+        decided_at      TEXT
+    );
+    CREATE INDEX approvals_expiring ON approvals (status, expires_at);
+    CREATE INDEX approvals_reminding ON approvals (remind_at) WHERE remind_at IS NOT NULL;
+    """,
 ]

@@ -11,11 +11,13 @@ import json
 import os
 import sqlite3
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bridge.model import (
     AgentProfile,
+    Approval,
+    ApprovalStatus,
     Content,
     Conversation,
     HistoryItem,
@@ -115,6 +117,51 @@ def _conversation(row: Sequence[Any], at: int = 0) -> Conversation:
     )
 
 
+_APPROVAL = [
+    "id",
+    "status",
+    "draft",
+    "message",
+    "comment",
+    "decider_id",
+    "conversation_id",
+    "user_id",
+    "title",
+    "context",
+    "channel",
+    "thread_ts",
+    "ts",
+    "permalink",
+    "created_at",
+    "expires_at",
+    "decided_at",
+]
+
+
+def _approval(row: Sequence[Any]) -> Approval:
+    id_, status, draft, message, comment, decider_id, conversation_id, user_id = row[:8]
+    title, context, channel, thread_ts, ts, permalink, created_at, expires_at, decided_at = row[8:]
+    return Approval(
+        id_,
+        ApprovalStatus(status),
+        content_from_json(json.loads(draft)),
+        content_from_json(json.loads(message)) if message else None,
+        comment,
+        decider_id,
+        conversation_id,
+        user_id,
+        title,
+        context,
+        channel,
+        thread_ts,
+        ts,
+        permalink,
+        datetime.fromisoformat(created_at),
+        datetime.fromtimestamp(expires_at, UTC),
+        _dt(decided_at),
+    )
+
+
 def _user(row: Sequence[Any], at: int = 0) -> User:
     id_, role, name, picture_url, email, slack_user_id = row[at : at + len(_USER)]
     return User(id_, Role(role), name, picture_url, email, slack_user_id)
@@ -140,6 +187,7 @@ def _outbox_row(row: Sequence[Any]) -> OutboxRow:
 
 
 _CONVERSATIONS = f"SELECT {_columns(_CONVERSATION)} FROM conversations"
+_APPROVALS = f"SELECT {_columns(_APPROVAL)} FROM approvals"
 _USERS = f"SELECT {_columns(_USER)} FROM users"
 _MESSAGES = f"SELECT {_columns(_MESSAGE)} FROM messages"
 _HEADS = f"SELECT {_columns(_OUTBOX, 'o')} FROM outbox_heads h JOIN outbox o ON o.id = h.row_id"
@@ -672,6 +720,83 @@ class SqliteTx(Tx):
         other would, so it fails while the database cannot take writes."""
         self._run("INSERT OR REPLACE INTO secrets (name, value) VALUES ('probe', x'')")
         self._run("DELETE FROM secrets WHERE name = 'probe'")
+
+    # approvals
+
+    def insert_approval(self, approval: Approval, remind_at: datetime | None) -> None:
+        self._run(
+            f"INSERT INTO approvals ({_columns(_APPROVAL)}, remind_at)"
+            f" VALUES ({_marks(_APPROVAL)}, ?)",
+            approval.id,
+            approval.status.value,
+            _json(approval.draft.model_dump()),
+            None,
+            None,
+            None,
+            approval.conversation_id,
+            approval.user_id,
+            approval.title,
+            approval.context,
+            approval.channel,
+            approval.thread_ts,
+            None,
+            None,
+            iso(approval.created_at),
+            approval.expires_at.timestamp(),
+            None,
+            remind_at.timestamp() if remind_at else None,
+        )
+
+    def approval(self, approval_id: str) -> Approval | None:
+        row = self._one(f"{_APPROVALS} WHERE id = ?", approval_id)
+        return _approval(row) if row else None
+
+    def settle_approval(self, settled: Approval) -> bool:
+        changed = self._run(
+            "UPDATE approvals SET status = ?, message = ?, comment = ?, decider_id = ?,"
+            " decided_at = ?, remind_at = NULL WHERE id = ? AND status = 'pending'",
+            settled.status.value,
+            _json(settled.message.model_dump()) if settled.message else None,
+            settled.comment,
+            settled.decider_id,
+            iso(settled.decided_at) if settled.decided_at else None,
+            settled.id,
+        )
+        return changed == 1
+
+    def record_approval_post(self, approval_id: str, ts: str, permalink: str | None) -> None:
+        self._run(
+            "UPDATE approvals SET ts = ?, permalink = ? WHERE id = ?", ts, permalink, approval_id
+        )
+
+    def due_approval_reminders(self, now: datetime, limit: int) -> list[Approval]:
+        rows = self._all(
+            f"UPDATE approvals SET remind_at = NULL WHERE id IN (SELECT id FROM approvals"
+            " WHERE remind_at <= ? AND status = 'pending' ORDER BY remind_at LIMIT ?)"
+            f" RETURNING {_columns(_APPROVAL)}",
+            now.timestamp(),
+            limit,
+        )
+        return [_approval(r) for r in rows]
+
+    def expired_approvals(self, now: datetime, limit: int) -> list[Approval]:
+        rows = self._all(
+            f"{_APPROVALS} WHERE status = 'pending' AND expires_at <= ?"
+            " ORDER BY expires_at LIMIT ?",
+            now.timestamp(),
+            limit,
+        )
+        return [_approval(r) for r in rows]
+
+    def pending_approvals(self, limit: int) -> list[Approval]:
+        rows = self._all(
+            f"{_APPROVALS} WHERE status = 'pending' ORDER BY created_at, id LIMIT ?", limit
+        )
+        return [_approval(r) for r in rows]
+
+    def count_pending_approvals(self) -> int:
+        row = self._one("SELECT COUNT(*) FROM approvals WHERE status = 'pending'")
+        return int(row[0]) if row else 0
 
     def prune(self, now: datetime) -> None:
         seconds = now.timestamp()
