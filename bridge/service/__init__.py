@@ -25,7 +25,7 @@ from bridge.service.agents import AgentCommands, Outcome
 from bridge.service.approvals import ApprovalCommands, Seen, Verdict
 from bridge.service.bot import BotCommands
 from bridge.service.core import Core
-from bridge.service.deliveries import Deliveries
+from bridge.service.deliveries import ApprovalView, Deliveries
 from bridge.service.errors import Decided, Invalid, KeyTaken, NotFound, Stopped
 from bridge.service.overview import Figures, Listed, Overview, Queued
 from bridge.service.timers import Timers
@@ -33,6 +33,7 @@ from bridge.service.work import Idem, Policy
 from bridge.store import Store
 
 __all__ = [
+    "ApprovalView",
     "Decided",
     "Figures",
     "Idem",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from bridge.events import (
     BotEvent,
@@ -18,11 +19,22 @@ from bridge.events import (
     Target,
     Why,
 )
-from bridge.model import Conversation, HistoryItem, Origin
+from bridge.model import Approval, Conversation, HistoryItem, Origin, User
 from bridge.service.core import Core
 from bridge.service.errors import NotFound
 from bridge.service.work import Work
 from bridge.store import OutboxRow, StoredMessage, Tx, View
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalView:
+    """An approval request with what drawing it needs: the end user, who decided, and the
+    thread it goes in (its conversation's, once that is posted; None outside one)."""
+
+    approval: Approval
+    user: User | None
+    decider: User | None
+    thread_ts: str | None
 
 
 class Deliveries:
@@ -41,6 +53,33 @@ class Deliveries:
         """`view` as a function of a transaction: for the outbox to read as it takes a
         row."""
         return lambda tx: tx.view(conversation_id, message_id)
+
+    @staticmethod
+    def approval_viewing(approval_id: str) -> Callable[[Tx], ApprovalView | None]:
+        """An approval request as its Slack rows draw it, as a function of a transaction
+        (for the outbox to read as it takes a row); None when there is no such request."""
+
+        def read(tx: Tx) -> ApprovalView | None:
+            approval = tx.approval(approval_id)
+            if approval is None:
+                return None
+            conv = tx.conversation(approval.conversation_id) if approval.conversation_id else None
+            return ApprovalView(
+                approval,
+                tx.user(approval.user_id) if approval.user_id else None,
+                tx.user(approval.decider_id) if approval.decider_id else None,
+                conv.thread_ts if conv else None,
+            )
+
+        return read
+
+    @staticmethod
+    def approval_recording(
+        approval_id: str, ts: str, thread_ts: str | None, permalink: str | None
+    ) -> Callable[[Tx], None]:
+        """What to record of a request posted as `ts`, as a function of a transaction: for
+        the outbox to run as it removes the row."""
+        return lambda tx: tx.record_approval_post(approval_id, ts, thread_ts, permalink)
 
     async def history(self, conversation_id: str) -> list[HistoryItem]:
         """The history the bot gave when it handed the conversation over."""

@@ -366,8 +366,10 @@ class ApprovalRows(Protocol):
         first to settle it wins."""
         ...
 
-    def record_approval_post(self, approval_id: str, ts: str, permalink: str | None) -> None:
-        """The request was posted in Slack as `ts`."""
+    def record_approval_post(
+        self, approval_id: str, ts: str, thread_ts: str | None, permalink: str | None
+    ) -> None:
+        """The request was posted in Slack as `ts` (in the thread `thread_ts`, if any)."""
         ...
 
     def due_approval_reminders(self, now: datetime, limit: int) -> list[Approval]:

@@ -764,9 +764,15 @@ class SqliteTx(Tx):
         )
         return changed == 1
 
-    def record_approval_post(self, approval_id: str, ts: str, permalink: str | None) -> None:
+    def record_approval_post(
+        self, approval_id: str, ts: str, thread_ts: str | None, permalink: str | None
+    ) -> None:
         self._run(
-            "UPDATE approvals SET ts = ?, permalink = ? WHERE id = ?", ts, permalink, approval_id
+            "UPDATE approvals SET ts = ?, thread_ts = ?, permalink = ? WHERE id = ?",
+            ts,
+            thread_ts,
+            permalink,
+            approval_id,
         )
 
     def due_approval_reminders(self, now: datetime, limit: int) -> list[Approval]:
