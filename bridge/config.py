@@ -72,6 +72,7 @@ BOUNDS: dict[str, Bound] = {
     "max_body": Bound(1024, 100 * 1024 * 1024, " bytes (100 MiB)", whole=True),
     "assign_timeout": Bound(0.1, DAYS_30, _UP_TO_30_DAYS, off="never"),
     "remind_after": Bound(0.1, DAYS_30, _UP_TO_30_DAYS, off="never"),
+    "approval_timeout": Bound(10, 7 * 24 * 3600, " seconds (7 days)"),
     "remind_repeat": Bound(1, 100, " reminders", whole=True),
     "idle_reminder": Bound(0.1, DAYS_30, _UP_TO_30_DAYS, off="never"),
     "retry_base": Bound(0.01, 3600, " seconds (1 hour)"),
@@ -162,6 +163,7 @@ class Settings(BaseSettings):
     max_body: int = Field(1_048_576, validation_alias="BRIDGE_MAX_BODY")
     assign_timeout: float = Field(0, validation_alias="BRIDGE_ASSIGN_TIMEOUT")
     remind_after: float = Field(0, validation_alias="BRIDGE_REMIND_AFTER")
+    approval_timeout: float = Field(3600, validation_alias="BRIDGE_APPROVAL_TIMEOUT")
     queues: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict, validation_alias="BRIDGE_QUEUES"
     )

@@ -22,6 +22,7 @@ from bridge.bot.webhooks import WebhookSender
 from bridge.config import Settings
 from bridge.connections import Guard, GuardedSite, Limits
 from bridge.events import Target
+from bridge.model import utcnow
 from bridge.outbox import Drainer, Sender
 from bridge.service import Policy, Service
 from bridge.slack import preflight
@@ -40,6 +41,8 @@ from bridge.throttle import Throttle
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 10.0
+# The longest the approval timers sleep: a backstop, since they are told of new requests.
+MAX_APPROVAL_WAIT = 60.0
 
 
 class Bridge:
@@ -83,6 +86,7 @@ class Bridge:
             receipts=bool(s.receipt_reaction),
             persona=s.persona,
             relay_corrections=s.relay_corrections,
+            approval_timeout=s.approval_timeout,
         )
         service = Service(store, policy)
         self.service = service
@@ -200,6 +204,7 @@ class Bridge:
         self._tasks.append(self._spawn(home.run, "app home"))
         if s.assign_timeout or s.remind_after or s.idle_reminder:
             self._tasks.append(self._spawn(self._timers, "timers"))
+        self._tasks.append(self._spawn(self._approval_timers, "approval timers"))
         if s.socket_mode and s.slack_app_token:
             self._socket = AsyncSocketModeHandler(bolt, s.slack_app_token.get_secret_value())
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
@@ -318,6 +323,20 @@ class Bridge:
             if s.idle_reminder:
                 await self.service.timers.nudge_idle(timedelta(seconds=s.idle_reminder))
             await _sleep_unless(self._closing, tick)
+
+    async def _approval_timers(self) -> None:
+        """Approval requests' reminders and expiries: looked at when the next falls due, or
+        when a new request comes (it may fall due sooner)."""
+        approvals = self.service.approvals
+        while not self._closing.is_set():
+            seen = approvals.requested.count
+            await approvals.remind()
+            await approvals.expire()
+            due = await approvals.next_due()
+            wait = MAX_APPROVAL_WAIT
+            if due is not None:
+                wait = min(max((due - utcnow()).total_seconds(), 0.05), wait)
+            await approvals.requested.wait(seen, wait)
 
     async def _prune(self) -> None:
         while not self._closing.is_set():

@@ -124,6 +124,29 @@ NOTES: dict[tuple[str, str], str] = {
     "points at the bridge (`/files/...`), signed, and works for 7 days",
     ("StoppedPayload", "reason"): "`resolved`: an agent resolved it; `timeout`: nobody "
     "claimed it within `BRIDGE_ASSIGN_TIMEOUT`",
+    ("RequestApproval", "draft"): "what the bot is about to say, as a message it sends",
+    ("RequestApproval", "title"): "the request's headline in Slack",
+    ("RequestApproval", "context"): "for the agent: what the end user asked, why a human "
+    "should look",
+    ("RequestApproval", "conversationId"): "a conversation that is not stopped: the request "
+    "goes in its thread; else it is a new message in the channel",
+    ("RequestApproval", "userId"): "the end user concerned, shown with the request",
+    ("RequestApproval", "queue"): "as `hitlSession.queue`: picks the channel of a request "
+    "outside a conversation",
+    ("RequestApproval", "expiresIn"): "seconds until it expires (default "
+    "`BRIDGE_APPROVAL_TIMEOUT`); one reminder at three quarters of it",
+    ("ApprovalOut", "status"): "`pending`, then one of the others, for good",
+    ("ApprovalOut", "message"): "the draft as approved, or the edited text; null until "
+    "decided, and when rejected",
+    ("ApprovalOut", "comment"): "the reason given on Reject, if any",
+    ("ApprovalOut", "agent"): "who decided, as in `hitlAssigned`",
+    ("ApprovalSlackRef", "ts"): "the request's message, once posted",
+    ("DecidedPayload", "message"): "the draft as approved, or the edited text (a `text` "
+    "message); left out when rejected or expired",
+    ("DecidedPayload", "comment"): "the reason given on Reject; left out when none was given",
+    ("DecidedPayload", "userId"): "the deciding agent's bridge user id; left out when expired",
+    ("DecidedPayload", "agent"): "who decided, as in `hitlAssigned`; left out when expired",
+    ("DecidedPayload", "conversationId"): "null for a request outside a conversation",
 }
 
 # When each error code is given (its status comes from bridge/bot/api.py).
@@ -136,7 +159,8 @@ ERRORS: dict[str, str] = {
     "method_not_allowed": "a route that exists, called with another method",
     "invalid": "a body, field, header or parameter that does not fit; the message names it "
     "(`messageHistory[2].type: ...`)",
-    "conversation_stopped": "a message for a conversation that is stopped",
+    "conversation_stopped": "a message, or an approval request, for a conversation that is stopped",
+    "approval_decided": "cancelling an approval request that was decided or expired already",
     "idempotency_conflict": "an `Idempotency-Key` used before, on the same call, with another body",
     "idempotency_in_progress": f"a request with the same key still running after "
     f"{api.IN_PROGRESS_WAIT:g} seconds",
@@ -214,7 +238,8 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "botpress_path_token": ("The bot", "The secret path segment of those routes. Botpress "
                             "sends no credentials: this is what keeps strangers out."),
     "agent_usergroup": ("Waiting, reminders and who may act", "A user group id (`S...`): "
-                        "only its members may claim, reply, release and resolve; anyone "
+                        "only its members may claim, reply, release, resolve and decide "
+                        "approvals; anyone "
                         "else is told so, privately, and nothing is relayed. Unset: everyone "
                         "in the channel is an agent. Needs the `usergroups:read` scope."),
     "close_by": ("Waiting, reminders and who may act", "Who may Release or Resolve a "
@@ -225,6 +250,9 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "remind_after": ("Waiting, reminders and who may act", "Seconds of waiting before the "
                      "thread gets a reminder that calls on `BRIDGE_REMIND_MENTION`; then "
                      "another each time as many seconds more have passed."),
+    "approval_timeout": ("Waiting, reminders and who may act", "Seconds an approval request "
+                         "waits for a decision unless it says otherwise (`expiresIn`); at "
+                         "three quarters of it, one reminder; at the end, `expired`."),
     "remind_repeat": ("Waiting, reminders and who may act", "How many reminders at most for "
                       "one wait (a Release starts the count again)."),
     "remind_mention": ("Waiting, reminders and who may act", "Whom reminders, and the parent "
@@ -434,7 +462,8 @@ def _describe(cls: type[BaseModel]) -> str:
 
 def _routes() -> list[tuple[str, str]]:
     """(method, path) of every route the bot API serves."""
-    nothing = cast(Any, SimpleNamespace(bot=None, events_pulse=None))  # routes call nothing
+    # Listing the routes calls nothing.
+    nothing = cast(Any, SimpleNamespace(bot=None, approvals=None, events_pulse=None))
     bot = api.BotApi(nothing, [], 0, asyncio.Event())
     return [(route.method, route.path) for route in cast(Any, bot.routes())]
 
@@ -506,6 +535,9 @@ REQUESTS: list[tuple[type[BaseModel], str | None]] = [
     (wire.BotSource, None),
     (wire.SendMessage, None),
     (wire.StopHitl, None),
+    (wire.RequestApproval, None),
+    (wire.Draft, None),
+    (wire.CancelApproval, None),
 ]
 ANSWERS: list[type[BaseModel]] = [
     openapi.UserCreated,
@@ -515,6 +547,9 @@ ANSWERS: list[type[BaseModel]] = [
     wire.SlackRef,
     wire.DeadLetterOut,
     openapi.MessageAccepted,
+    openapi.ApprovalCreated,
+    wire.ApprovalOut,
+    wire.ApprovalSlackRef,
     openapi.EventsPage,
     openapi.Error,
     openapi.ErrorDetail,

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from bridge.bot import openapi, wire
 from bridge.events import Target
 from bridge.model import Conversation, User, iso
-from bridge.service import Idem, Invalid, KeyTaken, NotFound, Service, Stopped
+from bridge.service import Decided, Idem, Invalid, KeyTaken, NotFound, Seen, Service, Stopped
 from bridge.store import DeadLetter, Unavailable
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,7 @@ class BotApi:
         self, service: Service, tokens: list[str], max_body: int, closing: asyncio.Event
     ) -> None:
         self._bot = service.bot
+        self._approvals = service.approvals
         self._events_pulse = service.events_pulse
         self._tokens = [token.encode() for token in tokens]
         self._max_body = max_body
@@ -99,6 +100,9 @@ class BotApi:
             web.get("/v1/conversations/{conversation_id}", self.get_conversation),
             web.post("/v1/conversations/{conversation_id}/messages", self.send_message),
             web.post("/v1/conversations/{conversation_id}/stop", self.stop_hitl),
+            web.post("/v1/approvals", self.request_approval),
+            web.get("/v1/approvals/{approval_id}", self.get_approval),
+            web.post("/v1/approvals/{approval_id}/cancel", self.cancel_approval),
             web.get("/v1/events", self.events),
             web.get("/v1/openapi.json", self.openapi),
         ]
@@ -207,6 +211,48 @@ class BotApi:
             lambda _: web.json_response({}),
         )
 
+    # --- approvals ----------------------------------------------------------------------
+
+    async def request_approval(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        named = body.get("conversationId") if isinstance(body, dict) else None
+        if isinstance(named, str) and await self._bot.conversation(named) is None:
+            raise ApiError(404, "not_found", "no such conversation")  # 404 before any 422
+        data = self._parse(wire.RequestApproval, body)
+        draft = self._parse_with(lambda: wire.content(data.draft.type, data.draft.payload, "draft"))
+        if data.userId is not None:
+            await self._end_user(data.userId)
+        return await self._once(
+            request,
+            body,
+            lambda idem: self._approvals.request(
+                draft,
+                expires_in=data.expiresIn,
+                title=data.title,
+                context=data.context,
+                conversation_id=data.conversationId,
+                user_id=data.userId,
+                queue=data.queue,
+                idem=idem,
+            ),
+            lambda approval_id: web.json_response({"approvalId": approval_id}, status=201),
+        )
+
+    async def get_approval(self, request: web.Request) -> web.Response:
+        seen = await self._approval(request)
+        return web.json_response(_approval_json(seen))
+
+    async def cancel_approval(self, request: web.Request) -> web.Response:
+        body = await self._body(request, empty_ok=True)
+        seen = await self._approval(request)
+        self._parse(wire.CancelApproval, body)
+        return await self._once(
+            request,
+            body,
+            lambda idem: self._approvals.cancel(seen.approval.id, idem),
+            lambda _: web.json_response({}),
+        )
+
     async def openapi(self, request: web.Request) -> web.Response:
         return web.json_response(openapi.document())
 
@@ -263,6 +309,12 @@ class BotApi:
         if conv is None:
             raise ApiError(404, "not_found", "no such conversation")
         return conv
+
+    async def _approval(self, request: web.Request) -> Seen:
+        try:
+            return await self._approvals.get(request.match_info["approval_id"])
+        except NotFound:
+            raise ApiError(404, "not_found", "no such approval request") from None
 
     async def _end_user(self, user_id: str) -> None:
         user = await self._bot.user(user_id)
@@ -328,6 +380,10 @@ class BotApi:
             raise ApiError(
                 409, "conversation_stopped", "the conversation is stopped and takes no messages"
             ) from None
+        except Decided:
+            raise ApiError(
+                409, "approval_decided", "the approval request was decided or expired already"
+            ) from None
 
 
 def _user_json(user: User) -> dict[str, Any]:
@@ -354,6 +410,29 @@ def _conversation_json(conv: Conversation, dead: list[DeadLetter]) -> dict[str, 
         stoppedAt=iso(conv.stopped_at) if conv.stopped_at else None,
         deadLetters=[_dead_letter(d) for d in dead],
     ).model_dump()
+
+
+def _approval_json(seen: Seen) -> dict[str, Any]:
+    a = seen.approval
+    answer = wire.ApprovalOut(
+        approvalId=a.id,
+        status=a.status.value,
+        draft=a.draft,
+        message=a.message,
+        comment=a.comment,
+        agent=seen.agent,
+        conversationId=a.conversation_id,
+        userId=a.user_id,
+        title=a.title,
+        slack=wire.ApprovalSlackRef(channel=a.channel, ts=a.ts, permalink=a.permalink),
+        createdAt=iso(a.created_at),
+        expiresAt=iso(a.expires_at),
+        decidedAt=iso(a.decided_at) if a.decided_at else None,
+    ).model_dump(mode="json")
+    # Messages as the bot sends them: no nulls inside.
+    answer["draft"] = a.draft.model_dump(exclude_none=True)
+    answer["message"] = a.message.model_dump(exclude_none=True) if a.message else None
+    return answer
 
 
 def _dead_letter(d: DeadLetter) -> wire.DeadLetterOut:

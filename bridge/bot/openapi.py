@@ -29,6 +29,10 @@ class MessageAccepted(BaseModel):
     messageId: str
 
 
+class ApprovalCreated(BaseModel):
+    approvalId: str
+
+
 class EventsPage(BaseModel):
     events: list[Annotated[BotEvent, Field(discriminator="type")]]
     cursor: str
@@ -41,6 +45,7 @@ class ErrorDetail(BaseModel):
         "not_found",
         "method_not_allowed",
         "conversation_stopped",
+        "approval_decided",
         "idempotency_conflict",
         "idempotency_in_progress",
         "too_large",
@@ -58,9 +63,12 @@ MODELS: list[type[BaseModel]] = [
     wire.StartHitl,
     wire.UserOut,
     wire.ConversationOut,
+    wire.RequestApproval,
+    wire.ApprovalOut,
     UserCreated,
     ConversationCreated,
     MessageAccepted,
+    ApprovalCreated,
     EventsPage,
     Error,
 ]
@@ -88,8 +96,9 @@ ERRORS = {
     for code, text in {
         "400": "the body is not JSON (`bad_json`)",
         "401": "a missing or wrong bearer token (`unauthorized`)",
-        "404": "no such user or conversation (`not_found`)",
-        "409": "`conversation_stopped`, `idempotency_conflict` or `idempotency_in_progress`",
+        "404": "no such user, conversation or approval request (`not_found`)",
+        "409": "`conversation_stopped`, `approval_decided`, `idempotency_conflict` or "
+        "`idempotency_in_progress`",
         "413": "the body is over BRIDGE_MAX_BODY (`too_large`)",
         "422": "a field that does not fit (`invalid`); the message names it",
     }.items()
@@ -163,6 +172,27 @@ def document() -> dict[str, Any]:
                                   "content": {"application/json": {"schema": {
                                       "type": "object", "maxProperties": 0}}}}, **errors},
         }},
+        "/v1/approvals": {"post": {
+            "operationId": "requestApproval",
+            "summary": "Ask a human in Slack to approve, edit or reject a draft",
+            "parameters": [IDEMPOTENCY], "requestBody": _body("RequestApproval"),
+            "responses": {**_answer("201", "ApprovalCreated", "asked"), **errors},
+        }},
+        "/v1/approvals/{approvalId}": {"get": {
+            "operationId": "getApproval", "summary": "An approval request and its decision",
+            "parameters": [_id("approvalId")],
+            "responses": {**_answer("200", "ApprovalOut", "the request"), **errors},
+        }},
+        "/v1/approvals/{approvalId}/cancel": {"post": {
+            "operationId": "cancelApproval",
+            "summary": "Withdraw a pending request (no approvalDecided follows)",
+            "parameters": [_id("approvalId"), IDEMPOTENCY],
+            "requestBody": {"required": False, "content": {"application/json": {
+                "schema": {"type": "object", "maxProperties": 0}}}},
+            "responses": {"200": {"description": "cancelled (also when it already was)",
+                                  "content": {"application/json": {"schema": {
+                                      "type": "object", "maxProperties": 0}}}}, **errors},
+        }},
         "/v1/events": {"get": {
             "operationId": "events", "summary": "Long-poll the events the webhook gets",
             "parameters": [
@@ -181,7 +211,9 @@ def document() -> dict[str, Any]:
             "version": "1",
             "description": "Hand chatbot conversations to humans in Slack. Events: "
             "`hitlAssigned` {conversationId, userId, agent}, `message` {conversationId, userId, "
-            "messageId, type, payload, agent}, `hitlStopped` {conversationId, reason}.",
+            "messageId, type, payload, agent}, `hitlStopped` {conversationId, reason}, "
+            "`approvalDecided` {approvalId, conversationId, status, message, comment, userId, "
+            "agent}.",
         },
         "components": {
             "schemas": schemas,

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from bridge.events import Agent
 from bridge.model import Content, HistoryItem, HttpUrl, content_adapter, unstorable
 
 T = TypeVar("T", bound=BaseModel)
@@ -89,6 +90,27 @@ class StopHitl(_Body):
     pass
 
 
+class Draft(_Body):
+    """What the bot is about to say: a message as `sendMessage` takes it."""
+
+    type: str
+    payload: Any = None
+
+
+class RequestApproval(_Body):
+    draft: Draft
+    title: Annotated[str, Field(max_length=200), AfterValidator(_no_controls)] | None = None
+    context: Annotated[str, Field(max_length=3000)] | None = None
+    conversationId: Id | None = None
+    userId: Id | None = None
+    queue: Annotated[str, Field(max_length=255)] | None = None
+    expiresIn: Annotated[float, Field(ge=10, le=604800, strict=True)] | None = None
+
+
+class CancelApproval(_Body):
+    pass
+
+
 # --- answers ----------------------------------------------------------------------------
 
 
@@ -128,6 +150,28 @@ class ConversationOut(BaseModel):
     createdAt: str
     stoppedAt: str | None
     deadLetters: list[DeadLetterOut]
+
+
+class ApprovalSlackRef(BaseModel):
+    channel: str
+    ts: str | None
+    permalink: str | None
+
+
+class ApprovalOut(BaseModel):
+    approvalId: str
+    status: Literal["pending", "approved", "edited", "rejected", "expired", "cancelled"]
+    draft: Content
+    message: Content | None
+    comment: str | None
+    agent: Agent | None
+    conversationId: str | None
+    userId: str | None
+    title: str | None
+    slack: ApprovalSlackRef
+    createdAt: str
+    expiresAt: str
+    decidedAt: str | None
 
 
 # --- parsing ------------------------------------------------------------------------------

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from bridge.events import (
+    Agent,
     ApprovalDecided,
     ApprovalNotice,
     ApprovalReminder,
@@ -37,9 +38,10 @@ from bridge.model import (
     iso,
     new_id,
 )
+from bridge.pulse import Pulse
 from bridge.service.core import Core
 from bridge.service.errors import Decided, NotFound, Stopped
-from bridge.service.work import Idem, Work
+from bridge.service.work import Idem, Work, seen_as
 from bridge.store import Tx
 
 # When the one reminder falls due: this much of the request's time gone.
@@ -48,10 +50,11 @@ REMIND_AT = 0.75
 
 @dataclass(frozen=True, slots=True)
 class Seen:
-    """An approval request as the bot reads it: with who decided it."""
+    """An approval request as the bot reads it: with who decided it, as the bot sees them."""
 
     approval: Approval
-    decider: User | None
+    decider_id: str | None
+    agent: Agent | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +68,13 @@ class Verdict:
 class ApprovalCommands:
     def __init__(self, core: Core) -> None:
         self._core = core
+        self.requested = Pulse()  # a new request: its clocks may fall due before the others
 
     async def request(
         self,
         draft: Content,
         *,
-        expires_in: float,
+        expires_in: float | None = None,
         title: str | None = None,
         context: str | None = None,
         conversation_id: str | None = None,
@@ -83,6 +87,7 @@ class ApprovalCommands:
         `Invalid` for a `user_id` that names no end user."""
         approval_id = new_id("apv")
         now = self._core.clock()
+        lasts = timedelta(seconds=expires_in or self._core.policy.approval_timeout)
 
         def request(w: Work) -> str:
             conv = w.conversation(conversation_id) if conversation_id else None
@@ -106,22 +111,26 @@ class ApprovalCommands:
                 ts=None,
                 permalink=None,
                 created_at=now,
-                expires_at=now + timedelta(seconds=expires_in),
+                expires_at=now + lasts,
                 decided_at=None,
             )
-            w.tx.insert_approval(approval, now + timedelta(seconds=expires_in * REMIND_AT))
+            w.tx.insert_approval(approval, now + lasts * REMIND_AT)
             w.to_slack_in(approval.line, approval.channel, PostApproval(approvalId=approval_id))
-            w.remember(idem, {"approvalId": approval_id})
+            w.remember(idem, approval_id)
             return approval_id
 
-        return await self._core.write(request)
+        await self._core.write(request)
+        self.requested.fire()
+        return approval_id
 
     async def get(self, approval_id: str) -> Seen:
         def read(tx: Tx) -> Seen:
             approval = tx.approval(approval_id)
             if approval is None:
                 raise NotFound(approval_id)
-            return Seen(approval, tx.user(approval.decider_id) if approval.decider_id else None)
+            decider = tx.user(approval.decider_id) if approval.decider_id else None
+            seen = seen_as(self._core.policy, decider) if decider else None
+            return Seen(approval, approval.decider_id, seen)
 
         return await self._core.read(read)
 
@@ -203,6 +212,10 @@ class ApprovalCommands:
             return len(due)
 
         return await self._core.write(remind)
+
+    async def next_due(self) -> datetime | None:
+        """When the next reminder or expiry falls due (None: nothing pending)."""
+        return await self._core.read(lambda tx: tx.next_approval_due())
 
     async def expire(self, limit: int = 100) -> int:
         """End the requests whose time is up: `expired`, and the bot hears it."""

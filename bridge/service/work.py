@@ -63,6 +63,7 @@ class Policy:
     receipts: bool = True  # mark an agent's reply once the bot has it
     persona: tuple[str, str | None] | None = None  # (name, picture) the bot sees for agents
     relay_corrections: bool = False  # an agent's edit goes out as a correction
+    approval_timeout: float = 3600.0  # seconds an approval request waits, unless it says
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -261,15 +262,19 @@ class Work:
                 rows[:] = [dataclasses.replace(row, loaded=load(row)(self.tx)) for row in rows]
 
     def as_seen(self, agent: User) -> Agent:
-        """How the bot sees an agent: as themselves, or as the team persona when set."""
-        if self.policy.persona is not None:
-            name, picture = self.policy.persona
-            return Agent(
-                name=name, pictureUrl=picture, email=None, slackUserId=agent.slack_user_id or ""
-            )
+        return seen_as(self.policy, agent)
+
+
+def seen_as(policy: Policy, agent: User) -> Agent:
+    """How the bot sees an agent: as themselves, or as the team persona when set."""
+    if policy.persona is not None:
+        name, picture = policy.persona
         return Agent(
-            name=agent.name,
-            pictureUrl=agent.picture_url,
-            email=agent.email,
-            slackUserId=agent.slack_user_id or "",
+            name=name, pictureUrl=picture, email=None, slackUserId=agent.slack_user_id or ""
         )
+    return Agent(
+        name=agent.name,
+        pictureUrl=agent.picture_url,
+        email=agent.email,
+        slackUserId=agent.slack_user_id or "",
+    )

@@ -386,6 +386,10 @@ class ApprovalRows(Protocol):
 
     def count_pending_approvals(self) -> int: ...
 
+    def next_approval_due(self) -> datetime | None:
+        """When the next reminder or expiry of a pending request falls due."""
+        ...
+
 
 class Tx(
     UserRows,

@@ -800,6 +800,13 @@ class SqliteTx(Tx):
         )
         return [_approval(r) for r in rows]
 
+    def next_approval_due(self) -> datetime | None:
+        row = self._one(
+            "SELECT MIN(coalesce(remind_at, expires_at), expires_at) FROM approvals"
+            " WHERE status = 'pending'"
+        )
+        return datetime.fromtimestamp(row[0], UTC) if row and row[0] is not None else None
+
     def count_pending_approvals(self) -> int:
         row = self._one("SELECT COUNT(*) FROM approvals WHERE status = 'pending'")
         return int(row[0]) if row else 0

@@ -23,7 +23,7 @@ async def test_real_answers_fit_the_document(stage: Stage) -> None:
     operations = {op["operationId"] for path in doc["paths"].values() for op in path.values()}
     assert operations == {
         "createUser", "getUser", "startHitl", "getConversation", "sendMessage", "stopHitl",
-        "events",
+        "requestApproval", "getApproval", "cancelApproval", "events",
     }  # fmt: skip
     Draft202012Validator.check_schema(doc["components"]["schemas"]["StartHitl"])
 
@@ -53,4 +53,13 @@ async def test_real_answers_fit_the_document(stage: Stage) -> None:
         status, error = await api.get(path)
         check(doc, "Error", error)
     status, error = await api.post("/v1/users", {"name": ""})
+    check(doc, "Error", error)
+
+    ask = {"draft": {"type": "text", "payload": {"text": "Refund sent"}}, "conversationId": conv}
+    check(doc, "RequestApproval", ask)
+    status, asked = await api.post("/v1/approvals", ask)
+    check(doc, "ApprovalCreated", asked)
+    status, approval = await api.get(f"/v1/approvals/{asked['approvalId']}")
+    check(doc, "ApprovalOut", approval)
+    status, error = await api.post(f"/v1/approvals/{asked['approvalId']}/cancel", {"x": 1})
     check(doc, "Error", error)
