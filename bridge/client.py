@@ -15,8 +15,12 @@ Usage::
             ],
         )
         await client.send_text(conversation_id, "hello?", user_id=user_id)
+        approval_id = await client.request_approval(
+            {"type": "text", "payload": {"text": "Your refund is on its way."}},
+            conversation_id=conversation_id,
+        )
         async for event in client.events():  # long-polls GET /v1/events, forever
-            print(event["type"], event["payload"])
+            print(event["type"], event["payload"])  # ... approvalDecided, with the verdict
             save(client.cursor)  # resume later with client.events(after=saved)
 
 A bot that receives webhooks instead verifies each delivery::
@@ -231,6 +235,49 @@ class BridgeClient:
     async def stop_hitl(self, conversation_id: str, *, idempotency_key: str | None = None) -> None:
         """``POST .../stop`` (stopHitl). Stopping a stopped conversation is fine."""
         path = f"/v1/conversations/{_seg(conversation_id)}/stop"
+        await self._call("POST", path, {}, idempotency_key)
+
+    # --- approvals ----------------------------------------------------------------------
+
+    async def request_approval(
+        self,
+        draft: Content | Mapping[str, Any],
+        *,
+        title: str | None = None,
+        context: str | None = None,
+        conversation_id: str | None = None,
+        user_id: str | None = None,
+        queue: str | None = None,
+        expires_in: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> str:
+        """``POST /v1/approvals``: ask a human in Slack to approve, edit or reject ``draft``
+        (a :data:`~bridge.model.Content` model or a ``{type, payload}`` dict) before the bot
+        says it; the ``approvalId``. The answer comes as an ``approvalDecided`` event."""
+        body: dict[str, Any] = {"draft": _content(draft)}
+        optional = {
+            "title": title,
+            "context": context,
+            "conversationId": conversation_id,
+            "userId": user_id,
+            "queue": queue,
+            "expiresIn": expires_in,
+        }
+        body |= {k: v for k, v in optional.items() if v is not None}
+        answer = await self._call("POST", "/v1/approvals", body, idempotency_key)
+        return str(answer["approvalId"])
+
+    async def get_approval(self, approval_id: str) -> wire.ApprovalOut:
+        """``GET /v1/approvals/{approvalId}``: the request, and its decision once made."""
+        answer = await self._call("GET", f"/v1/approvals/{_seg(approval_id)}")
+        return wire.ApprovalOut.model_validate(answer)
+
+    async def cancel_approval(
+        self, approval_id: str, *, idempotency_key: str | None = None
+    ) -> None:
+        """``POST /v1/approvals/{approvalId}/cancel``: withdraw a pending request (no event
+        follows). A decided or expired one raises :class:`BridgeError` ``approval_decided``."""
+        path = f"/v1/approvals/{_seg(approval_id)}/cancel"
         await self._call("POST", path, {}, idempotency_key)
 
     # --- events -------------------------------------------------------------------------

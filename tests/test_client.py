@@ -17,8 +17,10 @@ from standardwebhooks.webhooks import Webhook
 
 from bridge.client import BridgeClient, BridgeError, WebhookVerificationError, verify_webhook
 from bridge.model import (
+    AgentProfile,
     BlocMessage,
     BlocPayload,
+    Decision,
     HistoryItem,
     ImageMessage,
     ImagePayload,
@@ -142,6 +144,34 @@ async def test_whole_handoff_through_the_client(stage: Stage, client: BridgeClie
         events = await take(later, 2, after=saved, wait=5)
     assert [e["type"] for e in events] == ["hitlAssigned", "message"]
     assert {e["payload"]["conversationId"] for e in events} == {conv2}
+
+
+async def test_an_approval_through_the_client(stage: Stage, client: BridgeClient) -> None:
+    """The bot asks, reads the request back, hears the decision in `events()`, and cannot
+    cancel what was decided; a pending request it can."""
+    user_id = await client.create_user("Erin")
+    draft = text("Your refund of $40 is on its way.")
+    approval_id = await client.request_approval(
+        draft, title="Refund", context="She asked twice", user_id=user_id, expires_in=120
+    )
+    asked = await client.get_approval(approval_id)
+    assert (asked.status, asked.draft, asked.title, asked.userId) == (
+        "pending", draft, "Refund", user_id
+    )  # fmt: skip
+    assert asked.slack.channel == CHANNEL and asked.conversationId is None
+    agent = AgentProfile(ALICE, "Alice", "https://img.example.com/alice.png", None)
+    await stage.bridge.service.approvals.decide(approval_id, Decision.APPROVE, agent)
+    (event,) = await take(client, 1)
+    assert event["type"] == "approvalDecided" and event["payload"]["status"] == "approved"
+    assert event["payload"]["message"] == draft.model_dump(exclude_none=True)
+    decided = await client.get_approval(approval_id)
+    assert decided.agent is not None and decided.agent.slackUserId == ALICE
+    with pytest.raises(BridgeError) as refused:
+        await client.cancel_approval(approval_id)
+    assert (refused.value.status, refused.value.code) == (409, "approval_decided")
+    pending = await client.request_approval({"type": "text", "payload": {"text": "Maybe"}})
+    await client.cancel_approval(pending, idempotency_key="cancel-1")
+    assert (await client.get_approval(pending)).status == "cancelled"
 
 
 async def test_events_cursor_moves_with_each_page(stage: Stage, client: BridgeClient) -> None:
