@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from bridge.model import AgentProfile, Decision
 from tests.conftest import ALICE, CHANNEL, Stage
 
 
@@ -50,3 +51,23 @@ async def test_metrics_tell_whether_the_bridge_keeps_up(stage: Stage) -> None:
         assert value(text, "hitl_outbox_dead_letters", target=target) == 0
         assert value(text, "hitl_outbox_depth", target=target) >= 0
         assert value(text, "hitl_outbox_oldest_age_seconds", target=target) >= 0
+
+
+async def test_metrics_count_approvals_by_outcome_and_time_decisions(stage: Stage) -> None:
+    api = stage.api
+    draft = {"type": "text", "payload": {"text": "Refund sent"}}
+    asked = []
+    for _ in range(3):
+        status, body = await api.post("/v1/approvals", {"draft": draft})
+        assert status == 201
+        asked.append(body["approvalId"])
+    agent = AgentProfile(ALICE, "Alice", None, None)
+    approvals = stage.bridge.service.approvals
+    await approvals.decide(asked[0], Decision.APPROVE, agent)
+    await approvals.decide(asked[1], Decision.REJECT, agent, comment="no")
+    async with api.session.get(api.base + "/metrics") as resp:
+        text = await resp.text()
+    assert value(text, "hitl_approvals_total", outcome="approved") == 1
+    assert value(text, "hitl_approvals_total", outcome="rejected") == 1
+    assert value(text, "hitl_time_to_approval_decision_seconds_count") == 2
+    assert value(text, "hitl_approvals_pending") == 1

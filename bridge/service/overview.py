@@ -72,8 +72,8 @@ class Overview:
     async def refresh_metrics(self) -> None:
         """Bring the gauges read from the database up to date (before a scrape)."""
         m = self._core.metrics
-        stats, counts = await self._core.read(
-            lambda tx: (tx.outbox_stats(), tx.conversation_counts())
+        stats, counts, pending = await self._core.read(
+            lambda tx: (tx.outbox_stats(), tx.conversation_counts(), tx.count_pending_approvals())
         )
         now = time.time()
         for target in Target:
@@ -83,3 +83,4 @@ class Overview:
             m.dead_letters.labels(target).set(stats.get((target, "failed"), (0, now))[0])
         for status in Status:
             m.conversations.labels(status.value).set(counts.get(status.value, 0))
+        m.approvals_pending.set(pending)

@@ -204,3 +204,17 @@ async def test_a_rejection_outside_a_conversation_says_why_and_sends_no_message(
     payload = bot.events()[0]["payload"]
     assert payload["conversationId"] is None and payload["comment"] == "Too generous"
     assert payload["status"] == "rejected" and "message" not in payload
+
+
+async def test_a_restart_in_the_middle_keeps_the_request_and_its_clock(stage: Stage) -> None:
+    bot = stage.bot
+    assert bot is not None
+    approval_id = await ask(stage, expiresIn=300)
+    before = await approval(stage, approval_id)
+    await stage.restart()
+    after = await approval(stage, approval_id)
+    kept = ("status", "createdAt", "expiresAt", "draft")
+    assert [after[k] for k in kept] == [before[k] for k in kept]  # pending, the same clock
+    await stage.bridge.service.approvals.decide(approval_id, Decision.APPROVE, ALICE)
+    await bot.wait_for(lambda: len(bot.events()) == 1)
+    assert bot.events()[0]["payload"]["status"] == "approved"
