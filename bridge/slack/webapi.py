@@ -111,6 +111,10 @@ FINAL_FOR: dict[str, frozenset[str]] = {
         }
     ),
     "files.info": frozenset({"file_not_found", "file_deleted"}),
+    # A trigger_id is good once, for 3 s: no retry brings it back.
+    "views.open": frozenset(
+        {"invalid_trigger_id", "exchanged_trigger_id", "expired_trigger_id", "view_too_large"}
+    ),
 }
 # Slack's own trouble: the call may or may not have taken effect.
 UNSURE = frozenset({"internal_error", "fatal_error", "request_timeout", "service_unavailable"})
@@ -128,6 +132,7 @@ TIERS: dict[str, int] = {
     "conversations.history": 50,
     "users.info": 100,
     "views.publish": 100,
+    "views.open": 100,
     "chat.postEphemeral": 100,
     "files.info": 100,
     "files.getUploadURLExternal": 100,
