@@ -57,6 +57,7 @@ from bridge.slack.text import escape, link
 __all__ = [
     "DEFAULT_TITLE",
     "PRIORITY_LABELS",
+    "as_sent",
     "combined",
     "description_rest",
     "message",
@@ -255,6 +256,13 @@ def message(content: Content, *, from_bot: bool, images: bool = True) -> list[Re
         )
         for n, post in enumerate(posts, start=1)
     ]
+
+
+def as_sent(content: Content, *, images: bool = True) -> list[dict[str, Any]]:
+    """A bot message's blocks as `message` draws it in a thread, marker first, however long:
+    for a drawing that shows it within another message (an approval request's draft)."""
+    head = context([_FROM_BOT], block_id="hitl_from_bot")
+    return [head, *_content_blocks(_items(content), 1, images=images)]
 
 
 def combined(contents: Sequence[Content]) -> tuple[Rendered, int]:
