@@ -24,9 +24,12 @@ import aiohttp
 
 from bridge import media
 from bridge.events import (
+    ApprovalNotice,
+    ApprovalReminder,
     Ephemeral,
     FailureNotice,
     Nudge,
+    PostApproval,
     PostMessage,
     PostParent,
     React,
@@ -35,13 +38,22 @@ from bridge.events import (
     SlackKind,
     SlackPayload,
     Transcript,
+    UpdateApproval,
     UpdateParent,
     from_json,
 )
-from bridge.model import BlocMessage, Content, Conversation, ImageMessage, User
+from bridge.model import (
+    Approval,
+    ApprovalStatus,
+    BlocMessage,
+    Content,
+    Conversation,
+    ImageMessage,
+    User,
+)
 from bridge.outbox import Defer, Fail, Retry, Settle
-from bridge.service import Service
-from bridge.slack import notices, thread
+from bridge.service import ApprovalView, Service
+from bridge.slack import approvals, notices, thread
 from bridge.slack.blocks import Rendered, call_on
 from bridge.slack.webapi import Refused, WebApi
 from bridge.slack.window import LOW, Window
@@ -66,10 +78,21 @@ POSTS = frozenset(
         SlackKind.FAILURE_NOTICE,
         SlackKind.REMINDER,
         SlackKind.NUDGE,
+        SlackKind.POST_APPROVAL,
+        SlackKind.APPROVAL_REMINDER,
     }
 )
-# Kinds that need the thread: if it is gone, the conversation gets a new one.
-ANCHORED = POSTS | {SlackKind.UPDATE_PARENT}
+# Kinds about an approval request: they read the request, not a conversation.
+APPROVAL_KINDS = frozenset(
+    {
+        SlackKind.POST_APPROVAL,
+        SlackKind.UPDATE_APPROVAL,
+        SlackKind.APPROVAL_REMINDER,
+        SlackKind.APPROVAL_NOTICE,
+    }
+)
+# Kinds that need the conversation's thread: if it is gone, the conversation gets a new one.
+ANCHORED = (POSTS - APPROVAL_KINDS) | {SlackKind.UPDATE_PARENT}
 # What the reactions on an agent's reply say, but the bot's receipt (a setting).
 REACTIONS = {Receipt.UNDELIVERED: "warning", Receipt.INTERNAL: "lock"}
 # Rows of one channel that may wait here for room in its window (`window.Window`: the calls
@@ -185,6 +208,9 @@ class SlackSender:
             raise Fail(str(exc)) from None
         if isinstance(payload, React):
             await self._react(str(row.payload["channel"]), payload)
+            return
+        if isinstance(payload, PostApproval | UpdateApproval | ApprovalReminder | ApprovalNotice):
+            await self._approval(row, payload, await self._approval_view(row, payload, fresh))
             return
         view = await self._view(row, fresh)
         try:
@@ -484,6 +510,125 @@ class SlackSender:
             blocks=rendered.blocks,
         )
 
+    # --- approval requests ----------------------------------------------------------------
+
+    async def _approval(
+        self,
+        row: OutboxRow,
+        payload: PostApproval | UpdateApproval | ApprovalReminder | ApprovalNotice,
+        seen: ApprovalView,
+    ) -> None:
+        match payload:
+            case PostApproval():
+                await self._post_approval(row, seen)
+            case UpdateApproval():
+                await self._update_approval(seen)
+            case ApprovalReminder():
+                await self._approval_reminder(row, seen, payload)
+            case ApprovalNotice():
+                await self._approval_notice(row, seen, payload)
+
+    async def _post_approval(self, row: OutboxRow, seen: ApprovalView) -> None:
+        """The request, in its conversation's thread (after what the thread was told before
+        it: the same line), or as a message of its own in its channel. Carried in metadata
+        like every post, so an attempt that may have reached Slack is looked for first. A
+        request settled before it was ever posted (cancelled, or expired while Slack was out
+        of reach) is not posted at all: nobody can act on it any more."""
+        a = seen.approval
+        if a.ts is not None:
+            return
+        # No thread (the conversation's parent could not be posted): the channel, then.
+        thread_ts = seen.thread_ts if a.conversation_id else None
+        key = _approval_key(a.id)
+        found = await self._find(row, key, a.channel, thread_ts, a.created_at.timestamp())
+        if found is not None:
+            ts = found[0]
+        elif a.status is not ApprovalStatus.PENDING:
+            return
+        else:
+            ts = await self._drawn(a.channel, seen, [key], thread_ts)
+        permalink = await self._permalink(a.channel, ts)
+        self._settle[row.id] = self._service.deliveries.approval_recording(
+            a.id, ts, thread_ts, permalink
+        )
+
+    async def _drawn(
+        self, channel: str, seen: ApprovalView, keys: list[str], thread_ts: str | None
+    ) -> str:
+        """Post the request as it stands; with its pictures as links if Slack cannot fetch
+        one (`invalid_blocks`), as a message's are."""
+        try:
+            return await self._post(channel, approvals.request(seen), keys, thread_ts)
+        except Refused as exc:
+            if exc.error != "invalid_blocks" or not approvals.has_image(seen.approval.draft):
+                raise
+            return await self._post(channel, approvals.request(seen, images=False), keys, thread_ts)
+
+    async def _update_approval(self, seen: ApprovalView) -> None:
+        """Rewrite the request as it now stands: settled, with no buttons. One never posted
+        (Slack refused it for good, or it was settled first) is left so."""
+        a = seen.approval
+        if a.ts is None:
+            return
+        try:
+            await self._rewrite(a, approvals.request(seen))
+        except Refused as exc:
+            if exc.error != "invalid_blocks" or not approvals.has_image(a.draft):
+                raise
+            await self._rewrite(a, approvals.request(seen, images=False))
+
+    async def _rewrite(self, a: Approval, rendered: Rendered) -> None:
+        await self._api.call(
+            "chat.update", channel=a.channel, ts=a.ts, text=rendered.text, blocks=rendered.blocks
+        )
+
+    async def _approval_reminder(
+        self, row: OutboxRow, seen: ApprovalView, reminder: ApprovalReminder
+    ) -> None:
+        """The one reminder, in the request's thread: its conversation's, or its own."""
+        a = seen.approval
+        if a.status is not ApprovalStatus.PENDING or a.ts is None:
+            return  # decided meanwhile, or never posted: nothing to be reminded of
+        thread_ts = a.thread_ts or a.ts
+        key = f"{row.kind}:{a.id}"
+        if await self._find(row, key, a.channel, thread_ts, None) is None:
+            rendered = approvals.reminder(a, reminder.left, self._mention)
+            await self._post(a.channel, rendered, [key], thread_ts)
+
+    async def _approval_notice(
+        self, row: OutboxRow, seen: ApprovalView, told: ApprovalNotice
+    ) -> None:
+        """Why a decision changed nothing, to whoever made it, in the request's thread. At
+        most once, as every ephemeral (Slack keeps no trace of one to look up)."""
+        if row.maybe_sent:
+            log.info("an ephemeral notice may have gone out already; not repeating it")
+            return
+        a = seen.approval
+        rendered = approvals.notice(told.why, seen, told.user)
+        await self._api.call(
+            "chat.postEphemeral",
+            channel=a.channel,
+            user=told.user,
+            thread_ts=a.thread_ts or a.ts,
+            text=rendered.text,
+            blocks=rendered.blocks,
+        )
+
+    async def _approval_view(
+        self,
+        row: OutboxRow,
+        payload: PostApproval | UpdateApproval | ApprovalReminder | ApprovalNotice,
+        fresh: bool,
+    ) -> ApprovalView:
+        """The request as it is now: read with the row as it was taken, or read now."""
+        seen = row.loaded if isinstance(row.loaded, ApprovalView) else None
+        if fresh or seen is None:
+            viewing = self._service.deliveries.approval_viewing(payload.approvalId)
+            seen = await self._service.store.read(viewing)
+        if seen is None:
+            raise Fail(f"approval request {payload.approvalId} is gone")
+        return seen
+
     # --- posting ------------------------------------------------------------------------
 
     async def _reply(
@@ -590,11 +735,13 @@ class SlackSender:
             return None
         return str(answer.data.get("permalink") or "") or None
 
-    def load(self, row: OutboxRow) -> Callable[[Tx], View | None]:
-        """The row's view, for the outbox to read as it takes the row (`outbox.Load`); none
-        for a reaction, which needs none."""
+    def load(self, row: OutboxRow) -> Callable[[Tx], View | ApprovalView | None]:
+        """The row's view, for the outbox to read as it takes the row (`outbox.Load`): its
+        conversation's, or its approval request's; none for a reaction, which needs none."""
         if row.kind == SlackKind.REACT:
             return _no_view
+        if row.kind in APPROVAL_KINDS:
+            return self._service.deliveries.approval_viewing(str(row.payload.get("approvalId")))
         return self._service.deliveries.viewing(row.conversation_id, row.payload.get("messageId"))
 
     async def _view(self, row: OutboxRow, fresh: bool = False) -> View:
@@ -612,6 +759,11 @@ class SlackSender:
 
 def _no_view(tx: Tx) -> None:
     return None
+
+
+def _approval_key(approval_id: str) -> str:
+    """How an approval request's post is named in its metadata."""
+    return f"approval:{approval_id}"
 
 
 def _parent_key(conversation_id: str) -> str:
