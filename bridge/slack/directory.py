@@ -63,6 +63,15 @@ class Directory:
                 self._members = (time.monotonic() + 60, members)
         return user_id in self._members[1]
 
+    def member(self, user_id: str) -> bool | None:
+        """Whether the user is an agent, if that is known without asking Slack (None: it
+        is not, for now)."""
+        if self._usergroup is None:
+            return True
+        if self._members is None or self._members[0] <= time.monotonic():
+            return None
+        return user_id in self._members[1]
+
     def known(self, user_id: str) -> tuple[AgentProfile, bool] | None:
         """The user's profile, and whether they are an agent, if both are known and fresh
         (no call to Slack); None when either needs asking."""

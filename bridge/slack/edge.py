@@ -86,9 +86,28 @@ def problem(payload: dict[str, Any], raw_json: bytes | None = None) -> str | Non
         if not all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions):
             return "an action without an action_id"
         return None
+    if kind in ("view_submission", "view_closed"):
+        return _view_problem(payload)
     if "command" in payload:  # a slash command's fields, all strings already
         return None
     return "a kind the bridge does not use"
+
+
+def _view_problem(payload: dict[str, Any]) -> str | None:
+    """A modal submitted or closed: who, and the view with what the listeners read of it."""
+    user, view = payload.get("user"), payload.get("view")
+    if not isinstance(user, dict) or not isinstance(user.get("id"), str):
+        return "no user"
+    if not isinstance(view, dict):
+        return "no view"
+    if any(not isinstance(view.get(k), str) for k in ("id", "callback_id", "private_metadata")):
+        return "a view field of the wrong type"
+    state = view.get("state")
+    if payload["type"] == "view_submission" and (
+        not isinstance(state, dict) or not isinstance(state.get("values"), dict)
+    ):
+        return "a view without its values"
+    return None
 
 
 def _plainly_storable(raw_json: bytes) -> bool:

@@ -13,9 +13,18 @@ import logging
 from typing import Any
 
 from bridge.events import Target
-from bridge.model import MAX_TEXT, Action, AgentProfile, Content, TextMessage, TextPayload
+from bridge.model import (
+    MAX_TEXT,
+    Action,
+    AgentProfile,
+    ApprovalStatus,
+    Content,
+    Decision,
+    TextMessage,
+    TextPayload,
+)
 from bridge.outbox import Fail
-from bridge.service import Service
+from bridge.service import NotFound, Service
 from bridge.slack.directory import Directory
 from bridge.slack.files import FileLinks
 from bridge.slack.text import mentioned_users, to_plain
@@ -36,6 +45,11 @@ class Intake:
         self._directory = directory
         self._files = files
 
+    @property
+    def api(self) -> WebApi:
+        """The Web API it asks Slack with (the listeners open modals with it too)."""
+        return self._api
+
     def hold(self, row: OutboxRow) -> float:
         return 0.0
 
@@ -46,7 +60,10 @@ class Intake:
         """Given up on (Slack never told who the agent is, say): the agent hears that what
         they did was not passed on, rather than nothing at all."""
         user = row.payload.get("user")
-        if isinstance(user, str):
+        if row.kind == "decision" and row.conversation_id == row.payload.get("approvalId"):
+            # A request outside a conversation has no thread of its own to be told in.
+            log.warning("an approval decision could not be handled: %s", reason)
+        elif isinstance(user, str):
             await self._service.agents.warn(row.conversation_id, user, str(reason))
 
     async def send(self, row: OutboxRow) -> None:
@@ -67,8 +84,35 @@ class Intake:
             )
             if outcome.ignored:
                 log.info("button changed nothing: %s", outcome.ignored)
+        elif row.kind == "decision":
+            await self._decision(p)
         else:
             raise Fail(f"unknown intake kind {row.kind!r}")
+
+    async def _decision(self, p: dict[str, Any]) -> None:
+        """An agent's decision on an approval request: Approve, or a submitted Edit or
+        Reject form. A click on Edit or Reject that opened no form (`notice`: the request
+        was settled, or they may not decide) decides nothing: it only has them told why."""
+        user, approval_id = str(p["user"]), str(p["approvalId"])
+        allowed = await self._directory.is_agent(user)
+        if p.get("notice") and allowed:
+            try:
+                seen = await self._service.approvals.get(approval_id)
+            except NotFound:
+                return
+            if seen.approval.status is ApprovalStatus.PENDING:
+                return  # nothing to tell (they have become an agent since the click)
+        text, comment = p.get("text"), p.get("comment")
+        verdict = await self._service.approvals.decide(
+            approval_id,
+            Decision(p["decision"]),
+            await self._directory.profile(user),
+            allowed=allowed,
+            text=text if isinstance(text, str) else None,
+            comment=comment if isinstance(comment, str) else None,
+        )
+        if verdict.ignored:
+            log.info("decision changed nothing: %s", verdict.ignored)
 
     async def reply_at_once(self, p: dict[str, Any], event_id: str | None) -> bool:
         """Handle a reply as it arrives, before Slack has its answer, when nothing about it

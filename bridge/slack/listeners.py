@@ -12,6 +12,7 @@ Bolt passes a context's keys by name.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,16 +20,24 @@ from typing import Any, Literal
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bridge.model import Status
-from bridge.service import Service
-from bridge.slack import queue
+from bridge.model import ApprovalStatus, Decision, Status
+from bridge.outbox import Defer, Retry
+from bridge.service import NotFound, Service
+from bridge.slack import approvals, queue
 from bridge.slack.blocks import ACTIONS
+from bridge.slack.directory import Directory
 from bridge.slack.home import AppHome
 from bridge.slack.intake import Intake
+from bridge.slack.webapi import Refused
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "HUMAN_SUBTYPES",
+    "OPEN_TIMEOUT",
+    "Decided",
     "Received",
+    "approval_click",
     "button_press",
     "deletion",
     "edit",
@@ -36,6 +45,9 @@ __all__ = [
     "handle_reply",
     "hitl_query",
     "home_opener",
+    "on_approval_form",
+    "on_approval_view",
+    "on_approve",
     "on_button",
     "on_deleted",
     "on_edited",
@@ -43,9 +55,11 @@ __all__ = [
     "on_home_opened",
     "on_other_message",
     "on_reply",
+    "on_view_closed",
     "plain_reply",
     "register",
     "reply",
+    "submission",
 ]
 
 # A person's message: none, a reply also sent to the channel, or one with files. (Bolt's
@@ -54,6 +68,9 @@ HUMAN_SUBTYPES = (None, "thread_broadcast", "file_share")
 
 Query = Literal["waiting", "mine", "stats", "help"]
 _QUERIES: dict[str, Query] = {"": "waiting", "mine": "mine", "stats": "stats"}
+# Seconds `views.open` may take: a click's trigger_id is good for 3 s from Slack's sending
+# it, and Slack wants its answer within the same 3 s.
+OPEN_TIMEOUT = 2.0
 
 
 def register(app: AsyncApp) -> None:
@@ -65,6 +82,12 @@ def register(app: AsyncApp) -> None:
     app.event("message")(on_other_message)
     for action_id in ACTIONS:
         app.action({"type": "block_actions", "action_id": action_id})(on_button)
+    app.action({"type": "block_actions", "action_id": approvals.APPROVE})(on_approve)
+    for action_id in (approvals.EDIT, approvals.REJECT):
+        app.action({"type": "block_actions", "action_id": action_id})(on_approval_form)
+    for callback_id in approvals.VIEWS:
+        app.view({"type": "view_submission", "callback_id": callback_id})(on_approval_view)
+        app.view({"type": "view_closed", "callback_id": callback_id})(on_view_closed)
     app.event("app_home_opened")(on_home_opened)
     app.command("/hitl")(on_hitl)
 
@@ -115,6 +138,81 @@ async def on_button(
     await ack()
 
 
+async def on_approve(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], service: Service
+) -> None:
+    """Approve pressed on an approval request: kept, then handled after the answer (who
+    they are, whether they may decide) as a button on a handoff is."""
+    clicked = approval_click(body, action)
+    if clicked is not None:
+        await _keep_decision(service, clicked)
+    await ack()
+
+
+async def on_approval_form(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    service: Service,
+    directory: Directory,
+    intake: Intake,
+) -> None:
+    """Edit or Reject pressed: its form opens at once (`views.open`, with the click's
+    trigger_id, good for 3 s), holding the draft's text for Edit. Nothing that asks Slack
+    comes before it; whether the clicker is an agent is taken from what is known already.
+    A request that is settled, or a clicker known not to be an agent, gets no form: the
+    click is kept as a decision that only has them told why."""
+    clicked = approval_click(body, action)
+    if clicked is None:
+        await ack()
+        return
+    try:
+        seen = await service.approvals.get(clicked.approval_id)
+    except NotFound:
+        await ack()
+        return
+    approval = seen.approval
+    pending = approval.status is ApprovalStatus.PENDING
+    if not pending or directory.member(clicked.user) is False:
+        await _keep_decision(service, clicked, notice=True)
+    elif clicked.decision is Decision.REJECT or approvals.editable(approval.draft):
+        form = (
+            approvals.edit_modal(approval)
+            if clicked.decision is Decision.EDIT
+            else approvals.reject_modal(approval)
+        )
+        try:
+            await intake.api.call(
+                "views.open",
+                trigger_id=body.get("trigger_id"),
+                view=form,
+                timeout=OPEN_TIMEOUT,
+            )
+        except (Refused, Retry, Defer) as exc:
+            log.warning("could not open the %s form: %s", clicked.decision.value, exc)
+    await ack()
+
+
+async def on_approval_view(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], service: Service
+) -> None:
+    """An Edit or Reject form submitted: the decision is kept, then the answer closes the
+    form (an empty one). An edit with no text in it is sent back, saying so."""
+    decided = submission(body, view)
+    if isinstance(decided, str):
+        await ack(response_action="errors", errors={approvals.TEXT_BLOCK: decided})
+        return
+    if decided is not None:
+        await _keep_decision(service, decided)
+    await ack()
+
+
+async def on_view_closed(ack: AsyncAck) -> None:
+    """A form closed without submitting: nothing to do (Slack tells only if a view asks,
+    and ours do not; acknowledged all the same, or Slack sends it again)."""
+    await ack()
+
+
 async def on_home_opened(event: dict[str, Any], app_home: AppHome) -> None:
     """An agent opened the App Home tab: it is published once Slack has its answer."""
     user = home_opener(event)
@@ -137,6 +235,22 @@ async def _keep(service: Service, received: Received | None, event_id: str | Non
             thread=received.thread,
             conversation_id=received.conversation_id,
         )
+
+
+async def _keep_decision(service: Service, decided: Decided, *, notice: bool = False) -> None:
+    payload: dict[str, Any] = {
+        "approvalId": decided.approval_id,
+        "decision": decided.decision.value,
+        "user": decided.user,
+    }
+    if decided.text is not None:
+        payload["text"] = decided.text
+    if decided.comment is not None:
+        payload["comment"] = decided.comment
+    if notice:
+        payload["notice"] = True
+    if not await service.approvals.intake(decided.approval_id, payload):
+        log.info("a decision on an approval request the bridge does not know")
 
 
 async def _answer(service: Service, query: Query, user: str) -> str:
@@ -243,6 +357,53 @@ def button_press(body: Mapping[str, Any], action: Mapping[str, Any]) -> Received
     if not isinstance(user, str) or not isinstance(value, str) or pressed is None:
         return None
     return Received("action", {"action": str(pressed), "user": user}, conversation_id=value)
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """An agent's decision on an approval request, as clicked or submitted: who, on which,
+    and the text of an Edit or the reason for a Reject."""
+
+    approval_id: str
+    user: str
+    decision: Decision
+    text: str | None = None
+    comment: str | None = None
+
+
+def approval_click(body: Mapping[str, Any], action: Mapping[str, Any]) -> Decided | None:
+    """A button of an approval request pressed: which, by whom, on the request its `value`
+    names."""
+    user = _object(body.get("user")).get("id")
+    value = action.get("value")
+    decision = approvals.ACTIONS.get(str(action.get("action_id")))
+    if not _all_named(user, value) or decision is None:
+        return None
+    return Decided(str(value), str(user), decision)
+
+
+def submission(body: Mapping[str, Any], view: Mapping[str, Any]) -> Decided | str | None:
+    """A submitted Edit or Reject form as a decision on the request its `private_metadata`
+    names; for an Edit left with nothing but blanks, what to tell the person instead."""
+    user = _object(body.get("user")).get("id")
+    approval_id = view.get("private_metadata")
+    decision = approvals.VIEWS.get(str(view.get("callback_id")))
+    if not _all_named(user, approval_id) or decision is None:
+        return None
+    values = _object(_object(view.get("state")).get("values"))
+    if decision is Decision.EDIT:
+        text = _typed(values, approvals.TEXT_BLOCK, approvals.TEXT_INPUT)
+        if not text.strip():
+            return "Type the message to send, or close this and Approve or Reject."
+        return Decided(str(approval_id), str(user), decision, text=text)
+    reason = _typed(values, approvals.REASON_BLOCK, approvals.REASON_INPUT).strip()
+    return Decided(str(approval_id), str(user), decision, comment=reason or None)
+
+
+def _typed(values: Mapping[str, Any], block_id: str, action_id: str) -> str:
+    """What was typed into a form's text input (Slack sends an empty one as null)."""
+    typed = _object(_object(values.get(block_id)).get(action_id)).get("value")
+    return typed if isinstance(typed, str) else ""
 
 
 def home_opener(event: Mapping[str, Any]) -> str | None:
