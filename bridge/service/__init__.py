@@ -27,13 +27,14 @@ from bridge.service.bot import BotCommands
 from bridge.service.core import Core
 from bridge.service.deliveries import ApprovalView, Deliveries
 from bridge.service.errors import Decided, Invalid, KeyTaken, NotFound, Stopped
-from bridge.service.overview import Figures, Listed, Overview, Queued
+from bridge.service.overview import Asked, Figures, Listed, Overview, Queued
 from bridge.service.timers import Timers
 from bridge.service.work import Idem, Policy
 from bridge.store import Store
 
 __all__ = [
     "ApprovalView",
+    "Asked",
     "Decided",
     "Figures",
     "Idem",

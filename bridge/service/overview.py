@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bridge.events import Target
-from bridge.model import Conversation, Status, User
+from bridge.model import Approval, Conversation, Status, User
 from bridge.service.core import Core
 from bridge.store import Tx
 
@@ -26,6 +26,14 @@ class Listed:
     """The first conversations of a queue, and how many it holds in all."""
 
     items: list[Queued]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """The first approval requests still waiting for a decision, and how many wait in all."""
+
+    items: list[Approval]
     total: int
 
 
@@ -60,6 +68,12 @@ class Overview:
             return Listed(items, tx.count_conversations(status, agent_id))
 
         return await self._core.read(read)
+
+    async def approvals(self, limit: int = 20) -> Asked:
+        """Approval requests waiting for a decision, the oldest `limit` of them."""
+        return await self._core.read(
+            lambda tx: Asked(tx.pending_approvals(limit), tx.count_pending_approvals())
+        )
 
     async def figures(self, since: datetime) -> Figures:
         handoffs, firsts, resolves = await self._core.read(lambda tx: tx.day_figures(since))
