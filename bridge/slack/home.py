@@ -13,7 +13,7 @@ from bridge.model import Status
 from bridge.outbox import Defer, Retry
 from bridge.pulse import Pulse
 from bridge.service import Service
-from bridge.slack.queue import HOME_MINE, HOME_WAITING, home_view
+from bridge.slack.queue import HOME_APPROVALS, HOME_MINE, HOME_WAITING, home_view
 from bridge.slack.webapi import Refused, WebApi
 
 log = logging.getLogger(__name__)
@@ -51,8 +51,9 @@ class AppHome:
         )
         today = now.replace(hour=0, minute=0, second=0, microsecond=0)
         figures = await self._service.overview.figures(today)
+        asked = await self._service.overview.approvals(HOME_APPROVALS)
         totals = (waiting.total, mine.total)
-        view = home_view(waiting.items, mine.items, figures, now, totals)
+        view = home_view(waiting.items, mine.items, figures, now, totals, asked)
         await self._api.call("views.publish", user_id=user, view=view)
 
     async def run(self) -> None:

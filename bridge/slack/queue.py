@@ -9,8 +9,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from bridge.model import Action, Priority
-from bridge.service import Figures, Queued
+from bridge.model import Action, Approval, Priority
+from bridge.service import Asked, Figures, Queued
+from bridge.slack import approvals
 from bridge.slack.blocks import (
     ACTION_IDS,
     MAX_HEADER_TEXT,
@@ -26,10 +27,12 @@ from bridge.slack.thread import DEFAULT_TITLE
 __all__ = [
     "ANSWER_LINES",
     "HELP",
+    "HOME_APPROVALS",
     "HOME_MINE",
     "HOME_WAITING",
     "MAX_MESSAGE_TEXT",
     "MAX_VIEW_BLOCKS",
+    "approval_line",
     "duration",
     "figures_text",
     "home_view",
@@ -53,6 +56,7 @@ MAX_MESSAGE_TEXT = 40_000  # Slack truncates a message's text past this
 # `/hitl` answer readable (each line is at most about 1,500 characters, see `line`).
 HOME_WAITING = 30
 HOME_MINE = 10
+HOME_APPROVALS = 10
 ANSWER_LINES = 20
 _NAME_CHARS = 100
 
@@ -82,6 +86,18 @@ def line(item: Queued, now: datetime) -> str:
     prefix = _PRIORITY.get(conv.priority, "") if conv.priority else ""
     text = f"{prefix}*{title}* · {who or '_unknown end user_'} · "
     return truncate_mrkdwn(text + duration((now - since).total_seconds()), MAX_SECTION_TEXT)
+
+
+def approval_line(approval: Approval, now: datetime) -> str:
+    """One approval request waiting for a decision: its title (a link to its message, once
+    posted), how long it has waited and how long it has left; within a section's limit."""
+    title = " ".join((approval.title or "").split()) or approvals.DEFAULT_TITLE
+    name = truncate_plain(title, MAX_HEADER_TEXT)
+    shown = link(approval.permalink, name) if approval.permalink else escape(name)
+    waited = duration((now - approval.created_at).total_seconds())
+    left = duration((approval.expires_at - now).total_seconds())
+    text = f":memo: *{shown}* · asked {waited} ago · expires in {left}"
+    return truncate_mrkdwn(text, MAX_SECTION_TEXT)
 
 
 def figures_text(figures: Figures) -> str:
@@ -131,10 +147,13 @@ def home_view(
     figures: Figures,
     now: datetime,
     totals: tuple[int, int] | None = None,
+    asked: Asked | None = None,
 ) -> dict[str, Any]:
     """The App Home tab: the waiting queue with Claim buttons (the first `HOME_WAITING`),
-    the agent's own (the first `HOME_MINE`), today; within `MAX_VIEW_BLOCKS` blocks.
-    `totals`: how many each queue holds, when not all of it was read."""
+    the approval requests waiting for a decision (the first `HOME_APPROVALS`, oldest first,
+    each a link to where it is decided), the agent's own (the first `HOME_MINE`), today;
+    within `MAX_VIEW_BLOCKS` blocks. `totals`: how many each queue holds, when not all of
+    it was read."""
     waiting_total, mine_total = totals or (len(waiting), len(mine))
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Handoff queue"}},
@@ -153,6 +172,12 @@ def home_view(
     blocks += [_line_block(more) for more in _more(HOME_WAITING, waiting_total)]
     if not waiting:
         blocks.append(_line_block("Nobody is waiting. :tada:"))
+    # Shown only while some wait: a team that never uses approvals sees no empty list.
+    if asked is not None and asked.total:
+        blocks.append({"type": "divider"})
+        blocks.append(section(f"*Approvals waiting* ({asked.total})"))
+        blocks += [_line_block(approval_line(a, now)) for a in asked.items[:HOME_APPROVALS]]
+        blocks += [_line_block(more) for more in _more(HOME_APPROVALS, asked.total)]
     blocks.append({"type": "divider"})
     blocks.append(section(f"*Yours* ({mine_total})"))
     blocks += [_line_block(line(item, now)) for item in mine[:HOME_MINE]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -369,3 +370,24 @@ async def test_a_post_whose_answer_was_lost_is_not_posted_twice(stage: Stage) ->
     assert slack.calls_of("conversations.replies"), "the thread was checked before re-posting"
     await asyncio.sleep(0.3)
     assert len(top(slack)) == 2 and len(slack.thread(CHANNEL, parent)) == 1
+
+
+async def test_app_home_lists_the_requests_waiting_beside_the_handoffs(stage: Stage) -> None:
+    slack, api = stage.slack, stage.api
+    await stage.parent_ts(await api.start(await api.create_user("Erin"), title="A handoff"))
+    older = await ask(stage, title="Older request")
+    await posted(stage, older)
+    newer_ts = await posted(stage, await ask(stage, title="Newer request"))
+    assert await slack.send_event({"type": "app_home_opened", "user": ALICE, "tab": "home"}) == 200
+    await slack.wait_for(lambda: ALICE in slack.home_views, timeout=10)
+    view = json.dumps(slack.home_views[ALICE])
+    assert "Approvals waiting* (2)" in view
+    assert view.index("A handoff") < view.index("Older request") < view.index("Newer request")
+    permalink = (await approval(stage, older))["slack"]["permalink"]
+    assert permalink and f"<{permalink}|Older request>" in view
+
+    await slack.click(ALICE, CHANNEL, newer_ts, APPROVE)
+    await slack.wait_for(
+        lambda: "Approvals waiting* (1)" in json.dumps(slack.home_views[ALICE]), timeout=10
+    )
+    assert "Newer request" not in json.dumps(slack.home_views[ALICE])
