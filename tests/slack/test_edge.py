@@ -53,3 +53,41 @@ def test_the_signature_window_is_five_minutes_either_way(offset: int, accepted: 
     signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
     headers = {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature}
     assert edge.signed(secret, headers, body, now) is accepted
+
+
+SUBMITTED: dict[str, object] = {
+    "type": "view_submission",
+    "user": {"id": "U0ALICE"},
+    "view": {
+        "id": "V0EDIT",
+        "callback_id": "approval_edit",
+        "private_metadata": "apv_1",
+        "state": {"values": {"approval_text": {"text": {"type": "plain_text_input"}}}},
+    },
+}
+
+
+def _with_view(**view: object) -> dict[str, object]:
+    base = SUBMITTED["view"]
+    assert isinstance(base, dict)
+    return SUBMITTED | {"view": base | view}
+
+
+@pytest.mark.parametrize(
+    ("payload", "why"),
+    [
+        (SUBMITTED, None),
+        (SUBMITTED | {"type": "view_closed"}, None),
+        (_with_view(state=None) | {"type": "view_closed"}, None),  # closed: no values needed
+        (SUBMITTED | {"user": "U0ALICE"}, "no user"),
+        (SUBMITTED | {"view": "V0EDIT"}, "no view"),
+        (_with_view(private_metadata=7), "a view field of the wrong type"),
+        (_with_view(callback_id=None), "a view field of the wrong type"),
+        (_with_view(state={"values": []}), "a view without its values"),
+        (_with_view(state=None), "a view without its values"),
+    ],
+)
+def test_modals_submitted_or_closed_are_let_through_checked(
+    payload: dict[str, object], why: str | None
+) -> None:
+    assert edge.problem(payload) == why

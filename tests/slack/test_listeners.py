@@ -15,10 +15,13 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bridge.model import Decision
 from bridge.service import Figures, Listed
 from bridge.slack import listeners
 from bridge.slack.listeners import (
+    Decided,
     Received,
+    approval_click,
     button_press,
     deletion,
     edit,
@@ -26,6 +29,7 @@ from bridge.slack.listeners import (
     hitl_query,
     home_opener,
     reply,
+    submission,
 )
 
 CHANNEL, ALICE, BRIDGE = "C0CHAN", "U0ALICE", "U0BRIDGE"
@@ -252,6 +256,48 @@ def test_event_id_home_opener_and_hitl_query() -> None:
     assert hitl_query(COMMAND | {"text": "  MINE "}) == ("mine", ALICE)
     assert hitl_query(COMMAND | {"text": "stats"}) == ("stats", ALICE)
     assert hitl_query(COMMAND | {"text": "what"}) == ("help", ALICE)
+
+
+def test_an_approval_button_press() -> None:
+    for action_id, decision in [
+        ("approval_approve", Decision.APPROVE),
+        ("approval_edit", Decision.EDIT),
+        ("approval_reject", Decision.REJECT),
+    ]:
+        action = CLICK["actions"][0] | {"action_id": action_id, "value": "apv_1"}
+        assert approval_click(CLICK, action) == Decided("apv_1", ALICE, decision)
+    action = CLICK["actions"][0] | {"action_id": "approval_approve"}
+    assert approval_click(CLICK | {"user": {}}, action) is None
+    assert approval_click(CLICK, action | {"value": ""}) is None
+    assert approval_click(CLICK, CLICK["actions"][0]) is None  # Claim is no decision
+
+
+def form(callback_id: str, block_id: str, action_id: str, value: str | None) -> dict[str, Any]:
+    """A submitted view as Slack sends it (an input left empty comes as null)."""
+    typed = {block_id: {action_id: {"type": "plain_text_input", "value": value}}}
+    return {
+        "id": "V0FORM",
+        "type": "modal",
+        "callback_id": callback_id,
+        "private_metadata": "apv_1",
+        "state": {"values": typed},
+    }
+
+
+def test_a_submitted_form() -> None:
+    body = {"type": "view_submission", "user": {"id": ALICE}}
+    edit = form("approval_edit", "approval_text", "text", "New\ntext ")
+    assert submission(body, edit) == Decided("apv_1", ALICE, Decision.EDIT, text="New\ntext ")
+    blank = form("approval_edit", "approval_text", "text", " \n ")
+    assert isinstance(submission(body, blank), str)  # sent back, saying why
+    reject = form("approval_reject", "approval_reason", "reason", " Never promise dates ")
+    expected = Decided("apv_1", ALICE, Decision.REJECT, comment="Never promise dates")
+    assert submission(body, reject) == expected
+    reject = form("approval_reject", "approval_reason", "reason", None)
+    assert submission(body, reject) == Decided("apv_1", ALICE, Decision.REJECT)
+    assert submission(body, reject | {"callback_id": "other"}) is None
+    assert submission(body, reject | {"private_metadata": ""}) is None
+    assert submission({"user": None}, reject) is None
 
 
 # --- which listener Bolt picks ----------------------------------------------------------------
