@@ -391,3 +391,24 @@ async def test_app_home_lists_the_requests_waiting_beside_the_handoffs(stage: St
         lambda: "Approvals waiting* (1)" in json.dumps(slack.home_views[ALICE]), timeout=10
     )
     assert "Newer request" not in json.dumps(slack.home_views[ALICE])
+
+
+async def test_deciding_over_socket_mode(make_stage: StageFactory, slack: FakeSlack) -> None:
+    stage = await make_stage(SLACK_APP_TOKEN=slack.app_token)
+    bot = stage.bot
+    assert bot is not None
+    slack.delivery_timeout = 3
+    await slack.wait_socket()
+    ts = await posted(stage, await ask(stage))
+    assert await slack.click(ALICE, CHANNEL, ts, EDIT) == 200
+    [form] = slack.open_views(ALICE)
+    blank = await slack.submit_view(ALICE, form["id"], {"approval_text": " "})
+    assert not blank.closed and "approval_text" in blank.errors
+    done = await slack.submit_view(ALICE, form["id"], {"approval_text": "over the socket"})
+    assert done.closed and done.failure is None
+    await bot.wait_for(lambda: len(bot.events("approvalDecided")) == 1)
+    payload = bot.events("approvalDecided")[0]["payload"]
+    assert payload["status"] == "edited" and payload["message"]["payload"]["text"] == (
+        "over the socket"
+    )
+    await slack.wait_for(lambda: buttons(slack, ts) == [])
