@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from bridge.model import content_from_json
 from bridge.testing.fake_slack import FakeSlack
 from tests.conftest import ALICE, BOB, CHANNEL, Stage, StageFactory
 
@@ -17,27 +16,19 @@ DRAFT = {"type": "text", "payload": {"text": "Your refund of $42 is on its way."
 APPROVE, EDIT, REJECT = "approval_approve", "approval_edit", "approval_reject"
 
 
-async def ask(stage: Stage, draft: dict[str, Any] | None = None, **body: Any) -> str:
-    """A request, as the bot makes it."""
-    return await stage.bridge.service.approvals.request(
-        content_from_json(draft or DRAFT),
-        expires_in=float(body.pop("expiresIn", 3600)),
-        title=body.pop("title", None),
-        context=body.pop("context", None),
-        conversation_id=body.pop("conversationId", None),
-        user_id=body.pop("userId", None),
-        queue=body.pop("queue", None),
-    )
+async def ask(stage: Stage, draft: dict[str, Any] | None = None, **fields: Any) -> str:
+    """A request, as the bot makes it: `POST /v1/approvals`."""
+    status, body = await stage.api.post("/v1/approvals", {"draft": draft or DRAFT, **fields})
+    assert status == 201, body
+    return str(body["approvalId"])
 
 
 async def approval(stage: Stage, approval_id: str) -> dict[str, Any]:
-    """The request as the bot reads it."""
-    seen = await stage.bridge.service.approvals.get(approval_id)
-    a = seen.approval
-    return {
-        "status": a.status.value,
-        "slack": {"channel": a.channel, "ts": a.ts, "permalink": a.permalink},
-    }
+    """The request as the bot reads it: `GET /v1/approvals/{id}`."""
+    status, body = await stage.api.get(f"/v1/approvals/{approval_id}")
+    assert status == 200, body
+    assert isinstance(body, dict)
+    return body
 
 
 async def posted(stage: Stage, approval_id: str) -> str:
@@ -307,32 +298,38 @@ async def test_a_reminder_at_three_quarters_then_expired_at_the_end(
     stage: Stage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The service's clock is moved on rather than waited for (a request lasts 10 s at the
-    least), and its timers run as the server runs them."""
+    least), and the timers the server runs are run at once (the server's own, on the real
+    clock, are not due for seconds)."""
     slack, bot = stage.slack, stage.bot
     assert bot is not None
     approval_id = await ask(stage, title="Soon gone", expiresIn=10)
     ts = await posted(stage, approval_id)
-    service = stage.bridge.service
-    core = service.approvals._core
+    approvals = stage.bridge.service.approvals
+    core = approvals._core
     start = core.clock()
 
     monkeypatch.setattr(core, "clock", lambda: start + timedelta(seconds=7))
-    assert await service.approvals.remind() == 0  # not yet
-    monkeypatch.setattr(core, "clock", lambda: start + timedelta(seconds=7.6))
-    assert await service.approvals.remind() == 1
-    assert await service.approvals.remind() == 0  # one reminder, no more
+    await approvals.remind()
+    await asyncio.sleep(0.2)
+    assert slack.thread(CHANNEL, ts) == []  # not yet: three quarters of 10 s is 7.5 s
+    monkeypatch.setattr(core, "clock", lambda: start + timedelta(seconds=7.5))
+    await approvals.remind()
+    await approvals.remind()
     await slack.wait_for(lambda: len(slack.thread(CHANNEL, ts)) == 1)
-    [reminder] = slack.thread(CHANNEL, ts)
+    await asyncio.sleep(0.2)
+    [reminder] = slack.thread(CHANNEL, ts)  # one reminder, no more
     assert "Still waiting for a decision" in reminder.text
     assert "Soon gone" in str(reminder.blocks) and "<!here>" in str(reminder.blocks)
+    assert "less than a minute left" in str(reminder.blocks)
 
     monkeypatch.setattr(core, "clock", lambda: start + timedelta(seconds=10))
-    assert await service.approvals.expire() == 1
+    await approvals.expire()
     await bot.wait_for(lambda: len(bot.events("approvalDecided")) == 1)
     payload = bot.events("approvalDecided")[0]["payload"]
     assert payload == {"approvalId": approval_id, "conversationId": None, "status": "expired"}
     await slack.wait_for(lambda: buttons(slack, ts) == [])
     assert "Expired" in shown(slack, ts)
+    assert (await approval(stage, approval_id))["status"] == "expired"
 
     # A click that comes too late is told so.
     await slack.click(ALICE, CHANNEL, ts, APPROVE, value=approval_id)
@@ -345,7 +342,7 @@ async def test_cancel_rewrites_the_message_and_tells_the_bot_nothing(stage: Stag
     assert bot is not None
     approval_id = await ask(stage)
     ts = await posted(stage, approval_id)
-    await stage.bridge.service.approvals.cancel(approval_id)
+    assert await stage.api.post(f"/v1/approvals/{approval_id}/cancel") == (200, {})
     await slack.wait_for(lambda: buttons(slack, ts) == [])
     assert "Cancelled" in shown(slack, ts)
     await slack.click(ALICE, CHANNEL, ts, APPROVE, value=approval_id)
