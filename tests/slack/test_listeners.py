@@ -321,11 +321,21 @@ class FakeOverview:
 
 
 @dataclass
+class FakeApprovals:
+    kept: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    async def intake(self, approval_id: str, payload: dict[str, Any]) -> bool:
+        self.kept.append((approval_id, payload))
+        return True
+
+
+@dataclass
 class FakeService:
     """What the listeners call on the service, recorded."""
 
     agents: FakeAgents = field(default_factory=FakeAgents)
     overview: FakeOverview = field(default_factory=FakeOverview)
+    approvals: FakeApprovals = field(default_factory=FakeApprovals)
 
     @property
     def kept(self) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
@@ -454,3 +464,26 @@ async def test_app_home_and_hitl(bolt: tuple[AsyncApp, FakeService, FakeHome]) -
     answer = await dispatch(app, COMMAND, form=True)
     assert "Nobody is waiting" in answer.body
     assert service.kept == []
+
+
+async def test_approval_decisions_are_kept_and_forms_closed(
+    bolt: tuple[AsyncApp, FakeService, FakeHome],
+) -> None:
+    app, service, _ = bolt
+    approve = CLICK["actions"][0] | {"action_id": "approval_approve", "value": "apv_1"}
+    assert (await dispatch(app, CLICK | {"actions": [approve]}, form=True)).status == 200
+    body = {"type": "view_submission", "user": {"id": ALICE}, "api_app_id": "A0FAKE"}
+    body |= {"team": {"id": "T0FAKE"}}
+    reject = form("approval_reject", "approval_reason", "reason", "No")
+    answer = await dispatch(app, body | {"view": reject}, form=True)
+    assert (answer.status, answer.body) == (200, "")  # an empty answer closes the form
+    assert service.approvals.kept == [
+        ("apv_1", {"approvalId": "apv_1", "decision": "approve", "user": ALICE}),
+        ("apv_1", {"approvalId": "apv_1", "decision": "reject", "user": ALICE, "comment": "No"}),
+    ]
+    blank = form("approval_edit", "approval_text", "text", None)
+    answer = await dispatch(app, body | {"view": blank}, form=True)
+    assert answer.status == 200 and json.loads(answer.body)["response_action"] == "errors"
+    closed = body | {"type": "view_closed", "view": reject, "is_cleared": False}
+    assert (await dispatch(app, closed, form=True)).status == 200
+    assert len(service.approvals.kept) == 2
