@@ -34,6 +34,12 @@ EPHEMERALS = {
     "does not take it back.",
 }
 
+# What a failure notice says was not shown, by the outbox kind given up on.
+_WHAT: dict[str, str] = {
+    SlackKind.TRANSCRIPT: "the conversation so far",
+    SlackKind.POST_APPROVAL: "a request for approval",
+}
+
 
 def notice(text: str) -> Rendered:
     """A short bridge notice; ``text`` is mrkdwn, truncated to one section."""
@@ -88,7 +94,7 @@ def in_thread(said: Reminder | Nudge | FailureNotice, mention: str) -> Rendered:
     elif isinstance(said, Nudge):
         text = f":wave: <@{said.user}>, no reply here for {_minutes(said.idle)}: still on it?"
     else:
-        what = "the conversation so far" if said.what == SlackKind.TRANSCRIPT else "a message"
+        what = _WHAT.get(said.what, "a message")
         text = f":warning: Slack would not show {what} here ({said.reason})."
     return notice(text)
 

@@ -143,10 +143,13 @@ class SlackSender:
         """Nothing more to do: the post itself is the receipt."""
 
     async def failed(self, row: OutboxRow, reason: Fail) -> None:
-        """Slack would not show something meant for the agents: say so in the thread, unless
-        the thread itself is out of reach."""
-        if row.kind not in (SlackKind.MESSAGE, SlackKind.TRANSCRIPT):
+        """Slack would not show something meant for the agents (a message, the transcript, an
+        approval request): say so in the conversation's thread, unless the thread itself is
+        out of reach."""
+        if row.kind not in (SlackKind.MESSAGE, SlackKind.TRANSCRIPT, SlackKind.POST_APPROVAL):
             return
+        if row.conversation_id == row.payload.get("approvalId"):
+            return  # a request outside a conversation: no thread to say it in
         if isinstance(reason, Refused) and reason.error in UNREACHABLE:
             return
         await self._service.deliveries.failed(row.conversation_id, row.kind, str(reason))

@@ -409,3 +409,15 @@ async def test_deciding_over_socket_mode(make_stage: StageFactory, slack: FakeSl
         "over the socket"
     )
     await slack.wait_for(lambda: buttons(slack, ts) == [])
+
+
+async def test_a_request_slack_refuses_is_said_in_its_conversations_thread(stage: Stage) -> None:
+    slack = stage.slack
+    conv, parent = await stage.handoff()
+    slack.fail("chat.postMessage", "msg_too_long")
+    approval_id = await ask(stage, conversationId=conv)
+    await slack.wait_for(lambda: len(slack.thread(CHANNEL, parent)) == 1)
+    [notice] = slack.thread(CHANNEL, parent)
+    assert "Slack would not show a request for approval here" in notice.text
+    assert "msg_too_long" in notice.text
+    assert (await approval(stage, approval_id))["slack"]["ts"] is None
