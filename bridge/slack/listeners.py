@@ -1,9 +1,11 @@
 """Slack's requests as Bolt hands them over: thin listeners that keep what agents did.
 
 Each listener translates its payload (the pure functions at the end) and hands the result to
-`service.agents.intake`, which commits it; Bolt answers Slack after the listener returns
+`service.agents.intake` (a decision on an approval request: `service.approvals.intake`),
+which commits it; Bolt answers Slack after the listener returns
 (`process_before_response=True`, see `app`), so a 200 means it is kept. Who the agent is,
-and the rest that asks Slack, is worked out after the answer (`intake.Intake`).
+and the rest that asks Slack, is worked out after the answer (`intake.Intake`). The one call
+to Slack before the answer is `views.open`, which must use a click's trigger_id at once.
 
 Listeners name what they need as arguments, Bolt's way (`event`, `body`, `ack`, ...), and
 `service` and `app_home` too: `app.build_app` puts them in every request's context, and
@@ -401,9 +403,10 @@ def submission(body: Mapping[str, Any], view: Mapping[str, Any]) -> Decided | st
 
 
 def _typed(values: Mapping[str, Any], block_id: str, action_id: str) -> str:
-    """What was typed into a form's text input (Slack sends an empty one as null)."""
+    """What was typed into a form's text input (Slack sends an empty one as null), no longer
+    than the input takes."""
     typed = _object(_object(values.get(block_id)).get(action_id)).get("value")
-    return typed if isinstance(typed, str) else ""
+    return typed[: approvals.MAX_INPUT] if isinstance(typed, str) else ""
 
 
 def home_opener(event: Mapping[str, Any]) -> str | None:
