@@ -158,3 +158,51 @@ async def test_kill_9_five_times_loses_nothing_acknowledged(
             if e["payload"]["conversationId"] == conv
         ]
         assert relayed == acked_down[conv], f"lost, doubled or out of order: {conv}"
+
+
+async def test_kill_9_after_approvals_are_clicked_loses_no_decision(
+    slack: FakeSlack, bot: FakeBot, tmp_path: Path
+) -> None:
+    """Agents approve requests, in conversations' threads and in the channel; the bridge is
+    killed as soon as Slack has its acks. Started again, it tells the bot every decision,
+    once, after what came before it in its conversation."""
+    port = free_port()
+    env = dict(os.environ) | environ(slack, bot, tmp_path / "bridge.db")
+    env |= {"BRIDGE_PORT": str(port), "BRIDGE_LOG_LEVEL": "WARNING"}
+    bridge = Process(env, tmp_path, port)
+    slack.events_url = f"{bridge.base}/slack/events"
+    draft = {"type": "text", "payload": {"text": "Your refund is on its way."}}
+
+    async with aiohttp.ClientSession() as http:
+        await bridge.start(http)
+        client = BridgeClient(bridge.base, API_TOKEN, session=http)
+        try:
+            user = await client.create_user("Erin")
+            convs = [await client.start_hitl(user) for _ in range(5)]
+            asked = [await client.request_approval(draft, conversation_id=c) for c in convs]
+            asked += [await client.request_approval(draft) for _ in range(5)]
+            posts: dict[str, str] = {}
+            while len(posts) < len(asked):
+                for approval_id in asked:
+                    ts = (await client.get_approval(approval_id)).slack.ts
+                    if ts:
+                        posts[approval_id] = ts
+                await asyncio.sleep(0.05)
+            for conv in convs:  # a reply first: the decision must come after it
+                thread = (await client.get_conversation(conv)).slack.threadTs
+                assert thread is not None
+                await slack.user_says(ALICE, CHANNEL, f"on it {conv}", thread_ts=thread)
+            clicks = [slack.click(ALICE, CHANNEL, ts, "approval_approve") for ts in posts.values()]
+            assert await asyncio.gather(*clicks) == [200] * len(asked)  # every one acked
+            await bridge.kill()
+            await bridge.start(http)
+            await bot.wait_for(lambda: len(bot.events("approvalDecided")) >= len(asked), 30)
+            await asyncio.sleep(0.5)  # anything left to arrive twice would arrive now
+        finally:
+            await bridge.stop()
+
+    decided = [e["payload"]["approvalId"] for e in bot.events("approvalDecided")]
+    assert sorted(decided) == sorted(asked)  # each once
+    for conv in convs:
+        seen = [e["type"] for e in bot.events() if e["payload"].get("conversationId") == conv]
+        assert seen == ["hitlAssigned", "message", "approvalDecided"], conv
