@@ -31,6 +31,9 @@ prints who says what::
     [bridge] conv_... is now stopped (at ...)
 
 Exit status 0 when the whole story played, 1 when a step did not happen within 15 seconds.
+Then the bot asks before it promises (approvals): Alice edits one of its drafts in Slack,
+Bob approves the other, and the end user hears what they made of them.
+
 The bridge's settings are the demo's own: it reads no variable of the environment and no
 ``.env`` (``load_settings`` given a mapping reads nothing else).
 """
@@ -132,6 +135,7 @@ class DemoBot:
         self.agent: str | None = None
         self.events: list[dict[str, Any]] = []  # every event received, repeats dropped
         self._seen: set[str] = set()
+        self.asked: dict[str, str] = {}  # approval requests waiting: id -> the draft
 
     # The end user's side.
 
@@ -145,8 +149,33 @@ class DemoBot:
         if HUMAN.search(text):
             self._reply("Let me get a human for you. One moment...")
             await self.hand_off()
+        elif (promise := self.promise(text)) is not None:
+            await self.ask_approval(*promise)
         else:
             self._reply(self.answer(text))
+
+    @staticmethod
+    def promise(text: str) -> tuple[str, str] | None:
+        """What the bot would like to promise, which a person must approve first: a title
+        for the request and the draft; None when there is nothing to promise."""
+        words = text.lower()
+        if "warranty" in words:
+            return "Warranty promise", "Yes: your warranty is extended by two years, free."
+        if "refund" in words and "still" in words:
+            return "Refund promise", "Yes: the refund for order 42 is on its way."
+        return None
+
+    async def ask_approval(self, title: str, draft: str) -> None:
+        """Ask the agents in Slack before saying `draft`: the end user hears it (or what
+        they made of it) once `approvalDecided` comes."""
+        approval_id = await self.client.request_approval(
+            _text(draft),
+            title=title,
+            context=f"{self.name} said: {_describe(self.history[-1].content.model_dump())}",
+            user_id=self.user_id,
+        )
+        self.asked[approval_id] = draft
+        self.story.line(f"[bot] drafted {draft!r}: asks first, requestApproval -> {approval_id}")
 
     @staticmethod
     def answer(text: str) -> str:
@@ -195,6 +224,9 @@ class DemoBot:
         self._seen.add(event_id)
         self.events.append(event)
         kind, payload = event.get("type"), event.get("payload") or {}
+        if kind == "approvalDecided":
+            self.decided(payload)
+            return
         if payload.get("conversationId") != self.conversation_id:
             self.story.line(f"[bot] {kind} for another conversation, ignored")
             return
@@ -212,6 +244,19 @@ class DemoBot:
             self._reply("Glad we could help! I'm the bot again, if you need anything.")
         else:
             self.story.line(f"[bot] {kind} (not handled)")
+
+    def decided(self, payload: dict[str, Any]) -> None:
+        """An approval request was decided: say what was approved, or do without."""
+        draft = self.asked.pop(str(payload.get("approvalId")), None)
+        if draft is None:
+            return
+        status = payload.get("status")
+        who = (payload.get("agent") or {}).get("name")
+        self.story.line(f"[bot] approvalDecided: {status}" + (f" by {who}" if who else ""))
+        if status in ("approved", "edited"):
+            self._reply(_describe(payload.get("message") or {}))
+        else:
+            self._reply("I can't promise that myself; a person from our team will write to you.")
 
     def webhook_app(self, secret: str) -> web.Application:
         """A receiver for the bridge's webhooks at ``/webhook``, verifying each signature."""
@@ -412,11 +457,61 @@ async def play(story: Story, slack: FakeSlack, bot: DemoBot) -> None:
 
     await end_user("bye")
     story.line()
+    await approvals(story, slack, bot)
+    story.line()
     story.line(
         f"The bot received {len(bot.events)} events: "
         + ", ".join(str(e.get("type")) for e in bot.events)
         + "."
     )
+
+
+async def approvals(story: Story, slack: FakeSlack, bot: DemoBot) -> None:
+    """The bot asks before it promises: Alice edits one draft, Bob approves the other."""
+    client = bot.client
+
+    async def asked(title: str) -> str:
+        await story.pause()
+        approval_id = next(reversed(bot.asked), None)
+        if approval_id is None:
+            raise DemoError(f"the bot did not ask about the {title.lower()}")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STEP_TIMEOUT
+        while (ts := (await client.get_approval(approval_id)).slack.ts) is None:
+            if loop.time() > deadline:
+                raise DemoError(f"timed out waiting for the {title.lower()} in Slack")
+            await asyncio.sleep(0.02)
+        story.line(f"[slack] #{CHANNEL_NAME}, as the agents see it:")
+        for line in _message_lines(slack, slack.message(CHANNEL, ts)):
+            story.line(f"    | {line}")
+        return ts
+
+    async def settled(ts: str) -> None:
+        await _until(lambda: not bot.asked, "approvalDecided")
+        await _until(lambda: _buttons(slack, ts) == [], "the request settled in Slack")
+        story.line("[slack] the request now reads:")
+        for line in _message_lines(slack, slack.message(CHANNEL, ts)):
+            story.line(f"    | {line}")
+
+    await story.pause()
+    await bot.hear("Can you extend my warranty too?")
+    ts = await asked("Warranty promise")
+    await story.pause()
+    edited = "Your warranty is extended by one year, free of charge."
+    story.line(f"agent Alice clicks [Edit] in Slack, writes {edited!r} and saves")
+    await slack.click(ALICE, CHANNEL, ts, "approval_edit")
+    await _until(lambda: bool(slack.open_views(ALICE)), "the Edit form")
+    form = slack.open_views(ALICE)[-1]
+    await slack.submit_view(ALICE, str(form["id"]), {"approval_text": edited})
+    await settled(ts)
+
+    await story.pause()
+    await bot.hear("And the refund is still on its way?")
+    ts = await asked("Refund promise")
+    await story.pause()
+    story.line("agent Bob clicks [Approve] in Slack")
+    await slack.click(BOB, CHANNEL, ts, "approval_approve")
+    await settled(ts)
 
 
 # --- running it -----------------------------------------------------------------------------

@@ -67,11 +67,23 @@ def assert_story(out: str) -> None:
         "[bot] hitlStopped: resolved",
         "is now stopped",
         "bot > You're welcome, bye!",
+        "end user > Can you extend my warranty too?",
+        "requestApproval",
+        "[Approve]  [Edit]  [Reject]",
+        "[bot] approvalDecided: edited by Alice",
+        "bot > Your warranty is extended by one year, free of charge.",  # what Alice wrote
+        "Edited by @Alice",
+        "[bot] approvalDecided: approved by Bob",
+        "bot > Yes: the refund for order 42 is on its way.",  # the draft as it was
+        "Approved by @Bob",
     ]
     positions = [first(step) for step in steps]
     assert positions == sorted(positions), out
     assert not any(line.startswith("[bot] message from Bob") for line in lines), out
-    assert "The bot received 4 events: hitlAssigned, message, message, hitlStopped." in out
+    assert (
+        "The bot received 6 events: hitlAssigned, message, message, hitlStopped, "
+        "approvalDecided, approvalDecided." in out
+    )
 
 
 async def test_demo_plays_a_whole_handoff(tmp_path: Path) -> None:
