@@ -5,17 +5,18 @@
 
 Run it from the repository root. :func:`play` stands the real bridge up between the fake
 Slack and the fake bot (over HTTP on 127.0.0.1, as the tests do) and plays a short story: a
-handoff resolved by Bob, Erin's handoff claimed and answered by Alice, Sam's left waiting, and
-Alice's App Home. :func:`pages` then draws what the fake Slack stored as self-contained HTML
-pages that look like Slack (inline CSS, no script, nothing fetched): the channel, Erin's
-thread, and the Home tab. ``--screenshots`` takes a PNG of each with Debian's headless
+handoff resolved by Bob, Erin's handoff claimed and answered by Alice, Sam's left waiting, the
+bot asking the agents to approve what it wants to promise Sam, and Alice's App Home.
+:func:`pages` then draws what the fake Slack stored as self-contained HTML pages that look like
+Slack (inline CSS, no script, nothing fetched): the channel, Erin's thread, the approval
+request, and the Home tab. ``--screenshots`` takes a PNG of each with Debian's headless
 Chromium (``/usr/bin/chromium``; ``apt-get install chromium``). ``tests/test_pictures.py``
 renders the pages and opens them.
 
 The drawing knows Block Kit, not the bridge: any message or view is drawn from its blocks
 (header, section with fields and accessory, context, actions, divider, image, rich_text),
-and mrkdwn from Slack's own markup, so a new kind of post (an approval request) needs a new
-scene in the story, not a new renderer.
+and mrkdwn from Slack's own markup, so a new kind of post needs a new scene in the story, not
+a new renderer.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ TIMEOUT = 10.0
 PAGES: dict[str, tuple[int, int]] = {
     "channel": (1100, 900),
     "thread": (900, 1080),
-    "app-home": (1000, 440),
+    "app-home": (1000, 560),
+    "approval": (1000, 470),
 }
 
 
@@ -81,6 +83,7 @@ class Scene:
     slack: FakeSlack
     channel: str
     thread_ts: str  # the thread pictured
+    approval_ts: str  # the approval request pictured
     viewer: str  # whose Home tab it is
     now: datetime
 
@@ -117,14 +120,15 @@ async def play() -> Scene:
             slack.events_url = bridge.url + "/slack/events"
             try:
                 async with BridgeClient(bridge.url, token) as client:
-                    thread_ts = await _story(slack, bot, client)
+                    thread_ts, approval_ts = await _story(slack, bot, client)
             finally:
                 await bridge.stop()
-    return Scene(slack, CHANNEL, thread_ts, ALICE, datetime.now().astimezone())
+    return Scene(slack, CHANNEL, thread_ts, approval_ts, ALICE, datetime.now().astimezone())
 
 
-async def _story(slack: FakeSlack, bot: FakeBot, client: BridgeClient) -> str:
-    """The handoffs the pictures show; the ts of the thread pictured (Erin's)."""
+async def _story(slack: FakeSlack, bot: FakeBot, client: BridgeClient) -> tuple[str, str]:
+    """The handoffs the pictures show; the ts of the thread pictured (Erin's), and of the
+    approval request (about Sam)."""
 
     async def hand_off(
         name: str, title: str, history: Sequence[HistoryItem], **extra: Any
@@ -207,18 +211,37 @@ async def _story(slack: FakeSlack, bot: FakeBot, client: BridgeClient) -> str:
     await reacted(reply, "white_check_mark")
 
     # Sam's: high priority, and nobody has claimed it yet.
-    await hand_off(
+    sam, _, _ = await hand_off(
         "Sam Lee",
         "Change the delivery address",
         [_said("user", "I moved! My parcel must go to my new address"), _said("user", "human")],
         hitl_session={"priority": "high"},
     )
 
+    # Meanwhile the bot wants to promise Sam something: it asks first.
+    approval = await client.request_approval(
+        TextMessage(
+            type="text",
+            payload=TextPayload(
+                text="Done! Order 77 will go to 12 Harbour Street, and it ships tomorrow."
+            ),
+        ),
+        title="Confirm the new delivery address",
+        context="Sam asked to send order 77 to a new address. The carrier has not picked "
+        "it up yet, so the bot thinks it can still be changed.",
+        user_id=sam,
+    )
+    deadline = asyncio.get_running_loop().time() + TIMEOUT
+    while (asked := (await client.get_approval(approval)).slack.ts) is None:
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("the approval request was never posted")
+        await asyncio.sleep(0.01)
+
     await slack.send_event({"type": "app_home_opened", "user": ALICE, "tab": "home"})
     await slack.wait_for(
-        lambda: "Change the delivery address" in str(slack.home_views.get(ALICE)), TIMEOUT
+        lambda: "Confirm the new delivery address" in str(slack.home_views.get(ALICE)), TIMEOUT
     )
-    return ts
+    return ts, asked
 
 
 # --- mrkdwn ---------------------------------------------------------------------------------
@@ -238,6 +261,7 @@ EMOJI = {
     "large_orange_circle": "\U0001f7e0",
     "link": "\U0001f517",
     "lock": "\U0001f512",
+    "memo": "\U0001f4dd",
     "no_entry": "\u26d4",
     "page_facing_up": "\U0001f4c4",
     "raising_hand": "\U0001f64b",
@@ -826,6 +850,19 @@ def thread_page(scene: Scene) -> str:
     return _page(f"Thread in #{channel}", body)
 
 
+def approval_page(scene: Scene) -> str:
+    """An approval request as the agents find it in the channel, waiting for a decision."""
+    chan = _Channel(scene)
+    channel = scene.slack.channels[scene.channel].name
+    request = scene.slack.message(scene.channel, scene.approval_ts)
+    body = (
+        f'<div class="head"><div class="title"># {html.escape(channel)}</div></div>\n'
+        f'<div class="scroll bottom">{chan.messages([request], summaries=False)}</div>\n'
+        f"{_composer(f'Message #{channel}')}"
+    )
+    return _page(f"Approval in #{channel}", body)
+
+
 def home_page(scene: Scene) -> str:
     """The app's Home tab as the viewer last had it published."""
     view = scene.slack.home_views[scene.viewer]
@@ -843,6 +880,7 @@ _DRAWN: dict[str, Callable[[Scene], str]] = {
     "channel": channel_page,
     "thread": thread_page,
     "app-home": home_page,
+    "approval": approval_page,
 }
 
 
