@@ -76,9 +76,15 @@ async def test_the_pages_show_the_story_and_open(tmp_path: Path) -> None:
         assert title in channel
     assert "Resolved by @Bob" in channel and "Assigned to @Alice" in channel
     assert "Waiting for an agent" in channel and "7 replies" in channel
-    assert read["channel"].buttons == ["Release", "Resolve", "Claim"]  # Erin's, then Sam's
+    # Erin's, Sam's, then the approval request about Sam.
+    assert read["channel"].buttons == ["Release", "Resolve", "Claim", "Approve", "Edit", "Reject"]
     assert read["thread"].buttons == ["Release", "Resolve"]
     assert read["app-home"].buttons == ["Claim"]
+    approval = read["approval"]
+    assert approval.buttons == ["Approve", "Edit", "Reject"]
+    assert "Confirm the new delivery address" in approval.text and "Sam Lee" in approval.text
+    assert "Order 77 will go to 12 Harbour Street" in approval.text  # the draft
+    assert "Approvals waiting (1)" in home
     assert "Refund for order 42" in thread and "Conversation so far" in thread
     assert "Erin Walsh APP" in thread and "Is anybody there?" in thread  # the end user
     assert "I see order 42 & I'm refunding it now." in thread  # Alice's reply, unescaped once
