@@ -136,8 +136,8 @@ NOTES: dict[tuple[str, str], str] = {
     ("RequestApproval", "expiresIn"): "seconds until it expires (default "
     "`BRIDGE_APPROVAL_TIMEOUT`); one reminder at three quarters of it",
     ("ApprovalOut", "status"): "`pending`, then one of the others, for good",
-    ("ApprovalOut", "message"): "the draft as approved, or the edited text; null until "
-    "decided, and when rejected",
+    ("ApprovalOut", "message"): "the draft as approved, or the edited text; null while "
+    "pending, and when rejected, expired or cancelled",
     ("ApprovalOut", "comment"): "the reason given on Reject, if any",
     ("ApprovalOut", "agent"): "who decided, as in `hitlAssigned`",
     ("ApprovalSlackRef", "ts"): "the request's message, once posted",
