@@ -2,9 +2,8 @@
 
 Generic: it knows no party. Each target (Slack, the bot) gets one `Drainer` with that wing's
 `Sender`. Rows of one conversation go out one at a time, oldest first; different
-conversations go out concurrently. A row is taken under a lease (not due again until it is
-settled), by the drainer or, while the drainer has a worker free, by the transaction that
-queues it (`Grant`), which spares a fresh row a second trip to the database. Failures are
+conversations go out concurrently. A row is taken under a lease: not due again until it is
+settled, so no two workers hold it, and released when the bridge starts again. Failures are
 retried with capped exponential backoff and jitter, within bounds of attempts and age; a
 `Fail`, or running out of retries, ends a row for good (a dead letter: kept as `failed`,
 logged, and handed back to the sender).
@@ -19,7 +18,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
@@ -75,19 +74,6 @@ outbox, not taken only to be put off (see `Tx.take_due`)."""
 Settle = Callable[[Tx], None]
 """What a sender records of a delivery, run in the transaction that removes its row: one
 commit for both, and a crash keeps neither or both."""
-
-
-@dataclass(frozen=True, slots=True)
-class Grant:
-    """Room a drainer gives one transaction (`Drainer.grant`): up to `room` of the rows it
-    queues for the drainer's target that head their line are taken in it (leased until
-    `lease`, loaded with `load`), and handed to the drainer once it is committed
-    (`Drainer.start`). A fresh row then goes out with no second trip to the database."""
-
-    room: int
-    lease: float
-    full: Collection[str]
-    load: Load | None
 
 
 class Sender(Protocol):
@@ -158,7 +144,6 @@ class Drainer:
         }
         self._latency = metrics.latency.labels(target)
         self._inflight: dict[str, asyncio.Task[None]] = {}
-        self._running = False  # the last run's leases are released: rows may be granted
         self._stopping = False
         # The last take filled every free worker (or found none): other conversations may be
         # waiting, so a worker that is done goes back to the pool rather than on with its
@@ -173,7 +158,6 @@ class Drainer:
         await _when_stored(
             lambda: self._store.write(lambda tx: tx.release_leases(self._target, now))
         )
-        self._running = True
         while not self._stopping:
             seen = self._pulse.count
             try:
@@ -182,21 +166,6 @@ class Drainer:
                 wait = PAUSE
             if wait > 0:
                 await self._pulse.wait(seen, wait)
-
-    def grant(self) -> Grant | None:
-        """Room for a transaction to take the rows it queues (None: none now)."""
-        room = self._concurrency - len(self._inflight)
-        if not self._running or self._stopping or room <= 0:
-            return None
-        full = self._full() if self._full is not None else ()
-        return Grant(room, time.time() + LEASE, full, self._load)
-
-    def start(self, rows: Collection[OutboxRow]) -> None:
-        """Deliver rows a committed transaction took under a `grant`. Once stopping, they
-        stay leased in the database, for the next start."""
-        if not self._stopping:
-            for row in rows:
-                self._inflight[row.conversation_id] = asyncio.create_task(self._deliver(row))
 
     async def _start_due(self) -> float:
         """Start delivering the rows due, as many as there is room for. How long to wait
@@ -209,7 +178,8 @@ class Drainer:
         full = self._full() if self._full is not None else ()
         rows, later = await self._store.write(partial(self._take, now, free, full))
         self._saturated, self._held = len(rows) == free, bool(full)
-        self.start(rows)
+        for row in rows:
+            self._inflight[row.conversation_id] = asyncio.create_task(self._deliver(row))
         if rows:
             return 0.0
         return 1.0 if later is None else min(1.0, max(later - now, 0.001))
@@ -246,9 +216,7 @@ class Drainer:
             while next_row is not None and not self._stopping:
                 next_row = await self._deliver_one(next_row)
         finally:
-            # A row of the conversation queued after this one went may be under way already.
-            if self._inflight.get(row.conversation_id) is asyncio.current_task():
-                del self._inflight[row.conversation_id]
+            self._inflight.pop(row.conversation_id, None)
             if self._saturated or self._held:
                 self._pulse.fire()
 

@@ -181,8 +181,8 @@ class Bridge:
             senders[Target.BOTPRESS] = BotpressSender(
                 service, s.botpress_webhook_url, self._session()
             )
-        drainers = {
-            target: Drainer(
+        self._drainers = [
+            Drainer(
                 store,
                 target,
                 sender,
@@ -196,9 +196,7 @@ class Bridge:
                 full=slack.full if sender is slack else None,
             )
             for target, sender in senders.items()
-        }
-        service.drainers.update(drainers)
-        self._drainers = list(drainers.values())
+        ]
         self._tasks = [self._spawn(d.run, f"drain {i}") for i, d in enumerate(self._drainers)]
         self._tasks.append(self._spawn(self._prune, "prune"))
         self._tasks.append(self._spawn(home.run, "app home"))

@@ -13,16 +13,12 @@ from typing import Any
 
 import pytest
 
-from bridge.events import Target
 from bridge.metrics import Metrics
 from bridge.model import utcnow
 from bridge.outbox import Drainer, Fail, Load, backoff
 from bridge.pulse import Pulse
-from bridge.service.core import Core
-from bridge.service.work import Policy
 from bridge.store import Batch, OutboxRow, Store, Tx
 from bridge.store.sqlite import SqliteStore
-from bridge.testing.waiting import wait_until
 
 
 class Recorder:
@@ -180,45 +176,6 @@ async def test_what_a_sender_wants_read_comes_with_the_row(store: Store) -> None
     assert await run(Reading(store, set()), load=load) == {}
     # Each read as its row was taken: the rows before it already gone.
     assert loaded == [(0, 3), (1, 2), (2, 1)]
-
-
-async def test_a_row_queued_while_its_drainer_has_room_goes_out_with_no_take(
-    tmp_path: Path,
-) -> None:
-    """A transaction takes the row it queues when the drainer has a worker free for it (a
-    `Grant`): read as a take reads it, and handed over once committed, with no trip to the
-    pool for it."""
-    takes = Takes()
-    store = await SqliteStore.open(tmp_path / "c.db", observer=takes)
-    core = Core(store, Policy(channel_for=lambda _: "C1", webhooks=True), Metrics(), utcnow)
-    sent: list[tuple[int, Any]] = []
-
-    class Sending(Recorder):
-        async def send(self, row: OutboxRow) -> None:
-            sent.append((row.payload["n"], row.loaded))
-
-    def load(row: OutboxRow) -> Callable[[Tx], Any]:
-        return lambda tx: tx.has_queued(Target.BOT, row.conversation_id)
-
-    drainer = Drainer(
-        store, Target.BOT, Sending(store, set()), core.outbox_pulse[Target.BOT],
-        retry_base=0.01, retry_max=0.01, metrics=Metrics(), load=load,
-    )  # fmt: skip
-    core.drainers[Target.BOT] = drainer
-    task = asyncio.create_task(drainer.run())
-    try:
-        await wait_until(lambda: drainer.grant() is not None, 5)  # its leases released
-        before = takes.count
-        for n in range(3):
-            await core.write(lambda w, n=n: w.enqueue(Target.BOT, f"conv{n}", "m", {"n": n}))
-        await wait_until(lambda: len(sent) == 3, 5)
-        assert sorted(sent) == [(0, True), (1, True), (2, True)]
-        assert takes.count == before
-    finally:
-        await drainer.stop(1)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await store.close()
 
 
 async def test_rows_a_run_left_taken_go_out_as_soon_as_the_next_starts(store: Store) -> None:

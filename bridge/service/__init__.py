@@ -70,7 +70,6 @@ class Service:
         self.outbox_pulse = core.outbox_pulse
         self.events_pulse = core.events_pulse
         self.changed = core.changed
-        self.drainers = core.drainers  # filled by whoever runs them
         self.bot = BotCommands(core)
         self.agents = AgentCommands(core)
         self.approvals = ApprovalCommands(core)

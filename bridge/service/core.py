@@ -15,7 +15,6 @@ from typing import TypeVar
 
 from bridge.events import Target
 from bridge.metrics import Metrics
-from bridge.outbox import Drainer
 from bridge.pulse import Pulse
 from bridge.service.work import Policy, Work
 from bridge.store import Store, Tx
@@ -41,25 +40,17 @@ class Core:
         }
         self.events_pulse = Pulse()  # GET /v1/events long-polls
         self.changed = Pulse()  # any change at all (App Home redraws)
-        # The drainers that take the rows a transaction queues in it (see `outbox.Grant`).
-        self.drainers: dict[Target, Drainer] = {}
 
     async def write(self, body: Callable[[Work], T]) -> T:
-        """Run `body` as one transaction; once it is committed, hand the drainers the rows
-        it took for them, and wake whoever has new work."""
-        grants = {t: g for t, d in self.drainers.items() if (g := d.grant()) is not None}
+        """Run `body` as one transaction; once it is committed, wake whoever has new work."""
 
         def run(tx: Tx) -> tuple[T, Work]:
-            work = Work(tx, self.policy, self.clock, grants)
-            result = body(work)
-            work.load_taken()
-            return result, work
+            work = Work(tx, self.policy, self.clock)
+            return body(work), work
 
         # The store's observers see whose transaction it is (`functools.wraps` costs more).
         run.__qualname__ = body.__qualname__
         result, work = await self.store.write(run)
-        for target, rows in work.taken.items():
-            self.drainers[target].start(rows)
         for target in work.queued:
             self.outbox_pulse[target].fire()
         if work.evented:

@@ -1,8 +1,8 @@
 """The steps a transaction is made of, shared by every part of the service.
 
 A `Work` lives for one transaction, on the database's thread: it reads and writes through
-the store's `Tx`, and every outbox row goes through `enqueue` (or `event`), so it knows what
-to hand over, and whom to wake, once the transaction is committed (`Core.write` does that).
+the store's `Tx`, and every outbox row goes through `enqueue` (or `event`), so it knows whom
+to wake once the transaction is committed (`Core.write` does that).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import dataclasses
 import functools
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -45,9 +45,8 @@ from bridge.model import (
     iso,
     new_id,
 )
-from bridge.outbox import Grant
 from bridge.service.errors import Invalid, KeyTaken, NotFound
-from bridge.store import OutboxRow, Tx
+from bridge.store import Tx
 
 log = logging.getLogger("bridge.service")
 
@@ -76,21 +75,11 @@ class Idem:
 
 
 class Work:
-    def __init__(
-        self,
-        tx: Tx,
-        policy: Policy,
-        clock: Callable[[], datetime],
-        grants: Mapping[Target, Grant] | None = None,
-    ) -> None:
-        """`grants`: what the drainers let this transaction take of the rows it queues."""
+    def __init__(self, tx: Tx, policy: Policy, clock: Callable[[], datetime]) -> None:
         self.tx = tx
         self.policy = policy
         self.now = clock
-        self.queued: set[Target] = set()  # rows left in the outbox: their drainers must look
-        self.taken: dict[Target, list[OutboxRow]] = {}  # rows taken: to hand to the drainers
-        self._grants = grants or {}
-        self._room = {target: grant.room for target, grant in self._grants.items()}
+        self.queued: set[Target] = set()
         self.evented = False
         self.logs: list[Callable[[], None]] = []  # written once the transaction is committed
 
@@ -231,35 +220,17 @@ class Work:
             self._queue(Target.BOTPRESS, line, "event", event.model_dump(), body)
 
     def enqueue(self, target: Target, conversation_id: str, kind: str, payload: Any) -> None:
-        """The way into the outbox (with `event`'s)."""
+        """The way into the outbox (with `event`'s): the drainer of `target` is woken after
+        the commit."""
         text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
         self._queue(target, conversation_id, kind, payload, text)
 
     def _queue(
         self, target: Target, conversation_id: str, kind: str, payload: Any, text: str
     ) -> None:
-        """Queue a row; taken at once, to be handed to its drainer, when it has room for it
-        (its grant) and the row heads its line. Else its drainer is woken to look."""
-        at = self.now()
-        grant = self._grants.get(target)
-        if grant is None or not self._room[target] or payload.get("channel") in grant.full:
-            self.tx.enqueue(target, conversation_id, kind, text, at)
-        elif row_id := self.tx.enqueue(target, conversation_id, kind, text, at, grant.lease):
-            row = OutboxRow(
-                row_id, target, conversation_id, kind, payload, 0, False, at.timestamp()
-            )
-            self._room[target] -= 1
-            self.taken.setdefault(target, []).append(row)
-            return
+        """Queue a row (`text`: its payload's JSON); its drainer is woken after the commit."""
+        self.tx.enqueue(target, conversation_id, kind, text, self.now())
         self.queued.add(target)
-
-    def load_taken(self) -> None:
-        """Read for each row taken what its sender wants (`Grant.load`), as the drainer's
-        own take would: once the transaction has done all it does."""
-        for target, rows in self.taken.items():
-            load = self._grants[target].load
-            if load is not None:
-                rows[:] = [dataclasses.replace(row, loaded=load(row)(self.tx)) for row in rows]
 
     def as_seen(self, agent: User) -> Agent:
         return seen_as(self.policy, agent)

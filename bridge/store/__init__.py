@@ -275,18 +275,10 @@ class OutboxRows(Protocol):
     Its times are seconds since the epoch, as the outbox keeps them."""
 
     def enqueue(
-        self,
-        target: str,
-        conversation_id: str,
-        kind: str,
-        payload: str,
-        at: datetime,
-        lease: float | None = None,
-    ) -> int | None:
+        self, target: str, conversation_id: str, kind: str, payload: str, at: datetime
+    ) -> None:
         """Queue a row (`payload` is its JSON), due from `at` (when it was queued); the first
-        of an idle conversation heads its line. With `lease`, a row that heads its line is
-        taken at once, as `take_due` takes it: its id is returned, for the caller to deliver
-        it. Else None."""
+        of an idle conversation heads its line."""
         ...
 
     def has_queued(self, target: str, conversation_id: str) -> bool:

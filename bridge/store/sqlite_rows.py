@@ -573,30 +573,20 @@ class SqliteTx(Tx):
     # outbox
 
     def enqueue(
-        self,
-        target: str,
-        conversation_id: str,
-        kind: str,
-        payload: str,
-        at: datetime,
-        lease: float | None = None,
-    ) -> int | None:
+        self, target: str, conversation_id: str, kind: str, payload: str, at: datetime
+    ) -> None:
         """The first row of an idle conversation becomes its head (a trigger)."""
         now = at.timestamp()
-        taken = lease is not None and not self.has_queued(target, conversation_id)
-        row = self._one(
-            "INSERT INTO outbox"
-            " (target, conversation_id, kind, payload, next_at, created_at, attempts, maybe_sent,"
-            " leased) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        self._run(
+            "INSERT INTO outbox (target, conversation_id, kind, payload, next_at, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
             target,
             conversation_id,
             kind,
             payload,
-            lease if taken else now,
             now,
-            *((1, 1, 1) if taken else (0, 0, 0)),
+            now,
         )
-        return int(row[0]) if taken and row is not None else None
 
     def has_queued(self, target: str, conversation_id: str) -> bool:
         row = self._one(

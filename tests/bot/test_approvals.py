@@ -6,7 +6,6 @@ core's (`service.approvals.decide`), as the Slack wing makes it."""
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -219,25 +218,3 @@ async def test_a_restart_in_the_middle_keeps_the_request_and_its_clock(stage: St
     await stage.bridge.service.approvals.decide(approval_id, Decision.APPROVE, ALICE)
     await bot.wait_for(lambda: len(bot.events()) == 1)
     assert bot.events()[0]["payload"]["status"] == "approved"
-
-
-async def test_the_server_s_own_timers_remind_then_expire_on_time(stage: Stage) -> None:
-    """On the real clock (a request lasts 10 s at the least): one reminder in the request's
-    thread at 7.5 s, `expired` at 10 s, each within a moment of its time."""
-    slack, bot = stage.slack, stage.bot
-    assert bot is not None
-    approval_id = await ask(stage, expiresIn=10)
-    await slack.wait_for(lambda: bool(slack.messages(CHANNEL)))
-    ts = slack.messages(CHANNEL)[0].ts
-    asked = time.monotonic()
-    await slack.wait_for(lambda: len(slack.thread(CHANNEL, ts)) == 1, timeout=9)
-    reminded = time.monotonic() - asked
-    await bot.wait_for(lambda: len(bot.events()) == 1, timeout=5)
-    expired = time.monotonic() - asked
-    assert 7.0 <= reminded <= 8.5 and 9.5 <= expired <= 11, (reminded, expired)
-    assert bot.events()[0]["payload"] == {
-        "approvalId": approval_id,
-        "conversationId": None,
-        "status": "expired",
-    }
-    assert len(slack.thread(CHANNEL, ts)) == 1  # one reminder only

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+import time
 from typing import Any
-
-import pytest
 
 from bridge.testing.fake_slack import FakeSlack
 from tests.conftest import ALICE, BOB, CHANNEL, Stage, StageFactory
@@ -294,42 +292,31 @@ async def test_a_request_outside_a_conversation_goes_in_the_channel_or_its_queue
     assert buttons(slack, queued, "C0BILLING") == []
 
 
-async def test_a_reminder_at_three_quarters_then_expired_at_the_end(
-    stage: Stage, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The service's clock is moved on rather than waited for (a request lasts 10 s at the
-    least), and the timers the server runs are run at once (the server's own, on the real
-    clock, are not due for seconds)."""
+async def test_a_reminder_at_three_quarters_then_expired_at_the_end(stage: Stage) -> None:
+    """On the real clock, by the server's own timers (a request lasts 10 s at the least):
+    one reminder in the request's thread at 7.5 s, `expired` at 10 s."""
     slack, bot = stage.slack, stage.bot
     assert bot is not None
     approval_id = await ask(stage, title="Soon gone", expiresIn=10)
     ts = await posted(stage, approval_id)
-    approvals = stage.bridge.service.approvals
-    core = approvals._core
-    start = core.clock()
+    asked = time.monotonic()
 
-    monkeypatch.setattr(core, "clock", lambda: start + timedelta(seconds=7))
-    await approvals.remind()
-    await asyncio.sleep(0.2)
-    assert slack.thread(CHANNEL, ts) == []  # not yet: three quarters of 10 s is 7.5 s
-    monkeypatch.setattr(core, "clock", lambda: start + timedelta(seconds=7.5))
-    await approvals.remind()
-    await approvals.remind()
-    await slack.wait_for(lambda: len(slack.thread(CHANNEL, ts)) == 1)
-    await asyncio.sleep(0.2)
-    [reminder] = slack.thread(CHANNEL, ts)  # one reminder, no more
+    await slack.wait_for(lambda: len(slack.thread(CHANNEL, ts)) == 1, timeout=9)
+    reminded = time.monotonic() - asked
+    [reminder] = slack.thread(CHANNEL, ts)
     assert "Still waiting for a decision" in reminder.text
     assert "Soon gone" in str(reminder.blocks) and "<!here>" in str(reminder.blocks)
     assert "less than a minute left" in str(reminder.blocks)
 
-    monkeypatch.setattr(core, "clock", lambda: start + timedelta(seconds=10))
-    await approvals.expire()
-    await bot.wait_for(lambda: len(bot.events("approvalDecided")) == 1)
+    await bot.wait_for(lambda: len(bot.events("approvalDecided")) == 1, timeout=5)
+    expired = time.monotonic() - asked
+    assert 7.0 <= reminded <= 8.5 and 9.5 <= expired <= 11, (reminded, expired)
     payload = bot.events("approvalDecided")[0]["payload"]
     assert payload == {"approvalId": approval_id, "conversationId": None, "status": "expired"}
     await slack.wait_for(lambda: buttons(slack, ts) == [])
     assert "Expired" in shown(slack, ts)
     assert (await approval(stage, approval_id))["status"] == "expired"
+    assert len(slack.thread(CHANNEL, ts)) == 1  # one reminder, no more
 
     # A click that comes too late is told so.
     await slack.click(ALICE, CHANNEL, ts, APPROVE, value=approval_id)

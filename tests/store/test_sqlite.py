@@ -199,27 +199,6 @@ async def test_only_the_head_of_each_conversation_is_due(store: SqliteStore) -> 
     assert seen(await take(store)) == [("a", 0, 1)]
 
 
-async def test_a_row_queued_with_a_lease_is_taken_only_if_it_heads_its_line(
-    store: SqliteStore,
-) -> None:
-    """A transaction may take the row it queues (`Work` does, under a drainer's grant),
-    as `take_due` would: only the head of its conversation's line."""
-    lease = time.time() + 60
-
-    def queue(tx: Tx) -> list[int | None]:
-        return [
-            tx.enqueue("slack", "a", "message", json.dumps({"n": n}), utcnow(), lease)
-            for n in range(2)
-        ]
-
-    first, second = await store.write(queue)
-    assert first is not None and second is None
-    assert await take(store) == []  # the first is leased; the second waits behind it
-    await store.write(lambda tx: tx.remove_delivered(first))
-    (row,) = await take(store)
-    assert (row.payload, row.attempts) == ({"n": 1}, 0)
-
-
 async def test_rows_for_a_channel_with_no_room_are_left_where_they_are(
     store: SqliteStore,
 ) -> None:
