@@ -215,21 +215,18 @@ class Work:
         self.tx.append_event(event.id, line, body, self.now())
         self.evented = True
         if self.policy.webhooks:
-            self._queue(Target.BOT, line, "event", event.model_dump(), body)
+            self._queue(Target.BOT, line, "event", body)
         if botpress and self.policy.botpress:
-            self._queue(Target.BOTPRESS, line, "event", event.model_dump(), body)
+            self._queue(Target.BOTPRESS, line, "event", body)
 
     def enqueue(self, target: Target, conversation_id: str, kind: str, payload: Any) -> None:
         """The way into the outbox (with `event`'s): the drainer of `target` is woken after
         the commit."""
         text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-        self._queue(target, conversation_id, kind, payload, text)
+        self._queue(target, conversation_id, kind, text)
 
-    def _queue(
-        self, target: Target, conversation_id: str, kind: str, payload: Any, text: str
-    ) -> None:
-        """Queue a row (`text`: its payload's JSON); its drainer is woken after the commit."""
-        self.tx.enqueue(target, conversation_id, kind, text, self.now())
+    def _queue(self, target: Target, conversation_id: str, kind: str, payload: str) -> None:
+        self.tx.enqueue(target, conversation_id, kind, payload, self.now())
         self.queued.add(target)
 
     def as_seen(self, agent: User) -> Agent:
