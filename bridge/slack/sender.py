@@ -497,20 +497,26 @@ class SlackSender:
         )
 
     async def _ephemeral(self, row: OutboxRow, view: View, told: Ephemeral) -> None:
-        """A word to one agent. Slack keeps no trace an app can look up, so after an attempt
-        that may have reached them it is not sent again: at most once, never twice."""
+        """A word to one agent, in the conversation's thread."""
+        rendered = notices.ephemeral(told)
+        await self._tell(row, told.user, view.conv.channel, view.conv.thread_ts, rendered)
+
+    async def _tell(
+        self, row: OutboxRow, user: str, channel: str, thread_ts: str | None, said: Rendered
+    ) -> None:
+        """Post an ephemeral notice. Slack keeps no trace of one an app can look up, so
+        after an attempt that may have reached them it is not sent again: at most once,
+        never twice."""
         if row.maybe_sent:
             log.info("an ephemeral notice may have gone out already; not repeating it")
             return
-        conv = view.conv
-        rendered = notices.ephemeral(told)
         await self._api.call(
             "chat.postEphemeral",
-            channel=conv.channel,
-            user=told.user,
-            thread_ts=conv.thread_ts,
-            text=rendered.text,
-            blocks=rendered.blocks,
+            channel=channel,
+            user=user,
+            thread_ts=thread_ts,
+            text=said.text,
+            blocks=said.blocks,
         )
 
     # --- approval requests ----------------------------------------------------------------
@@ -601,21 +607,10 @@ class SlackSender:
     async def _approval_notice(
         self, row: OutboxRow, seen: ApprovalView, told: ApprovalNotice
     ) -> None:
-        """Why a decision changed nothing, to whoever made it, in the request's thread. At
-        most once, as every ephemeral (Slack keeps no trace of one to look up)."""
-        if row.maybe_sent:
-            log.info("an ephemeral notice may have gone out already; not repeating it")
-            return
+        """Why a decision changed nothing, to whoever made it, in the request's thread."""
         a = seen.approval
         rendered = approvals.notice(told.why, seen, told.user)
-        await self._api.call(
-            "chat.postEphemeral",
-            channel=a.channel,
-            user=told.user,
-            thread_ts=a.thread_ts or a.ts,
-            text=rendered.text,
-            blocks=rendered.blocks,
-        )
+        await self._tell(row, told.user, a.channel, a.thread_ts or a.ts, rendered)
 
     async def _approval_view(
         self,
