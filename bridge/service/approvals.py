@@ -53,7 +53,6 @@ class Seen:
     """An approval request as the bot reads it: with who decided it, as the bot sees them."""
 
     approval: Approval
-    decider_id: str | None
     agent: Agent | None
 
 
@@ -130,7 +129,7 @@ class ApprovalCommands:
                 raise NotFound(approval_id)
             decider = tx.user(approval.decider_id) if approval.decider_id else None
             seen = seen_as(self._core.policy, decider) if decider else None
-            return Seen(approval, approval.decider_id, seen)
+            return Seen(approval, seen)
 
         return await self._core.read(read)
 
