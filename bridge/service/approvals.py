@@ -162,6 +162,18 @@ class ApprovalCommands:
 
         return await self._core.write(keep)
 
+    async def tell(self, approval_id: str, user: str, why: Why) -> None:
+        """Tell `user` (a Slack user id), in a notice only they see, that what they did on
+        the request could not be done (a form Slack would not open)."""
+
+        def tell(w: Work) -> None:
+            approval = w.tx.approval(approval_id)
+            if approval is not None:
+                notice = ApprovalNotice(approvalId=approval.id, user=user, why=why)
+                w.to_slack_in(approval.line, approval.channel, notice)
+
+        await self._core.write(tell)
+
     async def decide(
         self,
         approval_id: str,

@@ -342,13 +342,16 @@ def reminder(approval: Approval, left: int, mention: str) -> Rendered:
 
 def notice(why: Why, seen: ApprovalView, user: str) -> Rendered:
     """What `user` is told, only them, when their decision changed nothing: they may not
-    decide, or the request was settled already (as what, by whom)."""
+    decide, the request was settled already (as what, by whom), or its form would not
+    open."""
     text = _notice_text(why, seen, user)
     return Rendered(text=truncate_mrkdwn(text, MAX_FALLBACK_TEXT), blocks=[section(text)])
 
 
 def _notice_text(why: Why, seen: ApprovalView, user: str) -> str:
     a, decider = seen.approval, seen.decider
+    if why is Why.UNHANDLED:
+        return ":warning: Slack could not open the form just now; nothing changed. Try again."
     if why is Why.NOT_ALLOWED:
         return (
             ":no_entry: Only members of the agents' group may decide approval requests; "

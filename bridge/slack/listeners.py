@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
+from bridge.events import Why
 from bridge.model import ApprovalStatus, Decision, Status
 from bridge.outbox import Defer, Retry
 from bridge.service import NotFound, Service
@@ -192,6 +193,7 @@ async def on_approval_form(
             )
         except (Refused, Retry, Defer) as exc:
             log.warning("could not open the %s form: %s", clicked.decision.value, exc)
+            await service.approvals.tell(approval.id, clicked.user, Why.UNHANDLED)
     await ack()
 
 

@@ -324,6 +324,24 @@ async def test_a_reminder_at_three_quarters_then_expired_at_the_end(stage: Stage
     assert "expired" in told(slack, ALICE)[0]
 
 
+async def test_a_form_slack_will_not_open_is_said_and_decides_nothing(stage: Stage) -> None:
+    """`views.open` refused (its rate tier spent, Slack's own trouble): the clicker is told,
+    only them, and may click again; the request still waits."""
+    slack = stage.slack
+    approval_id = await ask(stage)
+    ts = await posted(stage, approval_id)
+    slack.fail("views.open", "internal_error")
+    assert await slack.click(ALICE, CHANNEL, ts, EDIT) == 200
+    await slack.wait_for(lambda: len(told(slack, ALICE)) == 1)
+    assert "could not open the form" in told(slack, ALICE)[0]
+    assert slack.open_views(ALICE) == [] and buttons(slack, ts) == [APPROVE, EDIT, REJECT]
+    assert (await approval(stage, approval_id))["status"] == "pending"
+
+    assert await slack.click(ALICE, CHANNEL, ts, EDIT) == 200  # again: it opens this time
+    [form] = slack.open_views(ALICE)
+    assert form["callback_id"] == "approval_edit"
+
+
 async def test_cancel_rewrites_the_message_and_tells_the_bot_nothing(stage: Stage) -> None:
     slack, bot = stage.slack, stage.bot
     assert bot is not None
