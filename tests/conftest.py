@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from bridge.server import Bridge
 from bridge.store.sqlite import SqliteStore
 from bridge.testing.fake_bot import FakeBot
 from bridge.testing.fake_slack import FakeSlack
+from tests import postgres
 
 CHANNEL = "C0HANDOFF"
 ALICE = "U0ALICE"
@@ -233,6 +234,23 @@ async def make_stage(slack: FakeSlack, bot: FakeBot, tmp_path: Path) -> AsyncIte
 @pytest.fixture
 async def stage(make_stage: StageFactory) -> Stage:
     return await make_stage()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server's superuser URL for the whole run (`tests/postgres.py`)."""
+    with postgres.server() as url:
+        if url is None:
+            pytest.skip(
+                f"no PostgreSQL: install Debian's postgresql package, or set {postgres.ENV}"
+            )
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A new, empty database of the test's own."""
+    return postgres.fresh_database(postgres_server)
 
 
 @pytest.fixture

@@ -1,0 +1,98 @@
+"""A PostgreSQL server for the tests that need one.
+
+`BRIDGE_TEST_POSTGRES_URL` names one to use (a superuser's URL: each test gets a database of
+its own). Without it, a throwaway cluster is started in a temporary directory, on a free
+port, from the server's binaries if they are installed (Debian's `postgresql` package; as the
+`postgres` user when the tests run as root, since `initdb` refuses root). Neither: the tests
+skip, saying why. `.ci/run` makes sure CI always has one.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ENV = "BRIDGE_TEST_POSTGRES_URL"
+
+
+def binaries() -> Path | None:
+    """Where `initdb` and `pg_ctl` are, newest version first; None when not installed."""
+    for found in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+        if (Path(found) / "initdb").exists():
+            return Path(found)
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _as_owner(command: list[str]) -> list[str]:
+    """`command`, run as `postgres` when we are root (the server refuses to run as root)."""
+    if os.geteuid() != 0:
+        return command
+    return ["runuser", "-u", "postgres", "--", *command]
+
+
+@contextmanager
+def server() -> Iterator[str | None]:
+    """A superuser's URL of a running server, or None (with no way to get one)."""
+    given = os.environ.get(ENV)
+    if given:
+        yield given
+        return
+    bindir = binaries()
+    if bindir is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="hitl-pg-") as tmp:
+        data = Path(tmp) / "data"
+        data.mkdir()
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam("postgres")
+            os.chown(tmp, owner.pw_uid, owner.pw_gid)
+            os.chown(data, owner.pw_uid, owner.pw_gid)
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.STDOUT, "check": True}
+        subprocess.run(
+            _as_owner([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]),
+            **quiet,  # type: ignore[arg-type]
+        )
+        port = _free_port()
+        options = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off"
+        ctl = str(bindir / "pg_ctl")
+        log = str(Path(tmp) / "log")
+        subprocess.run(
+            _as_owner([ctl, "-D", str(data), "-o", options, "-l", log, "-w", "start"]),
+            **quiet,  # type: ignore[arg-type]
+        )
+        try:
+            yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        finally:
+            subprocess.run(
+                _as_owner([ctl, "-D", str(data), "-m", "immediate", "stop"]),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=False,
+            )
+
+
+def fresh_database(url: str) -> str:
+    """A new, empty database on the server `url` names; its URL."""
+    import psycopg
+
+    name = f"t{time.time_ns():x}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return url.rsplit("/", 1)[0] + f"/{name}"
