@@ -162,6 +162,17 @@ def _approval(row: Sequence[Any]) -> Approval:
     )
 
 
+def _view(row: Sequence[Any]) -> View:
+    """A conversation's view from the columns `_VIEW` reads."""
+    return View(
+        _conversation(row),
+        _user(row, _AT_USER) if row[_AT_USER] else None,
+        _user(row, _AT_ASSIGNEE) if row[_AT_ASSIGNEE] else None,
+        _stored(row, _AT_MESSAGE) if row[_AT_MESSAGE] else None,
+        row[_AT_TS],
+    )
+
+
 def _user(row: Sequence[Any], at: int = 0) -> User:
     id_, role, name, picture_url, email, slack_user_id = row[at : at + len(_USER)]
     return User(id_, Role(role), name, picture_url, email, slack_user_id)
@@ -311,15 +322,7 @@ class SqliteTx(Tx):
         row = self._db.execute(
             _VIEW, {"conversation": conversation_id, "message": message_id}
         ).fetchone()
-        if row is None:
-            return None
-        return View(
-            _conversation(row),
-            _user(row, _AT_USER) if row[_AT_USER] else None,
-            _user(row, _AT_ASSIGNEE) if row[_AT_ASSIGNEE] else None,
-            _stored(row, _AT_MESSAGE) if row[_AT_MESSAGE] else None,
-            row[_AT_TS],
-        )
+        return None if row is None else _view(row)
 
     def conversation_by_thread(self, channel: str, thread_ts: str) -> Conversation | None:
         row = self._one(f"{_CONVERSATIONS} WHERE channel = ? AND thread_ts = ?", channel, thread_ts)
