@@ -87,9 +87,12 @@ def _backup(to: Path) -> int:
     from bridge.config import load_database_settings
 
     try:
-        database = load_database_settings().database_path
+        settings = load_database_settings()
     except ConfigError as exc:
         return _refuse(exc.problems, 2)
+    if settings.postgres_url:
+        return _refuse(["backup copies a SQLite database; back PostgreSQL up with pg_dump"], 2)
+    database = settings.database_path
     try:
         backup(database, to)
     except BackupError as exc:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     Field,
@@ -101,9 +102,19 @@ _SOURCES = SettingsConfigDict(
 )
 
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
 def _database_url(v: str) -> str:
+    if v.startswith(POSTGRES_SCHEMES):
+        if not urlsplit(v).hostname:
+            raise ValueError("must name a host, such as postgresql://user:pw@host:5432/db")
+        return v
     if not v.startswith("sqlite:///") or v == "sqlite:///":
-        raise ValueError("must be a SQLite URL such as sqlite:///bridge.db")
+        raise ValueError(
+            "must be a SQLite URL such as sqlite:///bridge.db, or a PostgreSQL one such as "
+            "postgresql://user:pw@host:5432/db"
+        )
     if v.removeprefix("sqlite:///").partition("?")[0] == ":memory:":
         raise ValueError("must name a file: an in-memory database loses everything at each restart")
     return v
@@ -128,7 +139,13 @@ class DatabaseSettings(BaseSettings):
 
     @property
     def database_path(self) -> Path:
+        """The SQLite file (see `postgres_url` for PostgreSQL)."""
         return _database_path(self.database_url)
+
+    @property
+    def postgres_url(self) -> str | None:
+        """The PostgreSQL database's URL; None for SQLite."""
+        return self.database_url if self.database_url.startswith(POSTGRES_SCHEMES) else None
 
 
 class Settings(BaseSettings):
@@ -385,7 +402,13 @@ class Settings(BaseSettings):
 
     @property
     def database_path(self) -> Path:
+        """The SQLite file (see `postgres_url` for PostgreSQL)."""
         return _database_path(self.database_url)
+
+    @property
+    def postgres_url(self) -> str | None:
+        """The PostgreSQL database's URL; None for SQLite."""
+        return self.database_url if self.database_url.startswith(POSTGRES_SCHEMES) else None
 
     @property
     def base_url(self) -> str:

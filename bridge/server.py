@@ -34,7 +34,7 @@ from bridge.slack.intake import Intake
 from bridge.slack.pacing import Pacer
 from bridge.slack.sender import SlackSender
 from bridge.slack.webapi import TIMEOUT, WebApi
-from bridge.startup import SETTINGS, StartupError, listen_problem, open_store
+from bridge.startup import SETTINGS, StartupError, listen_problem, open_postgres, open_store
 from bridge.store import Store, Unavailable
 from bridge.throttle import Throttle
 
@@ -77,7 +77,10 @@ class Bridge:
 
     async def _start(self, check_slack: bool) -> None:
         s = self.settings
-        self._store = store = await open_store(s.database_path, s.sqlite_synchronous)
+        if s.postgres_url:
+            self._store = store = await open_postgres(s.postgres_url)
+        else:
+            self._store = store = await open_store(s.database_path, s.sqlite_synchronous)
         policy = Policy(
             channel_for=s.channel_for,
             webhooks=s.webhook_url is not None,

@@ -18,6 +18,7 @@ import sys
 from contextlib import closing
 from pathlib import Path
 from typing import IO
+from urllib.parse import urlsplit
 
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -32,6 +33,7 @@ SETTINGS = 2
 ENVIRONMENT = 1
 # `check` gives Slack this long to answer it all (`serve` waits for as long as it takes).
 CHECK_TIMEOUT = 10.0
+PG_CONNECT_TIMEOUT = 10.0  # seconds to reach PostgreSQL at start: then the start fails
 
 # What SQLite's error means for the file, by the start of its name.
 _SQLITE_FAULTS = {
@@ -60,6 +62,29 @@ async def open_store(path: Path, synchronous: str = "normal") -> Store:
         return await SqliteStore.open(path, synchronous=synchronous)
     except (sqlite3.Error, OSError, RuntimeError) as exc:  # RuntimeError: a newer schema
         raise StartupError([database_problem(path, exc)]) from None
+
+
+async def open_postgres(url: str) -> Store:
+    """The PostgreSQL database, or a `StartupError` naming where it is (never the password)
+    and what is wrong."""
+    from bridge.store.postgres import PgStore  # psycopg is loaded only for PostgreSQL
+
+    try:
+        return await asyncio.wait_for(PgStore.open(url), PG_CONNECT_TIMEOUT)
+    except Exception as exc:  # psycopg's errors, a timeout, a newer schema
+        where = _where(url)
+        what = "did not answer in time" if isinstance(exc, TimeoutError) else _first_line(exc)
+        raise StartupError([f"BRIDGE_DATABASE_URL: PostgreSQL at {where}: {what}"]) from None
+
+
+def _where(url: str) -> str:
+    """host:port/database of a PostgreSQL URL: what a log line may say of it."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or 5432}{parts.path}"
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def database_problem(path: Path, exc: BaseException) -> str:

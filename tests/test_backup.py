@@ -54,3 +54,6 @@ async def test_a_live_bridge_is_backed_up_whole_and_a_backup_is_never_overwritte
     assert out.strip() == f"hitl-bridge: {nowhere} is not a folder: make it first"
     code, out = await run("backup", str(copy), env=env | {"BRIDGE_DATABASE_URL": "x"}, cwd=tmp_path)
     assert code == 2 and out.startswith("hitl-bridge: BRIDGE_DATABASE_URL: must be a SQLite URL")
+    postgres = {"BRIDGE_DATABASE_URL": "postgresql://u:pw@db.example.com/bridge"}
+    code, out = await run("backup", str(copy), env=env | postgres, cwd=tmp_path)
+    assert code == 2 and "back PostgreSQL up with pg_dump" in out

@@ -30,7 +30,7 @@ class PgStore(Store):
         """Connect, and bring the schema up to date (once, whoever else starts now)."""
 
         def connect() -> Any:
-            conn = psycopg.connect(url, row_factory=row_factory)
+            conn = psycopg.connect(url, row_factory=row_factory, connect_timeout=10)
             migrate(conn)
             return conn
 
