@@ -184,7 +184,8 @@ SETTING_RULES: dict[str, str] = {
     "_url": "an `http://` or `https://` URL",
     "_port": "1 to 65535",
     "_slack_id": "a Slack id: capital letters and digits",
-    "_database": "`sqlite:///` and a file path; `sqlite:///:memory:` is refused",
+    "_database": "`sqlite:///` and a file path (`sqlite:///:memory:` is refused), or "
+    "`postgresql://` with a host",
     "_queues": "`name=CHANNEL_ID`, comma-separated",
     "_media_allow_networks": "networks, comma-separated (`10.1.2.0/24,fd12::/64`)",
     "_log_level": "`DEBUG`, `INFO`, `WARNING` or `ERROR`",
@@ -286,7 +287,9 @@ SETTINGS: dict[str, tuple[str, str]] = {
                               "dead letter."),
     "database_url": ("Server, storage and logs", "The SQLite file. `sqlite:///bridge.db` is "
                      "relative to the working directory, `sqlite:////var/lib/hitl-bridge/"
-                     "bridge.db` (four slashes) absolute."),
+                     "bridge.db` (four slashes) absolute. `postgresql://user:pw@host:5432/db`: "
+                     "PostgreSQL 14 or newer, for one instance so far (several instances on "
+                     "one database are not supported yet)."),
     "sqlite_synchronous": ("Server, storage and logs", "How hard SQLite makes each commit "
                            "durable. `normal`: a killed process loses nothing committed; a "
                            "power cut or kernel crash can lose the last commits. `full`: "
