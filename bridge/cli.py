@@ -36,6 +36,12 @@ def main(argv: list[str] | None = None) -> int:
         help="copy the database to PATH, consistently, while the bridge runs (needs only"
         " BRIDGE_DATABASE_URL)",
     ).add_argument("path", metavar="PATH", help="the copy to make (must not exist yet)")
+    copy = commands.add_parser(
+        "copy-db",
+        help="copy a SQLite bridge database into an empty PostgreSQL one (stop the bridge first)",
+    )
+    copy.add_argument("source", metavar="FROM_URL", help="sqlite:///bridge.db")
+    copy.add_argument("target", metavar="TO_URL", help="postgresql://user:pw@host:5432/db")
     demo = commands.add_parser(
         "demo",
         help="play a whole handoff against a fake Slack, in this terminal (needs no settings)",
@@ -58,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "backup":
         return _backup(Path(args.path))
+    if args.command == "copy-db":
+        return _copy_db(args.source, args.target)
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -98,6 +106,22 @@ def _backup(to: Path) -> int:
     except BackupError as exc:
         return _refuse([str(exc)], 1)
     print(f"backed up {database} to {to}")
+    return 0
+
+
+def _copy_db(source: str, target: str) -> int:
+    """`hitl-bridge copy-db FROM_URL TO_URL`."""
+    from bridge.copydb import CopyError, copy_db
+
+    try:
+        copied = copy_db(source, target)
+    except CopyError as exc:
+        return _refuse([str(exc)], 1)
+    except Exception as exc:  # the target's driver: unreachable, refused, ...
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return _refuse([f"could not copy: {first}"], 1)
+    rows = ", ".join(f"{n} {table}" for table, n in copied.items() if n)
+    print(f"copied {sum(copied.values())} rows ({rows or 'none'})")
     return 0
 
 
