@@ -14,6 +14,7 @@ flight is recorded once it can: quietly (the store logs the outage, once).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -31,10 +32,11 @@ T = TypeVar("T")
 
 # Seconds between tries while the database cannot take writes.
 PAUSE = 1.0
-# Seconds a row taken is leased for: longer than any delivery takes (a party's timeout, its
-# retries inside one attempt). Only a run that ended without settling its rows lets a lease
-# run out, and the next start releases those at once.
-LEASE = 600.0
+# Seconds a row taken is leased for, renewed every third of it while its delivery lasts
+# (`Drainer._renew`): a lease runs out only when its holder is gone. SQLite's next start
+# releases its leases at once; on a database several instances share, another instance takes
+# the rows over when their lease runs out.
+LEASE = 60.0
 
 
 class Retry(Exception):
@@ -144,6 +146,7 @@ class Drainer:
         }
         self._latency = metrics.latency.labels(target)
         self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._holding: set[int] = set()  # the ids of the rows being delivered: leased
         self._stopping = False
         # The last take filled every free worker (or found none): other conversations may be
         # waiting, so a worker that is done goes back to the pool rather than on with its
@@ -158,6 +161,14 @@ class Drainer:
         await _when_stored(
             lambda: self._store.write(lambda tx: tx.release_leases(self._target, now))
         )
+        renewing = asyncio.create_task(self._renew())
+        try:
+            await self._drain()
+        finally:
+            renewing.cancel()
+            await asyncio.gather(renewing, return_exceptions=True)
+
+    async def _drain(self) -> None:
         while not self._stopping:
             seen = self._pulse.count
             try:
@@ -166,6 +177,15 @@ class Drainer:
                 wait = PAUSE
             if wait > 0:
                 await self._pulse.wait(seen, wait)
+
+    async def _renew(self) -> None:
+        """Keep the leases of the rows being delivered from running out."""
+        while not self._stopping:
+            await asyncio.sleep(LEASE / 3)
+            if held := list(self._holding):
+                renew = partial(_renew_leases, held, time.time() + LEASE)
+                with contextlib.suppress(Unavailable):  # again in a third of a lease
+                    await self._store.write(renew)
 
     async def _start_due(self) -> float:
         """Start delivering the rows due, as many as there is room for. How long to wait
@@ -222,6 +242,13 @@ class Drainer:
 
     async def _deliver_one(self, row: OutboxRow) -> OutboxRow | None:
         """Deliver one row; the next of its conversation when that was taken with it."""
+        self._holding.add(row.id)
+        try:
+            return await self._attempt(row)
+        finally:
+            self._holding.discard(row.id)
+
+    async def _attempt(self, row: OutboxRow) -> OutboxRow | None:
         try:
             wait = self._sender.hold(row)
             if wait > 0:
@@ -354,6 +381,10 @@ class Drainer:
 
     def _count(self, outcome: str) -> None:
         self._outcomes[outcome].inc()
+
+
+def _renew_leases(row_ids: list[int], until: float, tx: Tx) -> None:
+    tx.renew_leases(row_ids, until)
 
 
 async def _when_stored(run: Callable[[], Awaitable[T]]) -> T:

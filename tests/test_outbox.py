@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bridge import outbox
 from bridge.metrics import Metrics
 from bridge.model import utcnow
 from bridge.outbox import Drainer, Fail, Load, backoff
@@ -52,7 +53,7 @@ class Recorder:
 
 
 async def run(
-    sender: Recorder, rows: int = 3, load: Load | None = None
+    sender: Recorder, rows: int = 3, load: Load | None = None, limit: int = 200
 ) -> dict[tuple[str, str], tuple[int, float]]:
     """Queue rows 0 to `rows - 1` of one conversation, drain them, and say what is left."""
 
@@ -68,7 +69,7 @@ async def run(
     )  # fmt: skip
     task = asyncio.create_task(drainer.run())
     try:
-        for _ in range(200):
+        for _ in range(limit):
             stats = await sender.store.read(lambda tx: tx.outbox_stats())
             if ("t", "pending") not in stats:
                 return stats
@@ -191,3 +192,19 @@ async def test_rows_a_run_left_taken_go_out_as_soon_as_the_next_starts(store: St
     await store.write(lambda tx: tx.take_due("t", time.time(), 1, time.time() + 3600))
     assert await run(Noting(store, set()), rows=0) == {}
     assert maybe_sent == [True]
+
+
+async def test_a_lease_lasts_as_long_as_its_delivery(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delivery longer than a lease renews it: the row is not taken again meanwhile."""
+    monkeypatch.setattr(outbox, "LEASE", 0.3)
+    sends: list[int] = []
+
+    class Slow(Recorder):
+        async def send(self, row: OutboxRow) -> None:
+            sends.append(row.payload["n"])
+            await asyncio.sleep(1.2)  # four leases' time
+
+    assert await run(Slow(store, set()), rows=1, limit=300) == {}
+    assert sends == [0]

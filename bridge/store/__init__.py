@@ -310,6 +310,10 @@ class OutboxRows(Protocol):
         """When the next head `take_due` would take (`full` as there) falls due."""
         ...
 
+    def renew_leases(self, row_ids: Sequence[int], until: float) -> None:
+        """Lease the rows (still leased: not settled meanwhile) until `until`."""
+        ...
+
     def release_leases(self, target: str, now: float) -> int:
         """Make every leased row of `target` due at `now`: the run that took them is over.
         How many there were."""

@@ -124,9 +124,11 @@ class PgTx(SqliteTx):
     def take_due(
         self, target: str, now: float, limit: int, lease: float, full: Collection[str] = ()
     ) -> list[OutboxRow]:
+        # Another instance taking at the same moment skips the rows this one locked; once
+        # this commits, they are leased, and not due for anyone.
         rows = self._all(
             f"{base._HEADS} WHERE h.target = ? AND h.next_at <= ? {_room(full)}"
-            " ORDER BY h.next_at LIMIT ?",
+            " ORDER BY h.next_at LIMIT ? FOR UPDATE OF o SKIP LOCKED",
             target,
             now,
             *full,
@@ -135,6 +137,26 @@ class PgTx(SqliteTx):
         for r in rows:
             self._run(base._TAKE, lease, r[0])
         return [base._outbox_row(r) for r in rows]
+
+    def take_next(
+        self, target: str, conversation_id: str, now: float, lease: float
+    ) -> OutboxRow | None:
+        row = self._one(
+            f"{base._HEADS} WHERE h.target = ? AND h.conversation_id = ? AND h.next_at <= ?"
+            " FOR UPDATE OF o SKIP LOCKED",
+            target,
+            conversation_id,
+            now,
+        )
+        if row is None:
+            return None
+        self._run(base._TAKE, lease, row[0])
+        return base._outbox_row(row)
+
+    def release_leases(self, target: str, now: float) -> int:
+        """Nothing: other instances may hold leases on this database. A lease whose holder
+        is gone runs out instead (`outbox.LEASE`), and another instance takes the row."""
+        return 0
 
     def next_due_at(self, target: str, full: Collection[str] = ()) -> float | None:
         row = self._one(

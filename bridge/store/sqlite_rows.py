@@ -655,6 +655,14 @@ class SqliteTx(Tx):
         )
         return float(row["t"]) if row and row["t"] is not None else None
 
+    def renew_leases(self, row_ids: Sequence[int], until: float) -> None:
+        """Their heads wait as long (a trigger)."""
+        self._run(
+            f"UPDATE outbox SET next_at = ? WHERE leased = 1 AND id IN ({_marks(row_ids)})",
+            until,
+            *row_ids,
+        )
+
     def release_leases(self, target: str, now: float) -> int:
         """Their heads fall due as well (a trigger)."""
         return self._run(

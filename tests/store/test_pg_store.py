@@ -3,13 +3,27 @@ runs, in PostgreSQL's dialect, through a handoff, a reply, the outbox and an app
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from datetime import UTC, datetime
 
 from bridge.events import Target
-from bridge.model import AgentProfile, ApprovalStatus, Decision, TextMessage, TextPayload
+from bridge.metrics import Metrics
+from bridge.model import (
+    AgentProfile,
+    ApprovalStatus,
+    Decision,
+    TextMessage,
+    TextPayload,
+    utcnow,
+)
+from bridge.outbox import Drainer, Fail
+from bridge.pulse import Pulse
 from bridge.service import Policy, Service
+from bridge.store import OutboxRow, Tx
 from bridge.store.postgres import PgStore
+from bridge.testing.waiting import wait_until
 
 ALICE = AgentProfile("U0ALICE", "Alice", None, "alice@example.com")
 
@@ -66,3 +80,56 @@ async def test_a_handoff_and_an_approval_on_postgresql(postgres_url: str) -> Non
         await service.timers.prune()
     finally:
         await store.close()
+
+
+async def test_two_instances_drain_one_outbox_each_row_once_in_order(postgres_url: str) -> None:
+    """Two bridges' drainers on one database at once: a row is taken by one of them at a
+    time (locked as it is taken, leased once taken), and each conversation's rows go out in
+    order, whichever instance sends them."""
+    stores = [await PgStore.open(postgres_url) for _ in range(2)]
+    sent: list[tuple[int, str, int]] = []  # (instance, conversation, n)
+
+    class Sender:
+        def __init__(self, instance: int) -> None:
+            self.instance = instance
+
+        def hold(self, row: OutboxRow) -> float:
+            return 0.0
+
+        async def send(self, row: OutboxRow) -> None:
+            sent.append((self.instance, row.conversation_id, row.payload["n"]))
+            await asyncio.sleep(0.001)
+
+        async def delivered(self, row: OutboxRow) -> None:
+            pass
+
+        async def failed(self, row: OutboxRow, reason: Fail) -> None:
+            raise AssertionError(reason)
+
+    def queue(tx: Tx) -> None:
+        for n in range(10):
+            for c in range(20):
+                tx.enqueue("bot", f"conv{c}", "event", json.dumps({"n": n}), utcnow())
+
+    await stores[0].write(queue)
+    drainers = [
+        Drainer(store, "bot", Sender(i), Pulse(), retry_base=0.01, retry_max=0.01,
+                metrics=Metrics(), concurrency=8)
+        for i, store in enumerate(stores)
+    ]  # fmt: skip
+    tasks = [asyncio.create_task(d.run()) for d in drainers]
+    try:
+        await wait_until(lambda: len(sent) >= 200, 30)
+        await asyncio.sleep(0.3)  # a row taken twice would be sent by now
+    finally:
+        for d in drainers:
+            await d.stop(1)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for store in stores:
+            await store.close()
+    assert len(sent) == 200
+    for c in range(20):
+        assert [n for _, conv, n in sent if conv == f"conv{c}"] == list(range(10))
+    assert {i for i, _, _ in sent} == {0, 1}  # both took part
