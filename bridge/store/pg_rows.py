@@ -125,11 +125,14 @@ class PgTx(SqliteTx):
         self, target: str, now: float, limit: int, lease: float, full: Collection[str] = ()
     ) -> list[OutboxRow]:
         # Another instance taking at the same moment skips the rows this one locked; once
-        # this commits, they are leased, and not due for anyone.
+        # this commits, they are leased, and not due for anyone. The row's own `next_at` is
+        # asked too: a row locked after its taker committed is checked again as it is now
+        # (its head, joined, would still be read as it was when the statement began).
         rows = self._all(
-            f"{base._HEADS} WHERE h.target = ? AND h.next_at <= ? {_room(full)}"
-            " ORDER BY h.next_at LIMIT ? FOR UPDATE OF o SKIP LOCKED",
+            f"{base._HEADS} WHERE h.target = ? AND h.next_at <= ? AND o.next_at <= ?"
+            f" {_room(full)} ORDER BY h.next_at LIMIT ? FOR UPDATE OF o SKIP LOCKED",
             target,
+            now,
             now,
             *full,
             limit,
@@ -143,9 +146,10 @@ class PgTx(SqliteTx):
     ) -> OutboxRow | None:
         row = self._one(
             f"{base._HEADS} WHERE h.target = ? AND h.conversation_id = ? AND h.next_at <= ?"
-            " FOR UPDATE OF o SKIP LOCKED",
+            " AND o.next_at <= ? FOR UPDATE OF o SKIP LOCKED",
             target,
             conversation_id,
+            now,
             now,
         )
         if row is None:
