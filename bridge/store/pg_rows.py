@@ -15,7 +15,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from bridge.model import Conversation, iso
+from bridge.model import Approval, Conversation, iso
 from bridge.store import OutboxRow, View
 from bridge.store import sqlite_rows as base
 from bridge.store.sqlite_rows import SqliteTx
@@ -63,6 +63,26 @@ class PgTx(SqliteTx):
 
     def _run(self, sql: str, *args: Any) -> int:
         return int(self._db.execute(dialect(sql), args).rowcount)
+
+    # What a transaction reads to decide on, it locks: another instance deciding on the same
+    # conversation or request at once waits, then reads what the first decided (SQLite's one
+    # writer at a time gives the same for free).
+
+    def conversation(self, conversation_id: str) -> Conversation | None:
+        row = self._one(f"{base._CONVERSATIONS} WHERE id = ? FOR UPDATE", conversation_id)
+        return base._conversation(row) if row else None
+
+    def conversation_by_thread(self, channel: str, thread_ts: str) -> Conversation | None:
+        row = self._one(
+            f"{base._CONVERSATIONS} WHERE channel = ? AND thread_ts = ? FOR UPDATE",
+            channel,
+            thread_ts,
+        )
+        return base._conversation(row) if row else None
+
+    def approval(self, approval_id: str) -> Approval | None:
+        row = self._one(f"{base._APPROVALS} WHERE id = ? FOR UPDATE", approval_id)
+        return base._approval(row) if row else None
 
     def view(self, conversation_id: str, message_id: str | None = None) -> View | None:
         sql = _NAMED.sub(r"%(\1)s", base._VIEW.replace("%", "%%"))

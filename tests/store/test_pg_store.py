@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from bridge.events import Target
 from bridge.metrics import Metrics
 from bridge.model import (
+    Action,
     AgentProfile,
     ApprovalStatus,
     Decision,
@@ -133,3 +134,43 @@ async def test_two_instances_drain_one_outbox_each_row_once_in_order(postgres_ur
     for c in range(20):
         assert [n for _, conv, n in sent if conv == f"conv{c}"] == list(range(10))
     assert {i for i, _, _ in sent} == {0, 1}  # both took part
+
+
+async def test_two_instances_deciding_at_once_decide_once(postgres_url: str) -> None:
+    """Two agents, each on another instance, claim the same handoff and decide the same
+    approval request at the same moment: one claim and one decision win, once."""
+    stores = [await PgStore.open(postgres_url) for _ in range(2)]
+    try:
+        services = [
+            Service(store, Policy(channel_for=lambda q: "C0HOME", webhooks=True))
+            for store in stores
+        ]
+        first = services[0]
+        user = await first.bot.create_user("Erin", None, None)
+        conv = await first.bot.start_hitl(
+            user, title=None, description=None, history=[], session=None
+        )
+        agents = [ALICE, AgentProfile("U0BOB", "Bob", None, None)]
+        for _ in range(5):
+            await asyncio.gather(
+                *(
+                    s.agents.act(Action.CLAIM, conv, a)
+                    for s, a in zip(services, agents, strict=True)
+                )
+            )
+            await first.agents.act(Action.RELEASE, conv, ALICE)
+            await first.agents.act(Action.RELEASE, conv, agents[1])
+            approval = await first.approvals.request(text("Refund sent"))
+            verdicts = await asyncio.gather(
+                *(
+                    s.approvals.decide(approval, Decision.APPROVE, a)
+                    for s, a in zip(services, agents, strict=True)
+                )
+            )
+            assert sorted(v.status is not None for v in verdicts) == [False, True]
+        events, _ = await first.bot.events_after(0, 100)
+        kinds = [e.body["type"] for e in events]
+        assert kinds.count("hitlAssigned") == 5 and kinds.count("approvalDecided") == 5
+    finally:
+        for store in stores:
+            await store.close()
