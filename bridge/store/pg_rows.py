@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from bridge.model import Approval, Conversation, iso
-from bridge.store import OutboxRow, View
+from bridge.model import Conversation, iso
+from bridge.store import View
 from bridge.store import sqlite_rows as base
 from bridge.store.sqlite_rows import SqliteTx
 
@@ -55,6 +55,13 @@ def _seconds(later: str, earlier: str) -> str:
 class PgTx(SqliteTx):
     """`SqliteTx` on a psycopg connection (`row_factory` set to `row_factory`)."""
 
+    # Several instances share the database: see `SqliteTx`. A second decider waits, and
+    # then reads what the first decided; a timer or a taker skips the rows another holds,
+    # and finds them settled once it commits (PostgreSQL checks a locked row again).
+    _FOR_UPDATE = " FOR UPDATE"
+    _SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
+    _TAKE_LOCK = " FOR UPDATE OF o SKIP LOCKED"
+
     def _one(self, sql: str, *args: Any) -> Any:
         return self._db.execute(dialect(sql), args).fetchone()
 
@@ -64,25 +71,17 @@ class PgTx(SqliteTx):
     def _run(self, sql: str, *args: Any) -> int:
         return int(self._db.execute(dialect(sql), args).rowcount)
 
-    # What a transaction reads to decide on, it locks: another instance deciding on the same
-    # conversation or request at once waits, then reads what the first decided (SQLite's one
-    # writer at a time gives the same for free).
+    def _run_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        cursor: Any = self._db.cursor()  # psycopg's, whatever `SqliteTx` says
+        with cursor:
+            cursor.executemany(dialect(sql), rows)
 
-    def conversation(self, conversation_id: str) -> Conversation | None:
-        row = self._one(f"{base._CONVERSATIONS} WHERE id = ? FOR UPDATE", conversation_id)
-        return base._conversation(row) if row else None
-
-    def conversation_by_thread(self, channel: str, thread_ts: str) -> Conversation | None:
-        row = self._one(
-            f"{base._CONVERSATIONS} WHERE channel = ? AND thread_ts = ? FOR UPDATE",
-            channel,
-            thread_ts,
-        )
-        return base._conversation(row) if row else None
-
-    def approval(self, approval_id: str) -> Approval | None:
-        row = self._one(f"{base._APPROVALS} WHERE id = ? FOR UPDATE", approval_id)
-        return base._approval(row) if row else None
+    def _room(self, full: Collection[str]) -> str:
+        """`SqliteTx._room` in PostgreSQL's JSON operators (and no empty `IN ()`)."""
+        if not full:
+            return ""
+        marks = ",".join("?" * len(full))
+        return f"AND coalesce((o.payload::jsonb ->> 'channel') NOT IN ({marks}), true)"
 
     def view(self, conversation_id: str, message_id: str | None = None) -> View | None:
         sql = _NAMED.sub(r"%(\1)s", base._VIEW.replace("%", "%%"))
@@ -96,7 +95,7 @@ class PgTx(SqliteTx):
         rows = self._all(
             f"{base._CONVERSATIONS} WHERE status = 'waiting' AND reminders < ?"
             f" AND {_seconds('?', 'waiting_since')} >= (reminders + 1) * ?"
-            " ORDER BY waiting_since LIMIT ?",
+            f" ORDER BY waiting_since LIMIT ?{self._SKIP_LOCKED}",
             most,
             iso(now),
             every,
@@ -141,55 +140,10 @@ class PgTx(SqliteTx):
         row = self._one("SELECT pg_sequence_last_value(pg_get_serial_sequence('events', 'seq'))")
         return int(row[0]) if row and row[0] is not None else 0
 
-    def take_due(
-        self, target: str, now: float, limit: int, lease: float, full: Collection[str] = ()
-    ) -> list[OutboxRow]:
-        # Another instance taking at the same moment skips the rows this one locked; once
-        # this commits, they are leased, and not due for anyone. The row's own `next_at` is
-        # asked too: a row locked after its taker committed is checked again as it is now
-        # (its head, joined, would still be read as it was when the statement began).
-        rows = self._all(
-            f"{base._HEADS} WHERE h.target = ? AND h.next_at <= ? AND o.next_at <= ?"
-            f" {_room(full)} ORDER BY h.next_at LIMIT ? FOR UPDATE OF o SKIP LOCKED",
-            target,
-            now,
-            now,
-            *full,
-            limit,
-        )
-        for r in rows:
-            self._run(base._TAKE, lease, r[0])
-        return [base._outbox_row(r) for r in rows]
-
-    def take_next(
-        self, target: str, conversation_id: str, now: float, lease: float
-    ) -> OutboxRow | None:
-        row = self._one(
-            f"{base._HEADS} WHERE h.target = ? AND h.conversation_id = ? AND h.next_at <= ?"
-            " AND o.next_at <= ? FOR UPDATE OF o SKIP LOCKED",
-            target,
-            conversation_id,
-            now,
-            now,
-        )
-        if row is None:
-            return None
-        self._run(base._TAKE, lease, row[0])
-        return base._outbox_row(row)
-
     def release_leases(self, target: str, now: float) -> int:
         """Nothing: other instances may hold leases on this database. A lease whose holder
         is gone runs out instead (`outbox.LEASE`), and another instance takes the row."""
         return 0
-
-    def next_due_at(self, target: str, full: Collection[str] = ()) -> float | None:
-        row = self._one(
-            "SELECT MIN(h.next_at) AS t FROM outbox_heads h JOIN outbox o ON o.id = h.row_id"
-            f" WHERE h.target = ? {_room(full)}",
-            target,
-            *full,
-        )
-        return float(row["t"]) if row and row["t"] is not None else None
 
     def probe(self) -> None:
         self._run(
@@ -197,11 +151,3 @@ class PgTx(SqliteTx):
             " ON CONFLICT (name) DO UPDATE SET value = excluded.value"
         )
         self._run("DELETE FROM secrets WHERE name = 'probe'")
-
-
-def _room(full: Sequence[str] | Collection[str]) -> str:
-    """`base._ROOM` in PostgreSQL's JSON operators."""
-    if not full:
-        return ""
-    marks = ",".join("?" * len(full))
-    return f"AND coalesce((o.payload::jsonb ->> 'channel') NOT IN ({marks}), true)"

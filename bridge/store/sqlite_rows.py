@@ -244,6 +244,12 @@ class SqliteTx(Tx):
     """The row functions on one connection, for the functions of one batch; in sections by
     table, as the protocols in `bridge.store` are."""
 
+    # What a transaction on a database several instances share adds to what it reads
+    # (`pg_rows.PgTx`): SQLite's one writer at a time needs none of it.
+    _FOR_UPDATE = ""  # a row read to decide on: locked, so a second decider waits
+    _SKIP_LOCKED = ""  # rows a timer works through: another instance's are skipped
+    _TAKE_LOCK = ""  # outbox rows taken (read with their heads): the same
+
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
 
@@ -257,6 +263,13 @@ class SqliteTx(Tx):
     def _run(self, sql: str, *args: Any) -> int:
         """Run a write; how many rows it changed."""
         return self._db.execute(sql, args).rowcount
+
+    def _run_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        self._db.executemany(sql, rows)
+
+    def _room(self, full: Collection[str]) -> str:
+        """The condition `take_due` puts on a row: the channel its payload names has room."""
+        return _ROOM.format(_marks(full))
 
     # users
 
@@ -315,7 +328,7 @@ class SqliteTx(Tx):
         )
 
     def conversation(self, conversation_id: str) -> Conversation | None:
-        row = self._one(f"{_CONVERSATIONS} WHERE id = ?", conversation_id)
+        row = self._one(f"{_CONVERSATIONS} WHERE id = ?{self._FOR_UPDATE}", conversation_id)
         return _conversation(row) if row else None
 
     def view(self, conversation_id: str, message_id: str | None = None) -> View | None:
@@ -325,7 +338,11 @@ class SqliteTx(Tx):
         return None if row is None else _view(row)
 
     def conversation_by_thread(self, channel: str, thread_ts: str) -> Conversation | None:
-        row = self._one(f"{_CONVERSATIONS} WHERE channel = ? AND thread_ts = ?", channel, thread_ts)
+        row = self._one(
+            f"{_CONVERSATIONS} WHERE channel = ? AND thread_ts = ?{self._FOR_UPDATE}",
+            channel,
+            thread_ts,
+        )
         return _conversation(row) if row else None
 
     def history(self, conversation_id: str) -> list[HistoryItem]:
@@ -355,7 +372,7 @@ class SqliteTx(Tx):
     def waiting_since_before(self, cutoff: datetime, limit: int) -> list[Conversation]:
         rows = self._all(
             f"{_CONVERSATIONS} WHERE status = 'waiting' AND waiting_since <= ?"
-            " ORDER BY waiting_since LIMIT ?",
+            f" ORDER BY waiting_since LIMIT ?{self._SKIP_LOCKED}",
             iso(cutoff),
             limit,
         )
@@ -389,7 +406,7 @@ class SqliteTx(Tx):
         """Assigned conversations whose agent has said nothing since `before`, not nudged."""
         rows = self._all(
             f"{_CONVERSATIONS} WHERE status = 'assigned' AND nudged = 0"
-            " AND last_agent_at <= ? ORDER BY last_agent_at LIMIT ?",
+            f" AND last_agent_at <= ? ORDER BY last_agent_at LIMIT ?{self._SKIP_LOCKED}",
             iso(before),
             limit,
         )
@@ -603,23 +620,28 @@ class SqliteTx(Tx):
         self, target: str, now: float, limit: int, lease: float, full: Collection[str] = ()
     ) -> list[OutboxRow]:
         rows = self._all(
-            f"{_HEADS} WHERE h.target = ? AND h.next_at <= ? {_ROOM.format(_marks(full))}"
-            " ORDER BY h.next_at LIMIT ?",
+            # The row's own next_at too: where a row taken by another is locked, it is read
+            # again as it is now, but its head (joined) as it was.
+            f"{_HEADS} WHERE h.target = ? AND h.next_at <= ? AND o.next_at <= ?"
+            f" {self._room(full)} ORDER BY h.next_at LIMIT ?{self._TAKE_LOCK}",
             target,
+            now,
             now,
             *full,
             limit,
         )
-        self._db.executemany(_TAKE, [(lease, r[0]) for r in rows])
+        self._run_many(_TAKE, [(lease, r[0]) for r in rows])
         return [_outbox_row(r) for r in rows]
 
     def take_next(
         self, target: str, conversation_id: str, now: float, lease: float
     ) -> OutboxRow | None:
         row = self._one(
-            f"{_HEADS} WHERE h.target = ? AND h.conversation_id = ? AND h.next_at <= ?",
+            f"{_HEADS} WHERE h.target = ? AND h.conversation_id = ? AND h.next_at <= ?"
+            f" AND o.next_at <= ?{self._TAKE_LOCK}",
             target,
             conversation_id,
+            now,
             now,
         )
         if row is None:
@@ -649,7 +671,7 @@ class SqliteTx(Tx):
     def next_due_at(self, target: str, full: Collection[str] = ()) -> float | None:
         row = self._one(
             "SELECT MIN(h.next_at) AS t FROM outbox_heads h JOIN outbox o ON o.id = h.row_id"
-            f" WHERE h.target = ? {_ROOM.format(_marks(full))}",
+            f" WHERE h.target = ? {self._room(full)}",
             target,
             *full,
         )
@@ -749,7 +771,7 @@ class SqliteTx(Tx):
         )
 
     def approval(self, approval_id: str) -> Approval | None:
-        row = self._one(f"{_APPROVALS} WHERE id = ?", approval_id)
+        row = self._one(f"{_APPROVALS} WHERE id = ?{self._FOR_UPDATE}", approval_id)
         return _approval(row) if row else None
 
     def settle_approval(self, settled: Approval) -> bool:
@@ -779,7 +801,8 @@ class SqliteTx(Tx):
     def due_approval_reminders(self, now: datetime, limit: int) -> list[Approval]:
         rows = self._all(
             f"UPDATE approvals SET remind_at = NULL WHERE id IN (SELECT id FROM approvals"
-            " WHERE remind_at <= ? AND status = 'pending' ORDER BY remind_at LIMIT ?)"
+            " WHERE remind_at <= ? AND status = 'pending' ORDER BY remind_at"
+            f" LIMIT ?{self._SKIP_LOCKED})"
             f" RETURNING {_columns(_APPROVAL)}",
             now.timestamp(),
             limit,
@@ -789,7 +812,7 @@ class SqliteTx(Tx):
     def expired_approvals(self, now: datetime, limit: int) -> list[Approval]:
         rows = self._all(
             f"{_APPROVALS} WHERE status = 'pending' AND expires_at <= ?"
-            " ORDER BY expires_at LIMIT ?",
+            f" ORDER BY expires_at LIMIT ?{self._SKIP_LOCKED}",
             now.timestamp(),
             limit,
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bridge.events import Target
 from bridge.metrics import Metrics
@@ -171,6 +171,32 @@ async def test_two_instances_deciding_at_once_decide_once(postgres_url: str) -> 
         events, _ = await first.bot.events_after(0, 100)
         kinds = [e.body["type"] for e in events]
         assert kinds.count("hitlAssigned") == 5 and kinds.count("approvalDecided") == 5
+    finally:
+        for store in stores:
+            await store.close()
+
+
+async def test_timers_of_two_instances_fire_once(postgres_url: str) -> None:
+    """Both instances run their timers at the same moment, over everything due: each
+    conversation times out once, and each approval request expires once."""
+    later = datetime(2030, 1, 1, tzinfo=UTC)
+    stores = [await PgStore.open(postgres_url) for _ in range(2)]
+    try:
+        policy = Policy(channel_for=lambda q: "C0HOME", webhooks=True)
+        first = Service(stores[0], policy)
+        user = await first.bot.create_user("Erin", None, None)
+        for _ in range(30):
+            await first.bot.start_hitl(user, title=None, description=None, history=[], session=None)
+            await first.approvals.request(text("Refund sent"), expires_in=10)
+        services = [Service(store, policy, clock=lambda: later) for store in stores]
+        stopped = await asyncio.gather(
+            *(s.timers.expire_waiting(timedelta(seconds=1), limit=10) for s in services * 3)
+        )
+        expired = await asyncio.gather(*(s.approvals.expire(limit=10) for s in services * 3))
+        assert (sum(stopped), sum(expired)) == (30, 30)
+        events, _ = await first.bot.events_after(0, 100)
+        kinds = [e.body["type"] for e in events]
+        assert (kinds.count("hitlStopped"), kinds.count("approvalDecided")) == (30, 30)
     finally:
         for store in stores:
             await store.close()
