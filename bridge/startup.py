@@ -152,7 +152,12 @@ async def check(settings: Settings, out: IO[str] | None = None) -> int:
     listens (the database, Slack), reported line by line; the exit code. It does not bind
     the port, so it can run beside a bridge that is serving."""
     out = out or sys.stdout
-    codes = [_report_database(settings.database_path, out), await _report_slack(settings, out)]
+    database = (
+        _report_postgres(settings.postgres_url, out)
+        if settings.postgres_url
+        else _report_database(settings.database_path, out)
+    )
+    codes = [database, await _report_slack(settings, out)]
     code = max(codes)
     if code == 0:
         print("all checks passed", file=out)
@@ -164,6 +169,21 @@ def _report_database(path: Path, out: IO[str]) -> int:
     if problem is not None:
         return _say([problem], ENVIRONMENT)
     print(f"database: {path.absolute()} can be opened", file=out)
+    return 0
+
+
+def _report_postgres(url: str, out: IO[str]) -> int:
+    """Whether PostgreSQL answers at `url`, changing nothing (the schema is brought up to
+    date by `serve`)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=int(PG_CONNECT_TIMEOUT)) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:  # psycopg's errors: refused, unknown database, password
+        return _say([f"BRIDGE_DATABASE_URL: PostgreSQL at {_where(url)}: {_first_line(exc)}"],
+                    ENVIRONMENT)  # fmt: skip
+    print(f"database: PostgreSQL at {_where(url)} answers", file=out)
     return 0
 
 
