@@ -1,9 +1,9 @@
 """The store on PostgreSQL (`BRIDGE_DATABASE_URL=postgresql://...`), through psycopg 3.
 
-Work in progress for #16, not wired into the server yet: one connection on a thread of its
-own, as SQLite's (`sqlite._DatabaseThread`), each transaction committed on its own. What is
-to come: several transactions to a commit (SQLite's lane), pipeline mode, leases taken over
-from a dead instance, wake-ups across instances (`LISTEN`/`NOTIFY`).
+One connection on a thread of its own, as SQLite's (`sqlite._DatabaseThread`), each
+transaction committed on its own; the row functions are `pg_rows.PgTx`. Still to come (#16):
+several transactions to a commit (SQLite's lane), pipeline mode, and wake-ups across
+instances (`LISTEN`/`NOTIFY`).
 """
 
 from __future__ import annotations
