@@ -7,32 +7,14 @@ core's (`service.approvals.decide`), as the Slack wing makes it."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from bridge.model import AgentProfile, Decision
+from tests.bot.test_api import error
 from tests.conftest import API_TOKEN, CHANNEL, Stage, StageFactory
+from tests.slack.test_approvals import DRAFT, approval, ask
 
-DRAFT = {"type": "text", "payload": {"text": "Your refund of $40 is on its way."}}
 # Alice as Slack tells of her (tests/conftest.py's workspace).
 ALICE = AgentProfile("U0ALICE", "Alice", "https://img.example.com/alice.png", "alice@example.com")
-
-
-def error(body: object) -> str:
-    assert isinstance(body, dict), body
-    return str(body["error"]["code"])
-
-
-async def ask(stage: Stage, **fields: Any) -> str:
-    status, body = await stage.api.post("/v1/approvals", {"draft": DRAFT, **fields})
-    assert status == 201, body
-    return str(body["approvalId"])
-
-
-async def approval(stage: Stage, approval_id: str) -> dict[str, Any]:
-    status, body = await stage.api.get(f"/v1/approvals/{approval_id}")
-    assert status == 200, body
-    assert isinstance(body, dict)
-    return body
 
 
 async def test_a_request_reads_back_pending_with_its_clock(stage: Stage) -> None:

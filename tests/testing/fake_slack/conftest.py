@@ -5,16 +5,39 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
 from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.testing.fake_slack import FakeSlack
+
+
+@asynccontextmanager
+async def bolt_over_http(fake: FakeSlack, app: AsyncApp) -> AsyncIterator[None]:
+    """Serve a Bolt app at /slack/events on 127.0.0.1, and have the fake deliver there."""
+
+    async def endpoint(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
+
+    web_app = web.Application()
+    web_app.router.add_post("/slack/events", endpoint)
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    fake.events_url = f"http://127.0.0.1:{runner.addresses[0][1]}/slack/events"
+    try:
+        yield
+    finally:
+        await runner.cleanup()
+
 
 CHANNEL = "C0HANDOFF"
 AGENT = "UAGENT"

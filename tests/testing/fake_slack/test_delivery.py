@@ -6,14 +6,18 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.testing.fake_slack import FakeSlack
-from tests.testing.fake_slack.conftest import AGENT, CHANNEL, Receiver, assert_signed
+from tests.testing.fake_slack.conftest import (
+    AGENT,
+    CHANNEL,
+    Receiver,
+    assert_signed,
+    bolt_over_http,
+)
 
 
 async def test_user_says_delivers_signed_event(fake: FakeSlack, receiver: Receiver) -> None:
@@ -132,16 +136,7 @@ async def test_bolt_accepts_the_deliveries(fake: FakeSlack) -> None:
         await ack()
         seen.append(f"claim:{body['actions'][0]['value']}")
 
-    async def endpoint(request: web.Request) -> web.Response:
-        return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
-
-    web_app = web.Application()
-    web_app.router.add_post("/slack/events", endpoint)
-    runner = web.AppRunner(web_app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    fake.events_url = f"http://127.0.0.1:{runner.addresses[0][1]}/slack/events"
-    try:
+    async with bolt_over_http(fake, app):
         button = {
             "type": "button",
             "action_id": "claim",
@@ -159,5 +154,3 @@ async def test_bolt_accepts_the_deliveries(fake: FakeSlack) -> None:
         assert sorted(seen) == ["claim:c1", "message:hello"]
         assert all(status == 200 for status, _ in fake.delivered)
         assert await fake.send_signed(b"{}", "application/json", signature="v0=bad") == 401
-    finally:
-        await runner.cleanup()

@@ -12,7 +12,6 @@ from urllib.parse import parse_qs
 
 import pytest
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -30,6 +29,7 @@ from tests.testing.fake_slack.conftest import (
     CHANNEL,
     Receiver,
     assert_signed,
+    bolt_over_http,
     button,
     refusal,
     section,
@@ -638,19 +638,8 @@ async def bolt(request: pytest.FixtureRequest, fake: FakeSlack) -> AsyncIterator
             await handler.close_async()  # type: ignore[no-untyped-call]
         return
 
-    async def endpoint(req: web.Request) -> web.Response:
-        return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(req)))
-
-    web_app = web.Application()
-    web_app.router.add_post("/slack/events", endpoint)
-    runner = web.AppRunner(web_app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    fake.events_url = f"http://127.0.0.1:{runner.addresses[0][1]}/slack/events"
-    try:
+    async with bolt_over_http(fake, app):
         yield seen
-    finally:
-        await runner.cleanup()
 
 
 async def test_bolt_opens_checks_and_takes_a_modal(
