@@ -29,6 +29,7 @@ TABLES = [
     "outbox",
     "outbox_heads",
     "approvals",
+    "pacing",
 ]
 # The tables with an identity column, and the column.
 SEQUENCES = {"events": "seq", "outbox": "id"}

@@ -79,7 +79,7 @@ commit for both, and a crash keeps neither or both."""
 
 
 class Sender(Protocol):
-    def hold(self, row: OutboxRow) -> float:
+    async def hold(self, row: OutboxRow) -> float:
         """Seconds this row must wait before it may go (0 = now). A row held back is
         deferred without counting as an attempt, and its worker moves on."""
         ...
@@ -250,7 +250,7 @@ class Drainer:
 
     async def _attempt(self, row: OutboxRow) -> OutboxRow | None:
         try:
-            wait = self._sender.hold(row)
+            wait = await self._sender.hold(row)
             if wait > 0:
                 await self._defer(row, wait)
                 return None

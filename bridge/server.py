@@ -31,7 +31,7 @@ from bridge.slack.directory import Directory
 from bridge.slack.files import FileLinks
 from bridge.slack.home import AppHome
 from bridge.slack.intake import Intake
-from bridge.slack.pacing import Pacer
+from bridge.slack.pacing import Pacer, PacingFor, SharedPacer
 from bridge.slack.sender import SlackSender
 from bridge.slack.webapi import TIMEOUT, WebApi
 from bridge.startup import SETTINGS, StartupError, listen_problem, open_postgres, open_store
@@ -99,7 +99,9 @@ class Bridge:
         client = AsyncWebClient(token=token, base_url=s.slack_api_url, session=slack_session)
         web_api = WebApi(
             client,
-            Pacer(s.slack_rate, s.slack_burst),
+            _pacing(store),
+            rate=s.slack_rate,
+            burst=s.slack_burst,
             tiers=s.slack_tiers,
             on_ratelimited=lambda method, channel: service.metrics.ratelimited.labels(
                 method, channel
@@ -201,6 +203,8 @@ class Bridge:
             for target, sender in senders.items()
         ]
         self._tasks = [self._spawn(d.run, f"drain {i}") for i, d in enumerate(self._drainers)]
+        if store.shared:
+            self._tasks.append(self._spawn(lambda: store.follow(service.hear), "follow"))
         self._tasks.append(self._spawn(self._prune, "prune"))
         self._tasks.append(self._spawn(home.run, "app home"))
         if s.assign_timeout or s.remind_after or s.idle_reminder:
@@ -343,6 +347,14 @@ class Bridge:
         while not self._closing.is_set():
             await self.service.timers.prune()
             await _sleep_unless(self._closing, 3600)
+
+
+def _pacing(store: Store) -> PacingFor:
+    """Slack's budgets: in memory, unless other instances share the database (and so the
+    budgets, which are Slack's for the whole app)."""
+    if store.shared:
+        return lambda name, rate, burst: SharedPacer(store, name, rate, burst)
+    return lambda name, rate, burst: Pacer(rate, burst)
 
 
 async def _sleep_unless(event: asyncio.Event, seconds: float) -> None:

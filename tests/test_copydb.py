@@ -16,6 +16,7 @@ from bridge.copydb import TABLES, CopyError, copy_db
 from bridge.events import Target
 from bridge.model import AgentProfile, Decision, TextMessage, TextPayload
 from bridge.service import Idem, Policy, Service
+from bridge.slack.pacing import SharedPacer
 from bridge.store.sqlite import SqliteStore
 from tests.conftest import CHANNEL, StageFactory
 from tests.test_cli import base_env, run
@@ -50,6 +51,7 @@ async def every_kind_of_row(path: Path) -> str:
     await service.approvals.decide(approval, Decision.EDIT, ALICE, text="Refund sent today")
     await service.approvals.request(text("Pending one"), title="Waiting")
     await service.secret("links")
+    await SharedPacer(store, "posts", 1, 3).pause(CHANNEL, 30)  # Slack's budget for a channel
     now = time.time()
     (taken,) = await store.write(lambda tx: tx.take_due(Target.SLACK, now + 1, 1, now + 60))
     await store.write(lambda tx: tx.mark_failed(taken.id, "refused for good"))  # a dead letter

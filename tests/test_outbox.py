@@ -32,7 +32,7 @@ class Recorder:
         self.broken = broken
         self.seen: list[tuple[str, int, int]] = []  # (follow-up, row number, rows pending)
 
-    def hold(self, row: OutboxRow) -> float:
+    async def hold(self, row: OutboxRow) -> float:
         return 0.0
 
     async def send(self, row: OutboxRow) -> None:

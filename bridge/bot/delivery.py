@@ -27,7 +27,7 @@ class EventSender:
         self._service = service
         self._session = session
 
-    def hold(self, row: OutboxRow) -> float:
+    async def hold(self, row: OutboxRow) -> float:
         return 0.0
 
     async def delivered(self, row: OutboxRow) -> None:

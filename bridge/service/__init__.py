@@ -70,6 +70,9 @@ class Service:
         self.outbox_pulse = core.outbox_pulse
         self.events_pulse = core.events_pulse
         self.changed = core.changed
+        self.hear = core.hear
+        self.announce = core.announce
+        self.handlers = core.handlers
         self.bot = BotCommands(core)
         self.agents = AgentCommands(core)
         self.approvals = ApprovalCommands(core)

@@ -21,6 +21,10 @@ from bridge.store import Store, Tx
 
 T = TypeVar("T")
 
+# Words of `Tx.announce` besides the outbox's targets.
+EVENTS = "events"  # new events for `GET /v1/events`
+CHANGED = "changed"  # anything at all
+
 
 class Core:
     def __init__(
@@ -40,13 +44,26 @@ class Core:
         }
         self.events_pulse = Pulse()  # GET /v1/events long-polls
         self.changed = Pulse()  # any change at all (App Home redraws)
+        # What the words other instances announce wake (`hear`): a pulse, or for a word
+        # `name:argument`, what was registered under `name`.
+        self._pulses = {str(t): p for t, p in self.outbox_pulse.items()} | {
+            EVENTS: self.events_pulse,
+            CHANGED: self.changed,
+        }
+        self.handlers: dict[str, Callable[[str], None]] = {}
 
     async def write(self, body: Callable[[Work], T]) -> T:
-        """Run `body` as one transaction; once it is committed, wake whoever has new work."""
+        """Run `body` as one transaction; once it is committed, wake whoever has new work,
+        here and (through the store) on the other instances sharing the database."""
 
         def run(tx: Tx) -> tuple[T, Work]:
             work = Work(tx, self.policy, self.clock)
-            return body(work), work
+            result = body(work)
+            words = [*work.queued, CHANGED]
+            if work.evented:
+                words.append(EVENTS)
+            tx.announce(words)
+            return result, work
 
         # The store's observers see whose transaction it is (`functools.wraps` costs more).
         run.__qualname__ = body.__qualname__
@@ -62,3 +79,18 @@ class Core:
 
     async def read(self, body: Callable[[Tx], T]) -> T:
         return await self.store.read(body)
+
+    def hear(self, words: list[str] | None) -> None:
+        """What another instance committed: wake whoever has work in it (None: it may be
+        anything)."""
+        for word in self._pulses if words is None else words:
+            pulse = self._pulses.get(word)
+            if pulse is not None:
+                pulse.fire()
+            elif (handler := self.handlers.get(word.partition(":")[0])) is not None:
+                handler(word.partition(":")[2])
+
+    async def announce(self, words: list[str]) -> None:
+        """Tell the other instances sharing the database, if any."""
+        if self.store.shared:
+            await self.store.write(lambda tx: tx.announce(words))

@@ -18,10 +18,16 @@ from bridge.slack.webapi import Refused, WebApi
 
 log = logging.getLogger(__name__)
 
+# The word other instances hear when an agent opens their tab here (`Service.announce`).
+OPENED = "home-opened"
+# How often an instance that does not lead looks whether it does now.
+LOOK_AGAIN = 5.0
+
 
 class AppHome:
     """Publishes each agent's Home tab when they open it, and again when conversations
-    change, for those who opened it in the last hour (at most every `every` seconds).
+    change, for those who opened it in the last hour (at most every `every` seconds). Of
+    several instances sharing a database, the one that leads publishes (`Store.leads`).
 
     Publishing happens here, never in a listener (Slack wants its answer first). Each agent's
     tab is published at most once at a time and drawn when it goes out, so the latest view
@@ -35,7 +41,16 @@ class AppHome:
         self._due: dict[str, float] = {}  # Slack user id -> when their tab is to go out
         self._wake = Pulse()
 
-    def opened(self, user: str) -> None:
+        # An agent who opens their tab through another instance is a viewer here too, so
+        # the instance that leads (the one that publishes) knows them, whichever it is.
+        service.handlers[OPENED] = self._opened
+
+    async def opened(self, user: str) -> None:
+        """`user` opened their tab (here): due at once, wherever it is published."""
+        self._opened(user)
+        await self._service.announce([f"{OPENED}:{user}"])
+
+    def _opened(self, user: str) -> None:
         now = time.monotonic()
         self._viewers[user] = now
         self._due[user] = now
@@ -78,8 +93,13 @@ class AppHome:
                 await asyncio.sleep(self._every)  # bursts of changes: one round per period
 
     async def _publish_due(self) -> None:
+        """Publish the tabs that are due, if this instance leads; else look again later
+        (it may lead by then)."""
         while True:
             seen = self._wake.count
+            if not self._service.store.leads:
+                await self._wake.wait(seen, LOOK_AGAIN)
+                continue
             now = time.monotonic()
             for user in [u for u, at in self._due.items() if at <= now]:
                 del self._due[user]  # first: a change while it is drawn makes it due again

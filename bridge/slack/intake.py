@@ -50,7 +50,7 @@ class Intake:
         """The Web API it asks Slack with (the listeners open modals with it too)."""
         return self._api
 
-    def hold(self, row: OutboxRow) -> float:
+    async def hold(self, row: OutboxRow) -> float:
         return 0.0
 
     async def delivered(self, row: OutboxRow) -> None:

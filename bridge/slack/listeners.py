@@ -221,7 +221,7 @@ async def on_home_opened(event: dict[str, Any], app_home: AppHome) -> None:
     """An agent opened the App Home tab: it is published once Slack has its answer."""
     user = home_opener(event)
     if user is not None:
-        app_home.opened(user)
+        await app_home.opened(user)
 
 
 async def on_hitl(ack: AsyncAck, command: dict[str, Any], service: Service) -> None:

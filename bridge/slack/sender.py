@@ -163,7 +163,7 @@ class SlackSender:
         window = self._windows.get(channel)
         return self._calling[channel] >= (window.limit if window else LOW) + CHANNEL_WAITERS
 
-    def hold(self, row: OutboxRow) -> float:
+    async def hold(self, row: OutboxRow) -> float:
         """Pace posts per channel: book the row a slot, and let it wait for it outside the
         worker; and keep a channel's rows under way to its window, with at most
         `CHANNEL_WAITERS` more waiting in a worker for room in it. Other methods keep to
@@ -176,13 +176,13 @@ class SlackSender:
         if row.kind not in POSTS:
             return 0.0
         if row.payload.get("messageId") in self._absorbed:
-            return self._pacer.paused(channel)
+            return await self._pacer.paused(channel)
         if row.id in self._booked:
             self._booked.discard(row.id)
-            if not self._pacer.paused(channel):
+            if not await self._pacer.paused(channel):
                 self._waited.add(row.id)
                 return 0.0  # its slot has come
-        wait = self._pacer.reserve(channel)
+        wait = await self._pacer.reserve(channel)
         if wait > 0:
             self._booked.add(row.id)
         return wait
@@ -310,7 +310,7 @@ class SlackSender:
         ]
         for number, (key, rendered) in enumerate(posts):
             if number:  # the row's booking covered the first post only
-                await asyncio.sleep(self._pacer.reserve(conv.channel))
+                await asyncio.sleep(await self._pacer.reserve(conv.channel))
             await self._reply(row, conv, [key], rendered)
 
     async def _message(self, row: OutboxRow, view: View) -> None:
@@ -381,7 +381,7 @@ class SlackSender:
         `tag` tells one rendering's parts from another's (pictures, or links instead)."""
         for number, rendered in enumerate(parts):
             if number:
-                await asyncio.sleep(self._pacer.reserve(conv.channel))
+                await asyncio.sleep(await self._pacer.reserve(conv.channel))
             first = number == 0 and tag == "part"
             key = message.id if first else f"{message.id}:{tag}:{number}"
             await self._reply(row, conv, [key], rendered, user)

@@ -22,7 +22,6 @@ import asyncio
 import json
 import logging
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +31,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.outbox import Defer, Fail, Retry
-from bridge.slack.pacing import Pacer
+from bridge.slack.pacing import PacingFor
 
 log = logging.getLogger(__name__)
 
@@ -178,22 +177,24 @@ class WebApi:
     def __init__(
         self,
         client: AsyncWebClient,
-        posts: Pacer,
+        pacing: PacingFor,
         *,
+        rate: float = 1.0,
+        burst: int = 3,
         timeout: float = TIMEOUT,
         tiers: float = 1.0,
         on_ratelimited: Callable[[str, str], None] | None = None,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`posts` paces `chat.postMessage` per channel; `tiers` scales the other methods'
-        budgets (0: none, only Slack's 429s slow them); `on_ratelimited(method, channel)`
-        counts Slack's 429s."""
+        """`pacing` makes the budgets: `chat.postMessage`'s per channel (`rate` posts a
+        second, bursts of `burst`), each other method's within its tier, scaled by `tiers`
+        (0: none, only Slack's 429s slow them). `on_ratelimited(method, channel)` counts
+        Slack's 429s."""
         self.client = client
-        self.posts = posts
+        self.posts = pacing(POST, rate, burst)
         self._timeout = timeout
         self._on_ratelimited = on_ratelimited
         self._tiers = {
-            method: Pacer(tiers * per_minute / 60, max(per_minute // TIER_BURST_SHARE, 1), clock)
+            method: pacing(method, tiers * per_minute / 60, max(per_minute // TIER_BURST_SHARE, 1))
             for method, per_minute in TIERS.items()
         }
 
@@ -223,7 +224,7 @@ class WebApi:
             raise Retry(f"{method}: {type(exc).__name__} {exc}".strip()) from None
         if status == 200 and isinstance(data, dict) and data.get("ok"):
             return Answer(data)
-        return self._refusal(method, args, status, headers, data)
+        return await self._refusal(method, args, status, headers, data)
 
     async def _post_json(self, method: str, args: dict[str, Any]) -> tuple[int, Any, Any]:
         """`method` as one JSON POST on slack_sdk's session, without slack_sdk: the same
@@ -248,13 +249,12 @@ class WebApi:
         pacer = self._tiers.get(method)
         if pacer is None:
             return
-        while (wait := pacer.available("")) > 0:
+        while (wait := await pacer.take("")) > 0:
             if wait > INLINE_WAIT:
                 raise Defer(f"{method}: within its rate tier", after=wait)
             await asyncio.sleep(wait)
-        pacer.reserve("")
 
-    def _refusal(
+    async def _refusal(
         self, method: str, args: dict[str, Any], status: int, headers: Any, data: Any
     ) -> Answer:
         """Slack's answer to a call that did not simply go through, sorted."""
@@ -263,9 +263,9 @@ class WebApi:
         if status == 429:
             after = retry_after(headers)
             if method == POST:
-                self.posts.pause(channel, after)
+                await self.posts.pause(channel, after)
             elif method in self._tiers:
-                self._tiers[method].pause("", after)
+                await self._tiers[method].pause("", after)
             if self._on_ratelimited is not None:
                 self._on_ratelimited(method, channel)
             raise Defer(f"{method}: rate limited", after=after)

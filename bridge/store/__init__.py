@@ -387,6 +387,34 @@ class ApprovalRows(Protocol):
         ...
 
 
+class SharedRows(Protocol):
+    """What the instances sharing one database tell each other, and the budgets they share
+    (`slack.pacing.SharedPacer`). Times are seconds since the epoch; waits are seconds."""
+
+    def announce(self, words: Collection[str]) -> None:
+        """Tell the instances that follow the database (`Store.follow`) once this commits:
+        nothing, on a database no other instance can share."""
+        ...
+
+    def pace_reserve(self, key: str, now: float, interval: float, tolerance: float) -> float:
+        """Book the next slot of `key`'s budget (one call each `interval`, `tolerance` of it
+        at once): seconds until it comes."""
+        ...
+
+    def pace_take(self, key: str, now: float, interval: float, tolerance: float) -> float:
+        """Book a slot of `key`'s budget if one is free now (0); else the seconds until one
+        is, booking nothing."""
+        ...
+
+    def pace_paused(self, key: str, now: float) -> float:
+        """Seconds left of `key`'s pause."""
+        ...
+
+    def pace_pause(self, key: str, now: float, seconds: float, tolerance: float) -> None:
+        """Pause `key` for `seconds`, with no burst after it."""
+        ...
+
+
 class Tx(
     UserRows,
     ConversationRows,
@@ -397,6 +425,7 @@ class Tx(
     EventRows,
     OutboxRows,
     ApprovalRows,
+    SharedRows,
     Protocol,
 ):
     """The row functions a transaction (a function given to `Store.write` or `Store.read`)
@@ -435,6 +464,24 @@ class Store(Protocol):
     async def takes_writes(self) -> bool:
         """Whether the database takes writes, found out with a write that changes nothing
         while the latest writes said it did not."""
+        ...
+
+    @property
+    def shared(self) -> bool:
+        """Whether other instances may work on this database too."""
+        ...
+
+    @property
+    def leads(self) -> bool:
+        """Whether this instance is, of those sharing the database, the one that does what
+        only one should (publishing App Home tabs). On a database of its own, it is."""
+        ...
+
+    async def follow(self, heard: Callable[[list[str] | None], None]) -> None:
+        """Until cancelled, hand `heard` the words the other instances announce
+        (`Tx.announce`), and None when some may have been missed (as the database was
+        out of reach); and lead while no other instance does. Returns at once on a
+        database of its own."""
         ...
 
     async def close(self) -> None: ...

@@ -99,6 +99,8 @@ MIGRATIONS: list[str] = [
     translated(migrations.MIGRATIONS[3]),
     # 5: approvals
     translated(migrations.MIGRATIONS[4]),
+    # 6: Slack's budgets
+    translated(migrations.MIGRATIONS[5]),
 ]
 
 

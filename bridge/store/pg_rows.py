@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 from collections.abc import Collection
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
+
+import psycopg
 
 from bridge.model import Conversation, iso
 from bridge.store import View
@@ -61,6 +64,13 @@ class PgTx(SqliteTx):
     _FOR_UPDATE = " FOR UPDATE"
     _SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
     _TAKE_LOCK = " FOR UPDATE OF o SKIP LOCKED"
+    _GREATEST = "GREATEST"
+
+    # Announced on the channel every instance listens on (`postgres.PgStore.follow`).
+    CHANNEL = "hitl_bridge"
+
+    def __init__(self, db: psycopg.Connection[Any]) -> None:
+        super().__init__(cast(sqlite3.Connection, db))  # the same calls, another driver
 
     def _one(self, sql: str, *args: Any) -> Any:
         return self._db.execute(dialect(sql), args).fetchone()
@@ -139,6 +149,12 @@ class PgTx(SqliteTx):
         # The identity's sequence remembers the highest seq ever issued, even after pruning.
         row = self._one("SELECT pg_sequence_last_value(pg_get_serial_sequence('events', 'seq'))")
         return int(row[0]) if row and row[0] is not None else 0
+
+    def announce(self, words: Collection[str]) -> None:
+        """NOTIFY, delivered when this commits (PostgreSQL folds repeats in one
+        transaction)."""
+        if words:
+            self._run("SELECT pg_notify(?, ?)", self.CHANNEL, " ".join(sorted(words)))
 
     def release_leases(self, target: str, now: float) -> int:
         """Nothing: other instances may hold leases on this database. A lease whose holder

@@ -1,60 +1,211 @@
-"""The store on PostgreSQL (`BRIDGE_DATABASE_URL=postgresql://...`), through psycopg 3.
+"""The store on PostgreSQL (`BRIDGE_DATABASE_URL=postgresql://...`), through psycopg 3, for
+any number of instances sharing one database.
 
-One connection on a thread of its own, as SQLite's (`sqlite._DatabaseThread`), each
-transaction committed on its own; the row functions are `pg_rows.PgTx`. Still to come (#16):
-several transactions to a commit (SQLite's lane), pipeline mode, and wake-ups across
-instances (`LISTEN`/`NOTIFY`).
+Transactions run on one connection, on a thread of its own as SQLite's do
+(`sqlite._DatabaseThread`); the row functions are `pg_rows.PgTx`. A connection lost (the
+server restarted, a failover, a network cut) is opened again at the next transaction; the
+transaction it cut off raises `Unavailable`, unless it was cut off before it began, when it
+simply runs on the new connection. A deadlock with another instance undoes one of the two,
+which runs again.
+
+A second connection, on the event loop, listens (`follow`): what another instance commits
+wakes this one's drainers and long-polls at once. It also holds the advisory lock that makes
+one instance the leader (`leads`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg import errors
 
 from bridge.store import Store, Tx
-from bridge.store.pg_migrations import migrate
+from bridge.store.pg_migrations import LOCK, migrate
 from bridge.store.pg_rows import PgTx, row_factory
 from bridge.store.sqlite import _DatabaseThread
+from bridge.store.writable import Unavailable, Writable
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+CONNECT_TIMEOUT = 10
+# The leader's advisory lock (a session's, unlike the migrations' transaction lock).
+LEAD = LOCK + 1
+# How often an instance that does not lead looks whether it may now, and the listener
+# reconnects after losing its connection.
+LOOK_AGAIN = 5.0
+# Transactions run again after a deadlock, before the error is raised.
+DEADLOCK_TRIES = 3
+
 
 class PgStore(Store):
-    def __init__(self, thread: _DatabaseThread) -> None:
-        self._thread = thread
+    shared = True
+
+    def __init__(self, url: str, session: _Session) -> None:
+        self._url = url
+        self._session = session
+        self._thread = _DatabaseThread(lambda: session, "bridge-postgres")
+        self._writable = Writable()
+        self._leads = False
 
     @classmethod
     async def open(cls, url: str) -> PgStore:
         """Connect, and bring the schema up to date (once, whoever else starts now)."""
-
-        def connect() -> Any:
-            conn = psycopg.connect(url, row_factory=row_factory, connect_timeout=10)
-            migrate(conn)
-            return conn
-
-        store = cls(_DatabaseThread(connect))
-        await store._thread.call(lambda conn: None)  # the connection's failure, if any
+        session = _Session(url)
+        store = cls(url, session)
+        try:
+            await store._thread.call(lambda s: s.migrate())
+        except BaseException:
+            await store._thread.close()
+            raise
         return store
 
     async def close(self) -> None:
         await self._thread.close()
 
     async def write(self, body: Callable[[Tx], T]) -> T:
-        return await self._thread.call(lambda conn: _transaction(conn, body))
+        return await self._run(body, writes=True)
 
     async def read(self, body: Callable[[Tx], T]) -> T:
-        return await self._thread.call(lambda conn: _transaction(conn, body))
+        return await self._run(body, writes=False)
+
+    async def _run(self, body: Callable[[PgTx], T], writes: bool) -> T:
+        try:
+            result = await self._thread.call(lambda s: s.run(body))
+        except Unavailable as exc:
+            self._writable.failed(str(exc).removeprefix("the database cannot take writes: "))
+            raise
+        if writes:
+            self._writable.wrote()
+        return result
 
     @property
     def cannot_write(self) -> str | None:
-        return None
+        return self._writable.reason
 
     async def takes_writes(self) -> bool:
-        return True
+        if not self._writable.ok:
+            with contextlib.suppress(Unavailable):
+                await self._run(lambda tx: tx.probe(), writes=True)
+        return self._writable.ok
+
+    @property
+    def leads(self) -> bool:
+        return self._leads
+
+    async def follow(self, heard: Callable[[list[str] | None], None]) -> None:
+        """Listen on `PgTx.CHANNEL`, and lead when the lock is free; after a lost connection,
+        connect again (and tell `heard` that words may have been missed)."""
+        own = PgTx.CHANNEL
+        try:
+            while True:
+                try:
+                    async with await psycopg.AsyncConnection.connect(
+                        self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
+                    ) as conn:
+                        await conn.execute(f"LISTEN {own}")
+                        heard(None)
+                        await self._listen(conn, heard)
+                except (psycopg.OperationalError, psycopg.InterfaceError, OSError) as exc:
+                    self._leads = False
+                    log.warning(
+                        "not hearing the other instances (%s); trying again in %.0f s",
+                        _reason(exc),
+                        LOOK_AGAIN,
+                    )
+                    await asyncio.sleep(LOOK_AGAIN)
+        finally:
+            self._leads = False
+
+    async def _listen(
+        self, conn: psycopg.AsyncConnection[Any], heard: Callable[[list[str] | None], None]
+    ) -> None:
+        while True:
+            if not self._leads:
+                cursor = await conn.execute("SELECT pg_try_advisory_lock(%s)", (LEAD,))
+                row = await cursor.fetchone()
+                self._leads = bool(row and row[0])
+            # Its own words were heard as they were said: only the others' are news.
+            me = self._session.pid
+            async for notice in conn.notifies(timeout=LOOK_AGAIN):
+                if notice.pid != me:
+                    heard(notice.payload.split())
 
 
-def _transaction(conn: Any, body: Callable[[Tx], T]) -> T:
-    with conn.transaction():
-        return body(PgTx(conn))
+class _Session:
+    """The transactions' connection, on the database's thread: opened when needed."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._conn: psycopg.Connection[Any] | None = None
+        self.pid = 0  # the server process behind the connection: whose notices are ours
+
+    def _connected(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            try:
+                self._conn = psycopg.connect(
+                    self._url, row_factory=row_factory, connect_timeout=CONNECT_TIMEOUT
+                )
+            except psycopg.OperationalError as exc:
+                raise Unavailable(f"the database cannot take writes: {_reason(exc)}") from None
+            self.pid = self._conn.info.backend_pid
+        return self._conn
+
+    def migrate(self) -> None:
+        """At the start: the first connection's failure as it is (the start reports it)."""
+        self._conn = psycopg.connect(
+            self._url, row_factory=row_factory, connect_timeout=CONNECT_TIMEOUT
+        )
+        self.pid = self._conn.info.backend_pid
+        migrate(self._conn)
+
+    def run(self, body: Callable[[PgTx], T]) -> T:
+        """`body` in a transaction of its own, on a connection that works."""
+        tries = 0
+        while True:
+            tries += 1
+            conn = self._connected()
+            begun = False
+            try:
+                with conn.transaction():
+                    begun = True
+                    return body(PgTx(conn))
+            except errors.DeadlockDetected:
+                if tries >= DEADLOCK_TRIES:
+                    raise
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                if not (conn.broken or conn.closed or _cannot_write(exc)):
+                    raise
+                self._drop()
+                # Cut off before it began, it did nothing: it may run on a new connection.
+                if begun or tries > 1:
+                    raise Unavailable(f"the database cannot take writes: {_reason(exc)}") from exc
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = None
+
+    def close(self) -> None:
+        self._drop()
+
+
+# SQLSTATEs that say the database takes no writes now, though the connection works: a disk
+# full, a server shutting down, a standby that is read-only (a failover under way).
+_CANNOT_WRITE = frozenset({"53100", "57P01", "57P02", "57P03", "25006"})
+
+
+def _cannot_write(exc: psycopg.Error) -> bool:
+    return exc.sqlstate in _CANNOT_WRITE
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of psycopg's message: enough to say what happened."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

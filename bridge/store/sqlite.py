@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from queue import SimpleQueue
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from bridge.store import Batch, Observer, Store, Tx, default_observer
 from bridge.store.migrations import MIGRATIONS
@@ -50,7 +50,7 @@ class SqliteStore(Store):
 
     def __init__(
         self,
-        thread: _DatabaseThread,
+        thread: _DatabaseThread[sqlite3.Connection],
         observer: Observer | None = None,
         checkpointer: _Checkpointer | None = None,
     ) -> None:
@@ -115,6 +115,13 @@ class SqliteStore(Store):
                 await self._lane.run(lambda tx: tx.probe(), writes=True)
         return self._writable.ok
 
+    # One instance at a time has a SQLite database: nobody to tell, nobody to lead.
+    shared = False
+    leads = True
+
+    async def follow(self, heard: Callable[[list[str] | None], None]) -> None:
+        return
+
     async def constrain_for_tests(self, *, full: bool = False, read_only: bool = False) -> None:
         """Tests only: make this connection's writes fail as on a full disk (no page more
         than the file has now: a write that needs one fails with SQLITE_FULL, one that fits
@@ -132,31 +139,36 @@ class SqliteStore(Store):
 # --- the thread ---------------------------------------------------------------------------
 
 # A function for the thread, and the future for its outcome (None: nobody waits for it).
-_Job = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any] | None"]
+_Job = tuple[Callable[[Any], Any], "asyncio.Future[Any] | None"]
 
 
-def _stop(db: sqlite3.Connection | None) -> None:
+def _stop(db: _Closes | None) -> None:
     """The last job: close the connection (the thread ends after it)."""
     if db is not None:
         db.close()
 
 
-class _DatabaseThread:
+class _Closes(Protocol):
+    def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=_Closes)
+
+
+class _DatabaseThread(Generic[C]):
     """The one thread that touches the connection: it opens it, then runs each function
     handed to it with it, one at a time, in order, and at last closes it."""
 
-    def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
+    def __init__(self, connect: Callable[[], C], name: str = "bridge-sqlite") -> None:
         self._jobs: SimpleQueue[_Job] = SimpleQueue()
         self._closing = False
         # A daemon: a store left open must not keep the process alive. What it had not
         # committed was acknowledged to nobody, and WAL makes an exit mid-commit a crash
         # like any other.
-        self._thread = threading.Thread(
-            target=self._serve, args=(connect,), name="bridge-sqlite", daemon=True
-        )
+        self._thread = threading.Thread(target=self._serve, args=(connect,), name=name, daemon=True)
         self._thread.start()
 
-    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def call(self, fn: Callable[[C], T]) -> T:
         """Run `fn(connection)` on the thread; what it returns or raises."""
         if self._closing:
             raise ValueError("the database is closed")
@@ -183,8 +195,8 @@ class _DatabaseThread:
             self._closing = True
             self._jobs.put((_stop, None))
 
-    def _serve(self, connect: Callable[[], sqlite3.Connection]) -> None:
-        db: sqlite3.Connection | None = None
+    def _serve(self, connect: Callable[[], C]) -> None:
+        db: C | None = None
         failure: BaseException | None = None
         try:
             db = connect()
@@ -294,7 +306,10 @@ class _Lane:
     ones queue up, and go over together in one hand-off when it is done."""
 
     def __init__(
-        self, thread: _DatabaseThread, writable: Writable, observer: Observer | None
+        self,
+        thread: _DatabaseThread[sqlite3.Connection],
+        writable: Writable,
+        observer: Observer | None,
     ) -> None:
         self._thread = thread
         self._writable = writable

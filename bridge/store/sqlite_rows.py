@@ -249,6 +249,7 @@ class SqliteTx(Tx):
     _FOR_UPDATE = ""  # a row read to decide on: locked, so a second decider waits
     _SKIP_LOCKED = ""  # rows a timer works through: another instance's are skipped
     _TAKE_LOCK = ""  # outbox rows taken (read with their heads): the same
+    _GREATEST = "MAX"  # the largest of its arguments (SQLite's scalar MAX)
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
@@ -744,6 +745,63 @@ class SqliteTx(Tx):
         self._run("INSERT OR REPLACE INTO secrets (name, value) VALUES ('probe', x'')")
         self._run("DELETE FROM secrets WHERE name = 'probe'")
 
+    # shared among instances (none, on SQLite: see `pg_rows.PgTx`)
+
+    def announce(self, words: Collection[str]) -> None:
+        """Nothing: no other instance can share a SQLite database."""
+
+    def pace_reserve(self, key: str, now: float, interval: float, tolerance: float) -> float:
+        # The slot is the later of the schedule (less the burst) and the pause, or now.
+        row = self._one(
+            "INSERT INTO pacing (key, tat) VALUES (?, ?) ON CONFLICT (key) DO UPDATE"
+            f" SET tat = {self._GREATEST}(pacing.tat, ?, pacing.paused_until) + ?"
+            " RETURNING tat, paused_until",
+            key,
+            now + interval,
+            now,
+            interval,
+        )
+        assert row is not None
+        return max(float(row[0]) - interval - tolerance - now, float(row[1]) - now, 0.0)
+
+    def pace_take(self, key: str, now: float, interval: float, tolerance: float) -> float:
+        booked = self._one(
+            "INSERT INTO pacing (key, tat) VALUES (?, ?) ON CONFLICT (key) DO UPDATE"
+            f" SET tat = {self._GREATEST}(pacing.tat, ?) + ?"
+            " WHERE pacing.tat - ? <= ? AND pacing.paused_until <= ? RETURNING tat",
+            key,
+            now + interval,
+            now,
+            interval,
+            tolerance,
+            now,
+            now,
+        )
+        if booked is not None:
+            return 0.0
+        row = self._one("SELECT tat, paused_until FROM pacing WHERE key = ?", key)
+        assert row is not None
+        return max(float(row[0]) - tolerance - now, float(row[1]) - now, 0.0)
+
+    def pace_paused(self, key: str, now: float) -> float:
+        row = self._one("SELECT paused_until FROM pacing WHERE key = ?", key)
+        return max(float(row[0]) - now, 0.0) if row else 0.0
+
+    def pace_pause(self, key: str, now: float, seconds: float, tolerance: float) -> None:
+        # Each SET reads the row as it was: the pause is the later of both, and the budget
+        # is empty when it ends.
+        self._run(
+            "INSERT INTO pacing (key, tat, paused_until) VALUES (?, ?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET"
+            f" paused_until = {self._GREATEST}(pacing.paused_until, excluded.paused_until),"
+            f" tat = {self._GREATEST}(pacing.tat,"
+            f" {self._GREATEST}(pacing.paused_until, excluded.paused_until) + ?)",
+            key,
+            now + seconds + tolerance,
+            now + seconds,
+            tolerance,
+        )
+
     # approvals
 
     def insert_approval(self, approval: Approval, remind_at: datetime | None) -> None:
@@ -826,8 +884,8 @@ class SqliteTx(Tx):
 
     def next_approval_due(self) -> datetime | None:
         row = self._one(
-            "SELECT MIN(coalesce(remind_at, expires_at), expires_at) FROM approvals"
-            " WHERE status = 'pending'"
+            # A reminder is due before its expiry: the earliest of either, in both dialects.
+            "SELECT MIN(coalesce(remind_at, expires_at)) FROM approvals WHERE status = 'pending'"
         )
         return datetime.fromtimestamp(row[0], UTC) if row and row[0] is not None else None
 

@@ -359,7 +359,7 @@ class FakeIntake:
 class FakeHome:
     opened_by: list[str] = field(default_factory=list)
 
-    def opened(self, user: str) -> None:
+    async def opened(self, user: str) -> None:
         self.opened_by.append(user)
 
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 
-from bridge.slack.pacing import Pacer
+from bridge.slack.pacing import Pacer, Pacing, SharedPacer
+from bridge.store import Store
+from bridge.store.postgres import PgStore
+from bridge.store.sqlite import SqliteStore
 from tests.conftest import CHANNEL, StageFactory
 
 
@@ -18,31 +23,73 @@ class Clock:
         return self.now
 
 
-def test_burst_then_the_rate() -> None:
+MakePacer = Callable[[float, int, Clock], Pacing]
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+async def make_pacer(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MakePacer]:
+    """A pacer in memory, and the same budgets kept in each database (`SharedPacer`), which
+    must keep them as the memory does."""
+    if request.param == "memory":
+        yield lambda rate, burst, clock: Pacer(rate, burst, clock)
+        return
+    store: Store
+    if request.param == "sqlite":
+        store = await SqliteStore.open(tmp_path / "b.db")
+    else:
+        store = await PgStore.open(request.getfixturevalue("postgres_url"))
+    yield lambda rate, burst, clock: SharedPacer(store, "posts", rate, burst, clock)
+    await store.close()
+
+
+async def test_burst_then_the_rate(make_pacer: MakePacer) -> None:
     clock = Clock()
-    pacer = Pacer(rate=2, burst=3, clock=clock)
-    assert [pacer.reserve("C1") for _ in range(5)] == [0, 0, 0, 0.5, 1.0]
-    assert pacer.reserve("C2") == 0  # another channel has its own bucket
+    pacer = make_pacer(2, 3, clock)
+    assert [await pacer.reserve("C1") for _ in range(5)] == [0, 0, 0, 0.5, 1.0]
+    assert await pacer.reserve("C2") == 0  # another channel has its own bucket
     clock.now += 10  # a quiet spell refills the burst
-    assert [pacer.reserve("C1") for _ in range(4)] == [0, 0, 0, 0.5]
+    assert [await pacer.reserve("C1") for _ in range(4)] == [0, 0, 0, 0.5]
 
 
-def test_retry_after_pauses_one_channel_and_empties_its_bucket() -> None:
+async def test_take_books_only_what_may_go_now(make_pacer: MakePacer) -> None:
     clock = Clock()
-    pacer = Pacer(rate=1, burst=5, clock=clock)
-    pacer.pause("C1", 30)
-    assert pacer.paused("C1") == 30 and pacer.paused("C2") == 0
-    assert pacer.reserve("C1") == 30
-    assert pacer.reserve("C1") == 31  # no burst after a pause
-    assert pacer.reserve("C2") == 0
+    pacer = make_pacer(2, 3, clock)
+    assert [await pacer.take("") for _ in range(5)] == [0, 0, 0, 0.5, 0.5]
+    clock.now += 0.5
+    assert [await pacer.take("") for _ in range(2)] == [0, 0.5]
 
 
-def test_rate_zero_only_waits_out_pauses() -> None:
+async def test_retry_after_pauses_one_channel_and_empties_its_bucket(
+    make_pacer: MakePacer,
+) -> None:
     clock = Clock()
-    pacer = Pacer(rate=0, burst=5, clock=clock)
-    assert all(pacer.reserve("C1") == 0 for _ in range(100))
-    pacer.pause("C1", 2)
-    assert pacer.reserve("C1") == pytest.approx(2)
+    pacer = make_pacer(1, 5, clock)
+    await pacer.pause("C1", 30)
+    assert await pacer.paused("C1") == 30 and await pacer.paused("C2") == 0
+    assert await pacer.take("C1") == 30
+    assert await pacer.reserve("C1") == 30
+    assert await pacer.reserve("C1") == 31  # no burst after a pause
+    assert await pacer.reserve("C2") == 0
+
+
+async def test_rate_zero_only_waits_out_pauses(make_pacer: MakePacer) -> None:
+    clock = Clock()
+    pacer = make_pacer(0, 5, clock)
+    assert all([await pacer.reserve("C1") == 0 for _ in range(100)])
+    await pacer.pause("C1", 2)
+    assert await pacer.reserve("C1") == pytest.approx(2)
+
+
+async def test_instances_on_one_database_spend_one_budget(
+    make_pacer: MakePacer, request: pytest.FixtureRequest
+) -> None:
+    if "memory" in request.node.name:
+        pytest.skip("a budget in memory is one instance's own")
+    clock = Clock()
+    one, two = make_pacer(1, 2, clock), make_pacer(1, 2, clock)
+    assert [await one.reserve("C1"), await two.reserve("C1"), await one.reserve("C1")] == [0, 0, 1]
+    await two.pause("C1", 10)  # Slack's 429, met by one of them
+    assert await one.paused("C1") == 10
 
 
 async def test_a_backlog_in_one_channel_does_not_delay_another(make_stage: StageFactory) -> None:

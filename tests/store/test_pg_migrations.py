@@ -11,7 +11,7 @@ from bridge.store import migrations, pg_migrations
 
 TABLES = {
     "users", "conversations", "messages", "slack_messages", "slack_events", "idempotency",
-    "secrets", "events", "outbox", "outbox_heads", "approvals", "schema_version",
+    "secrets", "events", "outbox", "outbox_heads", "approvals", "pacing", "schema_version",
 }  # fmt: skip
 
 
@@ -27,7 +27,9 @@ def test_a_fresh_database_is_brought_up_to_date_once(postgres_url: str) -> None:
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
         ).fetchall()
         assert {r[0] for r in rows} == TABLES
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [
+            (len(pg_migrations.MIGRATIONS),)
+        ]
 
 
 def test_instances_starting_at_once_migrate_once(postgres_url: str) -> None:

@@ -94,7 +94,7 @@ async def test_two_instances_drain_one_outbox_each_row_once_in_order(postgres_ur
         def __init__(self, instance: int) -> None:
             self.instance = instance
 
-        def hold(self, row: OutboxRow) -> float:
+        async def hold(self, row: OutboxRow) -> float:
             return 0.0
 
         async def send(self, row: OutboxRow) -> None:
