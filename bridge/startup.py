@@ -70,7 +70,9 @@ async def open_postgres(url: str) -> Store:
     from bridge.store.postgres import PgStore  # psycopg is loaded only for PostgreSQL
 
     try:
-        return await asyncio.wait_for(PgStore.open(url), PG_CONNECT_TIMEOUT)
+        # Connecting gives up within its own timeout; the migrations then take what they
+        # take (another instance's, under their lock, included).
+        return await PgStore.open(url)
     except Exception as exc:  # psycopg's errors, a timeout, a newer schema
         where = _where(url)
         what = "did not answer in time" if isinstance(exc, TimeoutError) else _first_line(exc)

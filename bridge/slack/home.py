@@ -39,6 +39,7 @@ class AppHome:
         self._every = every
         self._viewers: dict[str, float] = {}  # Slack user id -> when they last opened it
         self._due: dict[str, float] = {}  # Slack user id -> when their tab is to go out
+        self._published: dict[str, float] = {}  # Slack user id -> when it last went out
         self._wake = Pulse()
 
         # An agent who opens their tab through another instance is a viewer here too, so
@@ -86,8 +87,10 @@ class AppHome:
             seen = pulse.count
             now = time.monotonic()
             self._viewers = {u: at for u, at in self._viewers.items() if at >= now - 3600}
+            self._published = {u: at for u, at in self._published.items() if u in self._viewers}
             for user in self._viewers:
-                self._due.setdefault(user, now)
+                again = self._published.get(user, -self._every) + self._every
+                self._due.setdefault(user, max(now, again))
             if self._viewers:
                 self._wake.fire()
                 await asyncio.sleep(self._every)  # bursts of changes: one round per period
@@ -105,6 +108,7 @@ class AppHome:
                 del self._due[user]  # first: a change while it is drawn makes it due again
                 try:
                     await self.publish(user)
+                    self._published[user] = time.monotonic()
                 except Defer as exc:  # its tier is spent, or Slack said 429: wait, then go on
                     self._due[user] = time.monotonic() + exc.after
                 except (Retry, Refused) as exc:

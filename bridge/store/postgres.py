@@ -6,7 +6,7 @@ Transactions run on one connection, on a thread of its own as SQLite's do
 server restarted, a failover, a network cut) is opened again at the next transaction; the
 transaction it cut off raises `Unavailable`, unless it was cut off before it began, when it
 simply runs on the new connection. A deadlock with another instance undoes one of the two,
-which runs again.
+which runs again; so does one that meets a row another committed meanwhile.
 
 A second connection, on the event loop, listens (`follow`): what another instance commits
 wakes this one's drainers and long-polls at once. It also holds the advisory lock that makes
@@ -40,8 +40,8 @@ LEAD = LOCK + 1
 # How often an instance that does not lead looks whether it may now, and the listener
 # reconnects after losing its connection.
 LOOK_AGAIN = 5.0
-# Transactions run again after a deadlock, before the error is raised.
-DEADLOCK_TRIES = 3
+# How often a transaction runs in all while it meets another instance's.
+CONFLICT_TRIES = 3
 
 
 class PgStore(Store):
@@ -176,8 +176,11 @@ class _Session:
                 with conn.transaction():
                     begun = True
                     return body(PgTx(conn))
-            except errors.DeadlockDetected:
-                if tries >= DEADLOCK_TRIES:
+            except (errors.DeadlockDetected, errors.UniqueViolation):
+                # Another instance's transaction, at the same time: a deadlock undid this
+                # one, or that one committed the row this one meant to add (an idempotency
+                # key, say). Run again, this reads what the other committed.
+                if tries >= CONFLICT_TRIES:
                     raise
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 if not (conn.broken or conn.closed or _cannot_write(exc)):

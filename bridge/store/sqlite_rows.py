@@ -240,6 +240,12 @@ def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def _of_agent(agent_id: str | None) -> tuple[str, tuple[str, ...]]:
+    """The condition (and its argument) that keeps one agent's conversations; none for
+    everyone's. (PostgreSQL cannot type a parameter tested only with `? IS NULL`.)"""
+    return (" AND agent_id = ?", (agent_id,)) if agent_id is not None else ("", ())
+
+
 class SqliteTx(Tx):
     """The row functions on one connection, for the functions of one batch; in sections by
     table, as the protocols in `bridge.store` are."""
@@ -442,23 +448,20 @@ class SqliteTx(Tx):
         self, status: Status, limit: int, agent_id: str | None = None
     ) -> list[Conversation]:
         """Conversations in `status` (those of one agent, if given), oldest first."""
+        mine, args = _of_agent(agent_id)
         rows = self._all(
-            f"{_CONVERSATIONS} WHERE status = ? AND (? IS NULL OR agent_id = ?)"
+            f"{_CONVERSATIONS} WHERE status = ?{mine}"
             " ORDER BY COALESCE(waiting_since, created_at) LIMIT ?",
             status.value,
-            agent_id,
-            agent_id,
+            *args,
             limit,
         )
         return [_conversation(r) for r in rows]
 
     def count_conversations(self, status: Status, agent_id: str | None = None) -> int:
+        mine, args = _of_agent(agent_id)
         row = self._one(
-            "SELECT COUNT(*) AS n FROM conversations WHERE status = ?"
-            " AND (? IS NULL OR agent_id = ?)",
-            status.value,
-            agent_id,
-            agent_id,
+            f"SELECT COUNT(*) AS n FROM conversations WHERE status = ?{mine}", status.value, *args
         )
         return int(row["n"]) if row else 0
 

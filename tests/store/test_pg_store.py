@@ -8,6 +8,9 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
+import psycopg
+import pytest
+
 from bridge.events import Target
 from bridge.metrics import Metrics
 from bridge.model import (
@@ -15,15 +18,19 @@ from bridge.model import (
     AgentProfile,
     ApprovalStatus,
     Decision,
+    Role,
     TextMessage,
     TextPayload,
+    User,
     utcnow,
 )
 from bridge.outbox import Drainer, Fail
 from bridge.pulse import Pulse
 from bridge.service import Policy, Service
 from bridge.store import OutboxRow, Tx
+from bridge.store.pg_rows import PgTx
 from bridge.store.postgres import PgStore
+from bridge.store.writable import SETTLE, Unavailable
 from bridge.testing.waiting import wait_until
 
 ALICE = AgentProfile("U0ALICE", "Alice", None, "alice@example.com")
@@ -200,3 +207,36 @@ async def test_timers_of_two_instances_fire_once(postgres_url: str) -> None:
     finally:
         for store in stores:
             await store.close()
+
+
+async def test_a_lost_connection_is_opened_again(postgres_url: str) -> None:
+    store = await PgStore.open(postgres_url)
+    try:
+        service = Service(store, Policy(channel_for=lambda q: "C0HOME", webhooks=True))
+        await service.bot.create_user("Erin", None, None)
+
+        # Cut off between transactions (a restart, a failover): the next one runs on a new
+        # connection, and nobody notices.
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        await service.bot.create_user("Finn", None, None)
+
+        # Cut off in the middle of one: that one may have been lost, so it says so (503),
+        # and the database is known not to take writes until one goes through again.
+        def cut_off(tx: Tx) -> None:
+            tx.insert_user(User("u_lost", Role.END_USER, "Lost", None, None), utcnow())
+            assert isinstance(tx, PgTx)
+            tx._run("SELECT pg_terminate_backend(pg_backend_pid())")
+
+        with pytest.raises(Unavailable):
+            await store.write(cut_off)
+        assert store.cannot_write is not None
+        assert await store.read(lambda tx: tx.user("u_lost")) is None
+        await asyncio.sleep(SETTLE)
+        assert await store.takes_writes()
+        assert store.cannot_write is None
+    finally:
+        await store.close()
