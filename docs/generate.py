@@ -285,11 +285,11 @@ SETTINGS: dict[str, tuple[str, str]] = {
                          "becomes a dead letter (the default is 3 days)."),
     "delivery_max_attempts": ("Pace and retries", "Attempts before a delivery becomes a "
                               "dead letter."),
-    "database_url": ("Server, storage and logs", "The SQLite file. `sqlite:///bridge.db` is "
-                     "relative to the working directory, `sqlite:////var/lib/hitl-bridge/"
-                     "bridge.db` (four slashes) absolute. `postgresql://user:pw@host:5432/db`: "
-                     "PostgreSQL 14 or newer, for one instance so far (several instances on "
-                     "one database are not supported yet)."),
+    "database_url": ("Server, storage and logs", "The database. A SQLite file, for one "
+                     "instance: `sqlite:///bridge.db` is relative to the working directory, "
+                     "`sqlite:////var/lib/hitl-bridge/bridge.db` (four slashes) absolute. Or "
+                     "`postgresql://user:pw@host:5432/db`: PostgreSQL 14 or newer, which "
+                     "several instances may share ([deploy.md](deploy.md))."),
     "sqlite_synchronous": ("Server, storage and logs", "How hard SQLite makes each commit "
                            "durable. `normal`: a killed process loses nothing committed; a "
                            "power cut or kernel crash can lose the last commits. `full`: "
