@@ -34,8 +34,9 @@ T = TypeVar("T")
 PAUSE = 1.0
 # Seconds a row taken is leased for, renewed every third of it while its delivery lasts
 # (`Drainer._renew`): a lease runs out only when its holder is gone. SQLite's next start
-# releases its leases at once; on a database several instances share, another instance takes
-# the rows over when their lease runs out.
+# releases its leases at once; on a database several instances share, an instance started
+# again at the same address releases its own, and another instance takes over the leases of
+# one that does not come back when they run out.
 LEASE = 60.0
 
 
@@ -124,12 +125,15 @@ class Drainer:
         concurrency: int = 32,
         load: Load | None = None,
         full: Full | None = None,
+        holder: str = "",
     ) -> None:
         """`max_attempts` and `max_age` (seconds since the row was written) bound the
         retries, 0 meaning no bound; past them the row is dead-lettered. `load`: what the
         sender wants read with each row it is given; `full`: the channels it has no room
-        for now."""
+        for now; `holder`: who this instance is to the others sharing the database (its
+        host and address: the same after a restart)."""
         self._store = store
+        self._holder = holder
         self._target = target
         self._sender = sender
         self._pulse = pulse
@@ -159,7 +163,7 @@ class Drainer:
     async def run(self) -> None:
         now = time.time()
         await _when_stored(
-            lambda: self._store.write(lambda tx: tx.release_leases(self._target, now))
+            lambda: self._store.write(lambda tx: tx.release_leases(self._target, now, self._holder))
         )
         renewing = asyncio.create_task(self._renew())
         try:
@@ -208,7 +212,7 @@ class Drainer:
         self, now: float, free: int, full: Collection[str], tx: Tx
     ) -> tuple[list[OutboxRow], float | None]:
         """Up to `free` due rows; or, when there are none, when the next falls due."""
-        taken = tx.take_due(self._target, now, free, now + LEASE, full)
+        taken = tx.take_due(self._target, now, free, now + LEASE, full, self._holder)
         rows = [self._loaded(tx, row) for row in taken]
         return rows, None if rows else tx.next_due_at(self._target, full)
 
@@ -304,7 +308,9 @@ class Drainer:
             tx.remove_delivered(row.id)
             now = time.time()
             taken = (
-                tx.take_next(self._target, row.conversation_id, now, now + LEASE) if chain else None
+                tx.take_next(self._target, row.conversation_id, now, now + LEASE, self._holder)
+                if chain
+                else None
             )
             return None if taken is None else self._loaded(tx, taken)
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -186,6 +187,9 @@ class Bridge:
             senders[Target.BOTPRESS] = BotpressSender(
                 service, s.botpress_webhook_url, self._session()
             )
+        # Only one process at a time can listen here: who took a lease under this name
+        # before is gone.
+        holder = f"{socket.gethostname()} {urlsplit(self.url).netloc}"
         self._drainers = [
             Drainer(
                 store,
@@ -199,6 +203,7 @@ class Bridge:
                 metrics=service.metrics,
                 load=slack.load if sender is slack else None,
                 full=slack.full if sender is slack else None,
+                holder=holder,
             )
             for target, sender in senders.items()
         ]

@@ -105,10 +105,11 @@ class AppHome:
                 continue
             now = time.monotonic()
             for user in [u for u, at in self._due.items() if at <= now]:
-                del self._due[user]  # first: a change while it is drawn makes it due again
+                # First: a change while it is drawn makes it due again, a period after.
+                del self._due[user]
+                self._published[user] = now
                 try:
                     await self.publish(user)
-                    self._published[user] = time.monotonic()
                 except Defer as exc:  # its tier is spent, or Slack said 429: wait, then go on
                     self._due[user] = time.monotonic() + exc.after
                 except (Retry, Refused) as exc:

@@ -286,12 +286,18 @@ class OutboxRows(Protocol):
         ...
 
     def take_due(
-        self, target: str, now: float, limit: int, lease: float, full: Collection[str] = ()
+        self,
+        target: str,
+        now: float,
+        limit: int,
+        lease: float,
+        full: Collection[str] = (),
+        holder: str = "",
     ) -> list[OutboxRow]:
         """The head of each conversation, when due, soonest first, each counted as an
-        attempt (and as maybe sent, until told otherwise) as it is taken, and leased until
-        `lease`: not due again until it is settled (deferred, retried, removed) or the lease
-        is released (`release_leases`).
+        attempt (and as maybe sent, until told otherwise) as it is taken, and leased to
+        `holder` until `lease`: not due again until it is settled (deferred, retried,
+        removed) or the lease is released (`release_leases`).
 
         Only a conversation's head may go out: that is what keeps each conversation in order.
         Rows whose payload names a `channel` in `full` are left where they are (it has no
@@ -300,7 +306,7 @@ class OutboxRows(Protocol):
         ...
 
     def take_next(
-        self, target: str, conversation_id: str, now: float, lease: float
+        self, target: str, conversation_id: str, now: float, lease: float, holder: str = ""
     ) -> OutboxRow | None:
         """The conversation's head, if it is due, taken as `take_due` takes it (its
         delivery goes on from the row before it, in the same worker)."""
@@ -314,9 +320,9 @@ class OutboxRows(Protocol):
         """Lease the rows (still leased: not settled meanwhile) until `until`."""
         ...
 
-    def release_leases(self, target: str, now: float) -> int:
-        """Make every leased row of `target` due at `now`: the run that took them is over.
-        How many there were."""
+    def release_leases(self, target: str, now: float, holder: str) -> int:
+        """Make the rows of `target` leased to `holder` (on a database of its own, every
+        leased row) due at `now`: the run that took them is over. How many there were."""
         ...
 
     def queued_after(self, row: OutboxRow, limit: int) -> list[OutboxRow]:

@@ -208,10 +208,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX approvals_expiring ON approvals (status, expires_at);
     CREATE INDEX approvals_reminding ON approvals (remind_at) WHERE remind_at IS NOT NULL;
     """,
-    # 6: Slack's budgets, kept where every instance sharing the database sees them: a
-    # channel's posts, a method's rate tier (GCRA, as `slack.pacing.Pacer` keeps them in
-    # memory when one instance has the database to itself).
+    # 6: what instances sharing a database need: who holds each lease (host and address, so
+    # an instance started again lets go of its predecessor's at once), and Slack's budgets
+    # where every instance sees them, a channel's posts and a method's rate tier (GCRA, as
+    # `slack.pacing.Pacer` keeps them in memory when one instance has the database).
     """
+    ALTER TABLE outbox ADD COLUMN leased_by TEXT;
     CREATE TABLE pacing (
         key          TEXT PRIMARY KEY,  -- `post C0123` or a method's name
         tat          REAL NOT NULL,  -- when the budget is full again, seconds since the epoch

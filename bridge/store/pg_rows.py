@@ -156,10 +156,18 @@ class PgTx(SqliteTx):
         if words:
             self._run("SELECT pg_notify(?, ?)", self.CHANNEL, " ".join(sorted(words)))
 
-    def release_leases(self, target: str, now: float) -> int:
-        """Nothing: other instances may hold leases on this database. A lease whose holder
-        is gone runs out instead (`outbox.LEASE`), and another instance takes the row."""
-        return 0
+    def release_leases(self, target: str, now: float, holder: str) -> int:
+        """Only `holder`'s: other instances may hold leases on this database. An instance
+        started again at the same address lets go of what its predecessor held at once;
+        a lease whose holder is gone for good runs out instead (`outbox.LEASE`), and
+        another instance takes the row."""
+        return self._run(
+            "UPDATE outbox SET next_at = ?, leased = 0 WHERE target = ? AND leased = 1"
+            " AND leased_by = ?",
+            now,
+            target,
+            holder,
+        )
 
     def probe(self) -> None:
         self._run(

@@ -218,8 +218,8 @@ _VIEW = (
 # Taking a row counts an attempt, it may have reached the party until told otherwise, and it
 # is leased: not due (its head neither, by a trigger) until it is settled.
 _TAKE = (
-    "UPDATE outbox SET attempts = attempts + 1, maybe_sent = 1, leased = 1, next_at = ?"
-    " WHERE id = ?"
+    "UPDATE outbox SET attempts = attempts + 1, maybe_sent = 1, leased = 1, next_at = ?,"
+    " leased_by = ? WHERE id = ?"
 )
 # A row may be taken unless the channel its payload names has no room (`take_due`).
 _ROOM = "AND coalesce(json_extract(o.payload, '$.channel') NOT IN ({}), 1)"
@@ -621,7 +621,13 @@ class SqliteTx(Tx):
         return row is not None
 
     def take_due(
-        self, target: str, now: float, limit: int, lease: float, full: Collection[str] = ()
+        self,
+        target: str,
+        now: float,
+        limit: int,
+        lease: float,
+        full: Collection[str] = (),
+        holder: str = "",
     ) -> list[OutboxRow]:
         rows = self._all(
             # The row's own next_at too: where a row taken by another is locked, it is read
@@ -634,11 +640,11 @@ class SqliteTx(Tx):
             *full,
             limit,
         )
-        self._run_many(_TAKE, [(lease, r[0]) for r in rows])
+        self._run_many(_TAKE, [(lease, holder, r[0]) for r in rows])
         return [_outbox_row(r) for r in rows]
 
     def take_next(
-        self, target: str, conversation_id: str, now: float, lease: float
+        self, target: str, conversation_id: str, now: float, lease: float, holder: str = ""
     ) -> OutboxRow | None:
         row = self._one(
             f"{_HEADS} WHERE h.target = ? AND h.conversation_id = ? AND h.next_at <= ?"
@@ -650,7 +656,7 @@ class SqliteTx(Tx):
         )
         if row is None:
             return None
-        self._run(_TAKE, lease, row[0])
+        self._run(_TAKE, lease, holder, row[0])
         return _outbox_row(row)
 
     def outbox_stats(self) -> dict[tuple[str, str], tuple[int, float]]:
@@ -689,8 +695,9 @@ class SqliteTx(Tx):
             *row_ids,
         )
 
-    def release_leases(self, target: str, now: float) -> int:
-        """Their heads fall due as well (a trigger)."""
+    def release_leases(self, target: str, now: float, holder: str) -> int:
+        """Every leased row: one instance at a time has a SQLite database. Their heads fall
+        due as well (a trigger)."""
         return self._run(
             "UPDATE outbox SET next_at = ?, leased = 0 WHERE target = ? AND leased = 1", now, target
         )

@@ -26,7 +26,7 @@ async def take(store: SqliteStore) -> list[OutboxRow]:
 
 
 async def release(store: SqliteStore) -> int:
-    return await store.write(lambda tx: tx.release_leases("slack", time.time()))
+    return await store.write(lambda tx: tx.release_leases("slack", time.time(), ""))
 
 
 async def test_migrations_are_applied_once_and_recorded(tmp_path: Path) -> None:
