@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -20,6 +21,7 @@ import aiohttp
 from bridge.client import BridgeClient, BridgeError
 from bridge.testing.fake_bot import FakeBot
 from bridge.testing.fake_slack import FakeSlack
+from tests.balancer import Balancer
 from tests.conftest import ALICE, API_TOKEN, CHANNEL, environ
 from tests.test_cli import free_port
 
@@ -64,100 +66,148 @@ class Process:
                 await self.proc.wait()
 
 
+class Traffic:
+    """Both ways at once, receipts on (the default), through `client` and Slack's events
+    URL, while `kill` is called five times along the way: the bot and the agents retry until
+    they get their 2xx, as they would, with the same idempotency key or event id. Then every
+    message acknowledged must arrive, once, in order per conversation."""
+
+    def __init__(self, slack: FakeSlack, bot: FakeBot, client: BridgeClient) -> None:
+        self.slack, self.bot, self.client = slack, bot, client
+        self.threads: dict[str, str] = {}  # conversation -> its thread's ts
+        self.acked_up: dict[str, list[str]] = {}
+        self.acked_down: dict[str, list[str]] = {}
+        self.replies: dict[str, str] = {}  # ts of each agent reply -> its text
+        self.total = CONVERSATIONS * PER_CONVERSATION
+
+    async def run(self, kill: Callable[[int], Awaitable[None]]) -> None:
+        client = self.client
+        self.user = user = await client.create_user("Erin")
+        convs = [await client.start_hitl(user) for _ in range(CONVERSATIONS)]
+        while len(self.threads) < len(convs):
+            for conv in convs:
+                thread = (await client.get_conversation(conv)).slack.threadTs
+                if thread:
+                    self.threads[conv] = thread
+            await asyncio.sleep(0.05)
+        self.acked_up = {c: [] for c in convs}
+        self.acked_down = {c: [] for c in convs}
+
+        async def killer() -> None:
+            for n in range(1, 6):
+                while sum(map(len, self.acked_up.values())) < self.total * n // 7:
+                    await asyncio.sleep(0.01)
+                await kill(n)
+
+        traffic = [self._end_user(c) for c in convs] + [self._agent(c) for c in convs]
+        await asyncio.gather(killer(), *traffic)
+
+        def arrived_up() -> int:
+            return sum(1 for m in self.slack.messages(CHANNEL) if m.text.startswith("up "))
+
+        def receipts() -> int:
+            return sum(1 for ts in self.replies if self.slack.message(CHANNEL, ts).reactions)
+
+        await self.slack.wait_for(lambda: arrived_up() >= self.total, timeout=60)
+        await self.bot.wait_for(lambda: len(self.bot.events("message")) >= self.total, timeout=60)
+        await self.slack.wait_for(lambda: receipts() == self.total, timeout=60)
+        await asyncio.sleep(0.5)  # anything left to arrive twice would arrive now
+
+    async def _end_user(self, conv: str) -> None:
+        for n in range(PER_CONVERSATION):
+            text = f"up {conv} {n}"
+            # As a bot does through a crash: the same call, with the same key, until the
+            # bridge answers it (a connection cut by the kill, or no answer yet, is retried).
+            while True:
+                try:
+                    await self.client.send_text(conv, text, user_id=self.user, idempotency_key=text)
+                    break
+                except (aiohttp.ClientError, TimeoutError, BridgeError):
+                    await asyncio.sleep(0.05)
+            self.acked_up[conv].append(text)
+            await asyncio.sleep(0.02)
+
+    async def _agent(self, conv: str) -> None:
+        slack = self.slack
+        for n in range(PER_CONVERSATION):
+            text = f"down {conv} {n}"
+            ts = await slack.user_says(
+                ALICE, CHANNEL, text, thread_ts=self.threads[conv], deliver=False
+            )
+            self.replies[ts] = text
+            event, event_id = slack.message_event(slack.message(CHANNEL, ts)), f"Ev{ts}"
+            retry = None
+            while await slack.send_event(event, event_id=event_id, retry_num=retry) != 200:
+                retry = min((retry or 0) + 1, 3)
+                await asyncio.sleep(0.05)
+            self.acked_down[conv].append(text)
+            await asyncio.sleep(0.02)
+
+    def check(self) -> None:
+        for conv, thread in self.threads.items():
+            shown = [m.text for m in self.slack.thread(CHANNEL, thread) if m.text.startswith("up ")]
+            assert shown == self.acked_up[conv], f"lost, doubled or out of order in {conv}"
+            relayed = [
+                e["payload"]["payload"]["text"]
+                for e in self.bot.events("message")
+                if e["payload"]["conversationId"] == conv
+            ]
+            assert relayed == self.acked_down[conv], f"lost, doubled or out of order: {conv}"
+
+
 async def test_kill_9_five_times_loses_nothing_acknowledged(
     slack: FakeSlack, bot: FakeBot, tmp_path: Path
 ) -> None:
-    """Both ways at once, receipts on (the default), the bridge killed five times: the bot
-    and the agents retry until they get their 2xx, as they would, with the same idempotency
-    key or event id."""
     port = free_port()
     env = dict(os.environ) | environ(slack, bot, tmp_path / "bridge.db")
     env |= {"BRIDGE_PORT": str(port), "BRIDGE_LOG_LEVEL": "WARNING"}
     bridge = Process(env, tmp_path, port)
     slack.events_url = f"{bridge.base}/slack/events"
-    total = CONVERSATIONS * PER_CONVERSATION
 
     async with aiohttp.ClientSession() as http:
         await bridge.start(http)
-        client = BridgeClient(bridge.base, API_TOKEN, session=http)
+        traffic = Traffic(slack, bot, BridgeClient(bridge.base, API_TOKEN, session=http))
 
-        user = await client.create_user("Erin")
-        convs = [await client.start_hitl(user) for _ in range(CONVERSATIONS)]
-        threads: dict[str, str] = {}
-        while len(threads) < len(convs):
-            for conv in convs:
-                thread = (await client.get_conversation(conv)).slack.threadTs
-                if thread:
-                    threads[conv] = thread
-            await asyncio.sleep(0.05)
+        async def kill(n: int) -> None:
+            await bridge.kill()
+            await asyncio.sleep(0.1)
+            await bridge.start(http)
 
-        acked_up: dict[str, list[str]] = {c: [] for c in convs}
-        acked_down: dict[str, list[str]] = {c: [] for c in convs}
-        replies: dict[str, str] = {}  # ts of each agent reply -> its text
-
-        async def end_user(conv: str) -> None:
-            for n in range(PER_CONVERSATION):
-                text = f"up {conv} {n}"
-                # As a bot does through a crash: the same call, with the same key, until the
-                # bridge answers it (a connection cut by the kill, or no answer yet, is retried).
-                while True:
-                    try:
-                        await client.send_text(conv, text, user_id=user, idempotency_key=text)
-                        break
-                    except (aiohttp.ClientError, TimeoutError, BridgeError):
-                        await asyncio.sleep(0.05)
-                acked_up[conv].append(text)
-                await asyncio.sleep(0.02)
-
-        async def agent(conv: str, index: int) -> None:
-            for n in range(PER_CONVERSATION):
-                text = f"down {conv} {n}"
-                ts = await slack.user_says(
-                    ALICE, CHANNEL, text, thread_ts=threads[conv], deliver=False
-                )
-                replies[ts] = text
-                event, event_id = slack.message_event(slack.message(CHANNEL, ts)), f"Ev{ts}"
-                retry = None
-                while await slack.send_event(event, event_id=event_id, retry_num=retry) != 200:
-                    retry = min((retry or 0) + 1, 3)
-                    await asyncio.sleep(0.05)
-                acked_down[conv].append(text)
-                await asyncio.sleep(0.02)
-
-        async def killer() -> None:
-            for kill in range(1, 6):
-                while sum(map(len, acked_up.values())) < total * kill // 7:
-                    await asyncio.sleep(0.01)
-                await bridge.kill()
-                await asyncio.sleep(0.1)
-                await bridge.start(http)
-
-        traffic = [end_user(c) for c in convs] + [agent(c, i) for i, c in enumerate(convs)]
         try:
-            await asyncio.gather(killer(), *traffic)
-
-            def arrived_up() -> int:
-                return sum(1 for m in slack.messages(CHANNEL) if m.text.startswith("up "))
-
-            def receipts() -> int:
-                return sum(1 for ts in replies if slack.message(CHANNEL, ts).reactions)
-
-            await slack.wait_for(lambda: arrived_up() >= total, timeout=60)
-            await bot.wait_for(lambda: len(bot.events("message")) >= total, timeout=60)
-            await slack.wait_for(lambda: receipts() == total, timeout=60)
-            await asyncio.sleep(0.5)  # anything left to arrive twice would arrive now
+            await traffic.run(kill)
         finally:
             await bridge.stop()
+    traffic.check()
 
-    for conv, thread in threads.items():
-        shown = [m.text for m in slack.thread(CHANNEL, thread) if m.text.startswith("up ")]
-        assert shown == acked_up[conv], f"lost, doubled or out of order in {conv}"
-        relayed = [
-            e["payload"]["payload"]["text"]
-            for e in bot.events("message")
-            if e["payload"]["conversationId"] == conv
-        ]
-        assert relayed == acked_down[conv], f"lost, doubled or out of order: {conv}"
+
+async def test_kill_9_one_of_three_instances_loses_nothing_acknowledged(
+    slack: FakeSlack, bot: FakeBot, tmp_path: Path, postgres_url: str
+) -> None:
+    """Three instances on one PostgreSQL database behind a balancer; one of them killed
+    five times (each in turn), and started again."""
+    ports = [free_port() for _ in range(3)]
+    env = dict(os.environ) | environ(slack, bot, tmp_path / "unused.db")
+    env |= {"BRIDGE_DATABASE_URL": postgres_url, "BRIDGE_LOG_LEVEL": "WARNING"}
+    bridges = [Process(env | {"BRIDGE_PORT": str(port)}, tmp_path, port) for port in ports]
+
+    async with aiohttp.ClientSession() as http, Balancer([b.base for b in bridges]) as balancer:
+        for bridge in bridges:
+            await bridge.start(http)
+        slack.events_url = f"{balancer.url}/slack/events"
+        traffic = Traffic(slack, bot, BridgeClient(balancer.url, API_TOKEN, session=http))
+
+        async def kill(n: int) -> None:
+            bridge = bridges[n % 3]
+            await bridge.kill()
+            await asyncio.sleep(0.1)
+            await bridge.start(http)
+
+        try:
+            await traffic.run(kill)
+        finally:
+            for bridge in bridges:
+                await bridge.stop()
+    traffic.check()
 
 
 async def test_kill_9_after_approvals_are_clicked_loses_no_decision(

@@ -118,22 +118,16 @@ class SharedPacer(Pacing):
         return f"{self._name} {key}" if key else self._name
 
     async def reserve(self, key: str) -> float:
-        key, now, interval, tolerance = (
-            self._key(key),
-            self._clock(),
-            self._interval,
-            self._tolerance,
-        )
-        return await self._store.write(lambda tx: tx.pace_reserve(key, now, interval, tolerance))
+        if not self._interval:  # no schedule to book (nor to skew across clocks): the pause
+            return await self.paused(key)
+        key, now, spend = self._key(key), self._clock(), (self._interval, self._tolerance)
+        return await self._store.write(lambda tx: tx.pace_reserve(key, now, *spend))
 
     async def take(self, key: str) -> float:
-        key, now, interval, tolerance = (
-            self._key(key),
-            self._clock(),
-            self._interval,
-            self._tolerance,
-        )
-        return await self._store.write(lambda tx: tx.pace_take(key, now, interval, tolerance))
+        if not self._interval:
+            return await self.paused(key)
+        key, now, spend = self._key(key), self._clock(), (self._interval, self._tolerance)
+        return await self._store.write(lambda tx: tx.pace_take(key, now, *spend))
 
     async def paused(self, key: str) -> float:
         key, now = self._key(key), self._clock()

@@ -99,8 +99,22 @@ MIGRATIONS: list[str] = [
     translated(migrations.MIGRATIONS[3]),
     # 5: approvals
     translated(migrations.MIGRATIONS[4]),
-    # 6: Slack's budgets
-    translated(migrations.MIGRATIONS[5]),
+    # 6: what instances sharing the database need (SQLite's step); and a row queued behind
+    # a head that another transaction is settling waits for it to commit. Else neither sees
+    # the other's row: the settling one hands the head to no row, this one leaves the head
+    # to the row it settles, and the new row is left with no head, never taken.
+    translated(migrations.MIGRATIONS[5])
+    + """
+    CREATE OR REPLACE FUNCTION outbox_head_on_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM 1 FROM outbox_heads
+        WHERE target = NEW.target AND conversation_id = NEW.conversation_id FOR UPDATE;
+        INSERT INTO outbox_heads (target, conversation_id, row_id, next_at)
+        VALUES (NEW.target, NEW.conversation_id, NEW.id, NEW.next_at)
+        ON CONFLICT DO NOTHING;
+        RETURN NULL;
+    END $$;
+    """,
 ]
 
 

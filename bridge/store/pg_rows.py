@@ -19,7 +19,7 @@ from typing import Any, cast
 import psycopg
 
 from bridge.model import Conversation, iso
-from bridge.store import View
+from bridge.store import StoredMessage, View
 from bridge.store import sqlite_rows as base
 from bridge.store.sqlite_rows import SqliteTx
 
@@ -123,6 +123,16 @@ class PgTx(SqliteTx):
         )
         firsts = [float(r["first"]) for r in rows if r["first"] is not None]
         return len(rows), firsts, [float(r["done"]) for r in rows if r["done"] is not None]
+
+    def latest_messages(self, conversation_id: str, limit: int) -> list[StoredMessage]:
+        # No rowid: the time, then the id (which starts with the time in milliseconds).
+        rows = self._all(
+            f"SELECT * FROM ({base._MESSAGES} WHERE conversation_id = ?"
+            " ORDER BY created_at DESC, id DESC LIMIT ?) AS m ORDER BY created_at, id",
+            conversation_id,
+            limit,
+        )
+        return [base._stored(r) for r in rows]
 
     def first_seen(self, event_id: str, at: datetime) -> bool:
         return (

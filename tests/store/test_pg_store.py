@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -28,7 +29,8 @@ from bridge.outbox import Drainer, Fail
 from bridge.pulse import Pulse
 from bridge.service import Policy, Service
 from bridge.store import OutboxRow, Tx
-from bridge.store.pg_rows import PgTx
+from bridge.store.pg_migrations import migrate
+from bridge.store.pg_rows import PgTx, row_factory
 from bridge.store.postgres import PgStore
 from bridge.store.writable import SETTLE, Unavailable
 from bridge.testing.waiting import wait_until
@@ -240,3 +242,37 @@ async def test_a_lost_connection_is_opened_again(postgres_url: str) -> None:
         assert store.cannot_write is None
     finally:
         await store.close()
+
+
+def test_a_row_queued_while_its_head_is_settled_elsewhere_becomes_the_head(
+    postgres_url: str,
+) -> None:
+    """Two instances at once: one queues a second row in a conversation while the other
+    removes the first, delivered. Neither sees the other's row as it works; the new row
+    must still become the head, or it would never be taken."""
+    with psycopg.connect(postgres_url, row_factory=row_factory) as setup:
+        migrate(setup)
+        PgTx(setup).enqueue("bot", "conv_1", "event", "{}", utcnow())
+        setup.commit()
+        (first,) = PgTx(setup).take_due("bot", time.time() + 1, 1, time.time() + 60)
+        setup.commit()
+
+    queuing = psycopg.connect(postgres_url, row_factory=row_factory)
+    settling = psycopg.connect(postgres_url, row_factory=row_factory)
+    try:
+        PgTx(queuing).enqueue("bot", "conv_1", "event", '{"n": 2}', utcnow())  # not committed
+
+        def settle() -> None:
+            PgTx(settling).remove_delivered(first.id)
+            settling.commit()
+
+        with ThreadPoolExecutor(1) as pool:
+            settled = pool.submit(settle)
+            time.sleep(0.3)  # the removal is under way, waiting or not
+            queuing.commit()
+            settled.result(timeout=10)
+        (head,) = PgTx(queuing).take_due("bot", time.time() + 1, 1, time.time() + 60)
+        assert head.payload == {"n": 2}
+    finally:
+        queuing.close()
+        settling.close()
