@@ -1,5 +1,20 @@
 """The stage for end-to-end tests: a fake Slack, a fake bot, and the real bridge between them,
-all over HTTP on 127.0.0.1."""
+all over HTTP on 127.0.0.1.
+
+The stage's database is SQLite (a file in the test's `tmp_path`) unless the test is marked
+`both_databases`; then it runs twice, as `test_x[sqlite]` and `test_x[postgresql]`, the second
+on a fresh PostgreSQL database of its own (`postgres_url`, skipped, saying why, when there is no
+server). A story module opts in with one line,
+
+    pytestmark = pytest.mark.both_databases
+
+or a single test with the decorator. The choice is the `database` fixture (the stage's
+`BRIDGE_DATABASE_URL`), which `make_stage` takes; a `BRIDGE_DATABASE_URL=` given to
+`make_stage` still wins, and `Stage.restart()` comes back on the same database. Tests that do
+not build their stage through `make_stage` (a bridge in a subprocess, a store of their own) are
+not affected by the mark. Tests of SQLite itself (its file, WAL, backups, `synchronous`) are
+not marked.
+"""
 
 from __future__ import annotations
 
@@ -207,14 +222,43 @@ class Stage:
 StageFactory = Callable[..., Coroutine[Any, Any, Stage]]
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "both_databases: run the test's stage on SQLite and on PostgreSQL"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked `both_databases` whose stage takes `database` runs on each backend."""
+    if "database" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_databases"
+    ):
+        metafunc.parametrize("database", BACKENDS, indirect=True)
+
+
 @pytest.fixture
-async def make_stage(slack: FakeSlack, bot: FakeBot, tmp_path: Path) -> AsyncIterator[StageFactory]:
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The stage's `BRIDGE_DATABASE_URL`: `bridge.db` in the test's directory, or, for the
+    `postgresql` run of a test marked `both_databases`, a fresh PostgreSQL database."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path / 'bridge.db'}"
+
+
+@pytest.fixture
+async def make_stage(
+    slack: FakeSlack, bot: FakeBot, tmp_path: Path, database: str
+) -> AsyncIterator[StageFactory]:
     """Build a stage with extra settings (`make_stage(BRIDGE_ASSIGN_TIMEOUT="1")`), and
-    `limits` on its clients other than the defaults."""
+    `limits` on its clients other than the defaults, on `database`."""
     stages: list[Stage] = []
     session = aiohttp.ClientSession()
 
     async def make(*, webhook: bool = True, limits: Limits | None = None, **extra: str) -> Stage:
+        extra = {"BRIDGE_DATABASE_URL": database} | extra
         env = environ(slack, bot if webhook else None, tmp_path / "bridge.db", **extra)
         settings = load_settings(env, env_file=None)
         bridge = Bridge(settings, port=0, limits=limits)
