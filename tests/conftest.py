@@ -8,12 +8,13 @@ server). A story module opts in with one line,
 
     pytestmark = pytest.mark.both_databases
 
-or a single test with the decorator. The choice is the `database` fixture (the stage's
-`BRIDGE_DATABASE_URL`), which `make_stage` takes; a `BRIDGE_DATABASE_URL=` given to
-`make_stage` still wins, and `Stage.restart()` comes back on the same database. Tests that do
-not build their stage through `make_stage` (a bridge in a subprocess, a store of their own) are
-not affected by the mark. Tests of SQLite itself (its file, WAL, backups, `synchronous`) are
-not marked.
+or a single test with the decorator; a test of such a module that must stay on SQLite says
+why with `@pytest.mark.sqlite_only("reason")`. The choice is the `database` fixture (the
+stage's `BRIDGE_DATABASE_URL`), which `make_stage` takes; a `BRIDGE_DATABASE_URL=` given to
+`make_stage` still wins, and `Stage.restart()` comes back on the same database. A test that
+starts a bridge of its own (a subprocess) takes `database` too to follow the mark; one that
+does not take it (a store of its own, `environ()` with a file) is not affected. Tests of SQLite
+itself (its file, WAL, backups, `synchronous`) are not marked.
 """
 
 from __future__ import annotations
@@ -66,14 +67,16 @@ async def bot() -> AsyncIterator[FakeBot]:
         yield fake
 
 
-def environ(slack: FakeSlack, bot: FakeBot | None, db: Path, **extra: str) -> dict[str, str]:
+def environ(slack: FakeSlack, bot: FakeBot | None, db: Path | str, **extra: str) -> dict[str, str]:
+    """The bridge's environment on the fakes; `db` is a SQLite file, or a database's URL
+    (`database`)."""
     env = {
         "SLACK_BOT_TOKEN": slack.bot_token,
         "SLACK_SIGNING_SECRET": slack.signing_secret,
         "SLACK_API_URL": slack.api_url,
         "BRIDGE_CHANNEL": CHANNEL,
         "BRIDGE_API_TOKEN": API_TOKEN,
-        "BRIDGE_DATABASE_URL": f"sqlite:///{db}",
+        "BRIDGE_DATABASE_URL": db if isinstance(db, str) else f"sqlite:///{db}",
         "BRIDGE_SLACK_RATE": "0",
         "BRIDGE_SLACK_TIERS": "0",
         "BRIDGE_RETRY_BASE": "0.05",
@@ -229,14 +232,22 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "both_databases: run the test's stage on SQLite and on PostgreSQL"
     )
+    config.addinivalue_line(
+        "markers", "sqlite_only(reason): keep this test of a both_databases module on SQLite"
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A test marked `both_databases` whose stage takes `database` runs on each backend."""
-    if "database" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
-        "both_databases"
-    ):
+    """A test marked `both_databases` whose stage takes `database` runs on each backend,
+    unless it is marked `sqlite_only` (which must say why)."""
+    test = metafunc.definition
+    if "database" not in metafunc.fixturenames or not test.get_closest_marker("both_databases"):
+        return
+    only = test.get_closest_marker("sqlite_only")
+    if only is None:
         metafunc.parametrize("database", BACKENDS, indirect=True)
+    elif not only.args:
+        raise pytest.UsageError(f"{test.nodeid}: sqlite_only needs a reason")
 
 
 @pytest.fixture
@@ -249,17 +260,14 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-async def make_stage(
-    slack: FakeSlack, bot: FakeBot, tmp_path: Path, database: str
-) -> AsyncIterator[StageFactory]:
+async def make_stage(slack: FakeSlack, bot: FakeBot, database: str) -> AsyncIterator[StageFactory]:
     """Build a stage with extra settings (`make_stage(BRIDGE_ASSIGN_TIMEOUT="1")`), and
     `limits` on its clients other than the defaults, on `database`."""
     stages: list[Stage] = []
     session = aiohttp.ClientSession()
 
     async def make(*, webhook: bool = True, limits: Limits | None = None, **extra: str) -> Stage:
-        extra = {"BRIDGE_DATABASE_URL": database} | extra
-        env = environ(slack, bot if webhook else None, tmp_path / "bridge.db", **extra)
+        env = environ(slack, bot if webhook else None, database, **extra)
         settings = load_settings(env, env_file=None)
         bridge = Bridge(settings, port=0, limits=limits)
         await bridge.start()
