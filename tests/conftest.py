@@ -1,5 +1,21 @@
 """The stage for end-to-end tests: a fake Slack, a fake bot, and the real bridge between them,
-all over HTTP on 127.0.0.1."""
+all over HTTP on 127.0.0.1.
+
+The stage's database is SQLite (a file in the test's `tmp_path`) unless the test is marked
+`both_databases`; then it runs twice, as `test_x[sqlite]` and `test_x[postgresql]`, the second
+on a fresh PostgreSQL database of its own (`postgres_url`, skipped, saying why, when there is no
+server). A story module opts in with one line,
+
+    pytestmark = pytest.mark.both_databases
+
+or a single test with the decorator; a test of such a module that must stay on SQLite says
+why with `@pytest.mark.sqlite_only("reason")`. The choice is the `database` fixture (the
+stage's `BRIDGE_DATABASE_URL`), which `make_stage` takes; a `BRIDGE_DATABASE_URL=` given to
+`make_stage` still wins, and `Stage.restart()` comes back on the same database. A test that
+starts a bridge of its own (a subprocess) takes `database` too to follow the mark; one that
+does not take it (a store of its own, `environ()` with a file) is not affected. Tests of SQLite
+itself (its file, WAL, backups, `synchronous`) are not marked.
+"""
 
 from __future__ import annotations
 
@@ -51,14 +67,16 @@ async def bot() -> AsyncIterator[FakeBot]:
         yield fake
 
 
-def environ(slack: FakeSlack, bot: FakeBot | None, db: Path, **extra: str) -> dict[str, str]:
+def environ(slack: FakeSlack, bot: FakeBot | None, db: Path | str, **extra: str) -> dict[str, str]:
+    """The bridge's environment on the fakes; `db` is a SQLite file, or a database's URL
+    (`database`)."""
     env = {
         "SLACK_BOT_TOKEN": slack.bot_token,
         "SLACK_SIGNING_SECRET": slack.signing_secret,
         "SLACK_API_URL": slack.api_url,
         "BRIDGE_CHANNEL": CHANNEL,
         "BRIDGE_API_TOKEN": API_TOKEN,
-        "BRIDGE_DATABASE_URL": f"sqlite:///{db}",
+        "BRIDGE_DATABASE_URL": db if isinstance(db, str) else f"sqlite:///{db}",
         "BRIDGE_SLACK_RATE": "0",
         "BRIDGE_SLACK_TIERS": "0",
         "BRIDGE_RETRY_BASE": "0.05",
@@ -207,15 +225,49 @@ class Stage:
 StageFactory = Callable[..., Coroutine[Any, Any, Stage]]
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "both_databases: run the test's stage on SQLite and on PostgreSQL"
+    )
+    config.addinivalue_line(
+        "markers", "sqlite_only(reason): keep this test of a both_databases module on SQLite"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked `both_databases` whose stage takes `database` runs on each backend,
+    unless it is marked `sqlite_only` (which must say why)."""
+    test = metafunc.definition
+    if "database" not in metafunc.fixturenames or not test.get_closest_marker("both_databases"):
+        return
+    only = test.get_closest_marker("sqlite_only")
+    if only is None:
+        metafunc.parametrize("database", BACKENDS, indirect=True)
+    elif not only.args:
+        raise pytest.UsageError(f"{test.nodeid}: sqlite_only needs a reason")
+
+
 @pytest.fixture
-async def make_stage(slack: FakeSlack, bot: FakeBot, tmp_path: Path) -> AsyncIterator[StageFactory]:
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The stage's `BRIDGE_DATABASE_URL`: `bridge.db` in the test's directory, or, for the
+    `postgresql` run of a test marked `both_databases`, a fresh PostgreSQL database."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path / 'bridge.db'}"
+
+
+@pytest.fixture
+async def make_stage(slack: FakeSlack, bot: FakeBot, database: str) -> AsyncIterator[StageFactory]:
     """Build a stage with extra settings (`make_stage(BRIDGE_ASSIGN_TIMEOUT="1")`), and
-    `limits` on its clients other than the defaults."""
+    `limits` on its clients other than the defaults, on `database`."""
     stages: list[Stage] = []
     session = aiohttp.ClientSession()
 
     async def make(*, webhook: bool = True, limits: Limits | None = None, **extra: str) -> Stage:
-        env = environ(slack, bot if webhook else None, tmp_path / "bridge.db", **extra)
+        env = environ(slack, bot if webhook else None, database, **extra)
         settings = load_settings(env, env_file=None)
         bridge = Bridge(settings, port=0, limits=limits)
         await bridge.start()

@@ -29,6 +29,8 @@ from bridge.model import (
 )
 from tests.conftest import ALICE, API_TOKEN, CHANNEL, Stage, StageFactory
 
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
 async def client(stage: Stage) -> AsyncIterator[BridgeClient]:

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.conftest import ALICE, CHANNEL, Stage, StageFactory
+
+pytestmark = pytest.mark.both_databases
 
 
 async def test_restart_keeps_every_conversation_working(stage: Stage) -> None:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.conftest import ALICE, BOB, CHANNEL, Stage
+
+pytestmark = pytest.mark.both_databases
 
 
 async def test_agent_claims_by_replying_then_resolves(stage: Stage) -> None:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bridge.model import AgentProfile, Decision
 from tests.conftest import ALICE, CHANNEL, Stage
+
+pytestmark = pytest.mark.both_databases
 
 
 def value(text: str, name: str, **labels: str) -> float:

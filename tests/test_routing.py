@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import ALICE, CHANNEL, StageFactory
+
+pytestmark = pytest.mark.both_databases
 
 
 async def test_queue_picks_the_channel(make_stage: StageFactory) -> None:

@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import ALICE, CHANNEL, StageFactory
 
+pytestmark = pytest.mark.both_databases
+
 SLOW = "C0SLOW"
 
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from tests.conftest import ALICE, API_TOKEN, CHANNEL, Stage
+
+pytestmark = pytest.mark.both_databases
 
 TEXT = {"type": "text", "payload": {"text": "hello"}}
 

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
+
 from bridge.model import AgentProfile, Decision
 from tests.bot.test_api import error
 from tests.conftest import API_TOKEN, CHANNEL, Stage, StageFactory
 from tests.slack.test_approvals import DRAFT, approval, ask
+
+pytestmark = pytest.mark.both_databases
 
 # Alice as Slack tells of her (tests/conftest.py's workspace).
 ALICE = AgentProfile("U0ALICE", "Alice", "https://img.example.com/alice.png", "alice@example.com")

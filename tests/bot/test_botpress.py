@@ -18,6 +18,8 @@ from bridge.testing.fake_botpress import AXIOS_HEADERS, FakeBotpress, axios_json
 from bridge.testing.fake_slack import Message
 from tests.conftest import ALICE, CHANNEL, Stage, StageFactory
 
+pytestmark = pytest.mark.both_databases
+
 PATH_TOKEN = "s3cret-path-token-0123456789"
 PICTURE = "https://img.example.com/erin.png"
 # Keys whose values a person does not read in a Slack message.

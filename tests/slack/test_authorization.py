@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import ALICE, BOB, CHANNEL, StageFactory
+
+pytestmark = pytest.mark.both_databases
 
 
 async def test_only_the_user_group_may_answer(make_stage: StageFactory) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import ALICE, BOB, CHANNEL, StageFactory
+
+pytestmark = pytest.mark.both_databases
 
 
 async def test_edits_and_deletions_are_explained_not_relayed(make_stage: StageFactory) -> None:

@@ -6,8 +6,11 @@ import json
 import time
 
 import aiohttp
+import pytest
 
 from tests.conftest import ALICE, BOB, CHANNEL, Stage
+
+pytestmark = pytest.mark.both_databases
 
 
 async def test_slack_retries_are_relayed_once(stage: Stage) -> None:

@@ -13,6 +13,8 @@ from bridge.slack.files import FileLinks
 from tests.conftest import ALICE, CHANNEL, Stage, StageFactory
 from tests.media_host import PICTURE, media_host, serving
 
+pytestmark = pytest.mark.both_databases
+
 # Uploads on, and the media hosts of these tests, on loopback, allowed (and nothing else).
 UPLOADS = {"BRIDGE_UPLOAD_MEDIA": "true", "BRIDGE_MEDIA_ALLOW_NETWORKS": "127.0.0.1/32"}
 

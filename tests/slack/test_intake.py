@@ -3,7 +3,11 @@ anything about it, else kept and handled once Slack can tell; never out of order
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import ALICE, BOB, CHANNEL, Stage
+
+pytestmark = pytest.mark.both_databases
 
 
 async def test_a_known_agents_reply_is_relayed_before_slack_is_answered(stage: Stage) -> None:

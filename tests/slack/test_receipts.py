@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import ALICE, CHANNEL, StageFactory
+
+pytestmark = pytest.mark.both_databases
 
 
 async def test_replies_get_a_receipt_and_notes_a_lock(make_stage: StageFactory) -> None:

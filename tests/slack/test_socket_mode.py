@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bridge.testing.fake_slack import FakeSlack
 from tests.conftest import ALICE, CHANNEL, StageFactory
+
+pytestmark = pytest.mark.both_databases
 
 
 async def test_handoff_over_socket_mode(make_stage: StageFactory, slack: FakeSlack) -> None:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bridge.testing.fake_slack import FakeSlack
 from tests.conftest import ALICE, CHANNEL, StageFactory
+
+pytestmark = pytest.mark.both_databases
 
 
 def texts(slack: FakeSlack, parent: str) -> list[str]:
