@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -277,10 +278,32 @@ async def make_stage(slack: FakeSlack, bot: FakeBot, database: str) -> AsyncIter
         stages.append(stage)
         return stage
 
-    yield make
-    for stage in stages:
-        await stage.bridge.stop()
-    await session.close()
+    heard = _DatabaseErrors()
+    logging.getLogger().addHandler(heard)
+    try:
+        yield make
+        for stage in stages:
+            await stage.bridge.stop()
+    finally:
+        logging.getLogger().removeHandler(heard)
+        await session.close()
+    if heard.errors:
+        pytest.fail(f"the bridge logged PostgreSQL's error: {heard.errors[0]}")
+
+
+class _DatabaseErrors(logging.Handler):
+    """The errors PostgreSQL raised that the bridge logged and carried on from (a task
+    restarted, a delivery retried): a story may pass all the same, on a statement
+    PostgreSQL refuses every time."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.errors: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and type(exc).__module__.startswith("psycopg"):
+            self.errors.append(f"{record.getMessage()}: {type(exc).__name__}: {exc}")
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from bridge.client import BridgeClient, BridgeError
 from bridge.testing.fake_bot import FakeBot
@@ -186,8 +187,8 @@ async def test_kill_9_one_of_three_instances_loses_nothing_acknowledged(
     """Three instances on one PostgreSQL database behind a balancer; one of them killed
     five times (each in turn), and started again."""
     ports = [free_port() for _ in range(3)]
-    env = dict(os.environ) | environ(slack, bot, tmp_path / "unused.db")
-    env |= {"BRIDGE_DATABASE_URL": postgres_url, "BRIDGE_LOG_LEVEL": "WARNING"}
+    env = dict(os.environ) | environ(slack, bot, postgres_url)
+    env |= {"BRIDGE_LOG_LEVEL": "WARNING"}
     bridges = [Process(env | {"BRIDGE_PORT": str(port)}, tmp_path, port) for port in ports]
 
     async with aiohttp.ClientSession() as http, Balancer([b.base for b in bridges]) as balancer:
@@ -210,14 +211,15 @@ async def test_kill_9_one_of_three_instances_loses_nothing_acknowledged(
     traffic.check()
 
 
+@pytest.mark.both_databases
 async def test_kill_9_after_approvals_are_clicked_loses_no_decision(
-    slack: FakeSlack, bot: FakeBot, tmp_path: Path
+    slack: FakeSlack, bot: FakeBot, tmp_path: Path, database: str
 ) -> None:
     """Agents approve requests, in conversations' threads and in the channel; the bridge is
     killed as soon as Slack has its acks. Started again, it tells the bot every decision,
     once, after what came before it in its conversation."""
     port = free_port()
-    env = dict(os.environ) | environ(slack, bot, tmp_path / "bridge.db")
+    env = dict(os.environ) | environ(slack, bot, database)
     env |= {"BRIDGE_PORT": str(port), "BRIDGE_LOG_LEVEL": "WARNING"}
     bridge = Process(env, tmp_path, port)
     slack.events_url = f"{bridge.base}/slack/events"

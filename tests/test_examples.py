@@ -114,9 +114,6 @@ async def in_thread(stage: Stage, conv: str, parent: str) -> str:
     return str(notice.content.payload.text)  # type: ignore[union-attr]
 
 
-@pytest.mark.sqlite_only(
-    "PostgreSQL: in_thread reads latest_messages, which has no alias and uses rowid"
-)
 async def test_approved_in_a_handoff(stage: Stage, approver: Approver) -> None:
     """In a conversation Alice has: the bot hears `hitlAssigned` first (handed to the rest
     of the bot), then the decision, and says the draft as it was, in the thread too."""
@@ -153,9 +150,6 @@ async def test_edited_outside_a_handoff(stage: Stage, approver: Approver) -> Non
     assert request.draft.payload.text == example.draft_reply(REFUND)  # type: ignore[union-attr]
 
 
-@pytest.mark.sqlite_only(
-    "PostgreSQL: in_thread reads latest_messages, which has no alias and uses rowid"
-)
 async def test_rejected_falls_back(
     stage: Stage, approver: Approver, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -127,7 +127,8 @@ class PgTx(SqliteTx):
     def latest_messages(self, conversation_id: str, limit: int) -> list[StoredMessage]:
         # No rowid: the time, then the id (which starts with the time in milliseconds).
         rows = self._all(
-            f"SELECT * FROM ({base._MESSAGES} WHERE conversation_id = ?"
+            f"SELECT * FROM (SELECT {base._columns(base._MESSAGE)}, created_at FROM messages"
+            " WHERE conversation_id = ?"
             " ORDER BY created_at DESC, id DESC LIMIT ?) AS m ORDER BY created_at, id",
             conversation_id,
             limit,

@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from tests.conftest import ALICE, BOB, CHANNEL, StageFactory
+
+pytestmark = pytest.mark.both_databases
 
 
 async def test_app_home_shows_the_queue_and_keeps_up(make_stage: StageFactory) -> None:

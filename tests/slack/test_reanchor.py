@@ -9,9 +9,6 @@ from tests.conftest import ALICE, CHANNEL, StageFactory
 pytestmark = pytest.mark.both_databases
 
 
-@pytest.mark.sqlite_only(
-    "PostgreSQL: no recap, latest_messages' subquery has no alias and uses rowid"
-)
 async def test_a_lost_thread_is_replaced_with_a_recap(make_stage: StageFactory) -> None:
     stage = await make_stage()
     slack, bot, api = stage.slack, stage.bot, stage.api
