@@ -36,9 +36,9 @@ from bridge.config import Settings, load_settings
 from bridge.connections import Limits
 from bridge.server import Bridge
 from bridge.store.sqlite import SqliteStore
+from bridge.testing import postgres
 from bridge.testing.fake_bot import FakeBot
 from bridge.testing.fake_slack import FakeSlack
-from tests import postgres
 
 CHANNEL = "C0HANDOFF"
 ALICE = "U0ALICE"
@@ -313,7 +313,7 @@ async def stage(make_stage: StageFactory) -> Stage:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
-    """A PostgreSQL server's superuser URL for the whole run (`tests/postgres.py`)."""
+    """A PostgreSQL server's superuser URL for the whole run (`bridge/testing/postgres.py`)."""
     with postgres.server() as url:
         if url is None:
             pytest.skip(

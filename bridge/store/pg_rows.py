@@ -9,6 +9,7 @@ sequence a pruned `events` table still remembers.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sqlite3
@@ -27,6 +28,7 @@ _PLACEHOLDER = re.compile(r"\?")
 _NAMED = re.compile(r":([a-z_]+)\b")
 
 
+@functools.lru_cache(maxsize=4096)
 def dialect(sql: str) -> str:
     """SQLite's statement in PostgreSQL's dialect, as far as placeholders go."""
     return _PLACEHOLDER.sub("%s", sql.replace("%", "%%"))

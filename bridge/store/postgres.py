@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 import psycopg
@@ -40,6 +41,9 @@ LEAD = LOCK + 1
 # How often an instance that does not lead looks whether it may now, and the listener
 # reconnects after losing its connection.
 LOOK_AGAIN = 5.0
+# Connections for transactions, each on a thread of its own: while one waits for the
+# server, the others' transactions go on.
+CONNECTIONS = 4
 # How often a transaction runs in all while it meets another instance's.
 CONFLICT_TRIES = 3
 
@@ -47,27 +51,29 @@ CONFLICT_TRIES = 3
 class PgStore(Store):
     shared = True
 
-    def __init__(self, url: str, session: _Session) -> None:
+    def __init__(self, url: str, sessions: list[_Session]) -> None:
         self._url = url
-        self._session = session
-        self._thread = _DatabaseThread(lambda: session, "bridge-postgres")
+        self._sessions = sessions
+        self._threads = [_DatabaseThread(partial(_same, s), "bridge-postgres") for s in sessions]
+        self._busy = [0] * len(sessions)  # transactions handed to each, not yet done
         self._writable = Writable()
         self._leads = False
 
     @classmethod
-    async def open(cls, url: str) -> PgStore:
-        """Connect, and bring the schema up to date (once, whoever else starts now)."""
-        session = _Session(url)
-        store = cls(url, session)
+    async def open(cls, url: str, connections: int = CONNECTIONS) -> PgStore:
+        """Connect, and bring the schema up to date (once, whoever else starts now). The
+        other connections open as they are first needed."""
+        store = cls(url, [_Session(url) for _ in range(connections)])
         try:
-            await store._thread.call(lambda s: s.migrate())
+            await store._threads[0].call(lambda s: s.migrate())
         except BaseException:
-            await store._thread.close()
+            await store.close()
             raise
         return store
 
     async def close(self) -> None:
-        await self._thread.close()
+        for thread in self._threads:
+            await thread.close()
 
     async def write(self, body: Callable[[Tx], T]) -> T:
         return await self._run(body, writes=True)
@@ -76,11 +82,16 @@ class PgStore(Store):
         return await self._run(body, writes=False)
 
     async def _run(self, body: Callable[[PgTx], T], writes: bool) -> T:
+        """`body` on the connection with the fewest transactions waiting."""
+        which = min(range(len(self._busy)), key=self._busy.__getitem__)
+        self._busy[which] += 1
         try:
-            result = await self._thread.call(lambda s: s.run(body))
+            result = await self._threads[which].call(lambda s: s.run(body))
         except Unavailable as exc:
             self._writable.failed(str(exc).removeprefix("the database cannot take writes: "))
             raise
+        finally:
+            self._busy[which] -= 1
         if writes:
             self._writable.wrote()
         return result
@@ -132,10 +143,14 @@ class PgStore(Store):
                 row = await cursor.fetchone()
                 self._leads = bool(row and row[0])
             # Its own words were heard as they were said: only the others' are news.
-            me = self._session.pid
+            mine = {session.pid for session in self._sessions}
             async for notice in conn.notifies(timeout=LOOK_AGAIN):
-                if notice.pid != me:
+                if notice.pid not in mine:
                     heard(notice.payload.split())
+
+
+def _same(session: _Session) -> _Session:
+    return session
 
 
 class _Session:

@@ -149,6 +149,7 @@ async def test_a_decision_reaches_the_bot_in_order_with_its_conversation(stage: 
     assert bot is not None
     conv, parent = await stage.handoff()
     await stage.slack.click("U0ALICE", CHANNEL, parent, "claim")
+    await bot.wait_for(lambda: len(bot.events()) == 1)  # the claim is taken (after the ack)
     approval_id = await ask(stage, conversationId=conv)
     edited = "Your refund of $40 left today."
     service = stage.bridge.service.approvals

@@ -1,4 +1,4 @@
-"""A PostgreSQL server for the tests that need one.
+"""A PostgreSQL server for the tests and benchmarks that need one.
 
 `BRIDGE_TEST_POSTGRES_URL` names one to use (a superuser's URL: each test gets a database of
 its own). Without it, a throwaway cluster is started in a temporary directory, on a free
@@ -46,9 +46,17 @@ def _as_owner(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command]
 
 
+def _quietly(command: list[str]) -> None:
+    subprocess.run(
+        _as_owner(command), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, check=True
+    )
+
+
 @contextmanager
-def server() -> Iterator[str | None]:
-    """A superuser's URL of a running server, or None (with no way to get one)."""
+def server(*, fsync: bool = False) -> Iterator[str | None]:
+    """A superuser's URL of a running server, or None (with no way to get one). A cluster
+    of its own flushes nothing to the disk unless `fsync` (a benchmark wants it as it
+    would run)."""
     given = os.environ.get(ENV)
     if given:
         yield given
@@ -64,19 +72,14 @@ def server() -> Iterator[str | None]:
             owner = pwd.getpwnam("postgres")
             os.chown(tmp, owner.pw_uid, owner.pw_gid)
             os.chown(data, owner.pw_uid, owner.pw_gid)
-        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.STDOUT, "check": True}
-        subprocess.run(
-            _as_owner([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]),
-            **quiet,  # type: ignore[arg-type]
-        )
+        _quietly([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"])
         port = _free_port()
-        options = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options = (
+            f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync={'on' if fsync else 'off'}"
+        )
         ctl = str(bindir / "pg_ctl")
         log = str(Path(tmp) / "log")
-        subprocess.run(
-            _as_owner([ctl, "-D", str(data), "-o", options, "-l", log, "-w", "start"]),
-            **quiet,  # type: ignore[arg-type]
-        )
+        _quietly([ctl, "-D", str(data), "-o", options, "-l", log, "-w", "start"])
         try:
             yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
         finally:
