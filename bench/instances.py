@@ -11,7 +11,9 @@ interleaved over `--rounds` (the order turned each round):
   POST until the fake Slack has stored the last;
 - latency at `--rate` messages a second for `--seconds`: from each POST leaving to the fake
   Slack storing it, p50 and p99 in ms;
-- each instance's resident memory at the end, in MB.
+- each instance's resident memory at the end, in MB;
+- CPU a message in the throughput trial: the instances' together, and PostgreSQL's server
+  processes' on this machine (none, for SQLite, or for a server elsewhere).
 
 PostgreSQL is the server `BRIDGE_TEST_POSTGRES_URL` names (a superuser's: a database is made
 for each setup and round), or else a throwaway cluster with `fsync` on, as a deployment runs
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import platform
 import statistics
 import tempfile
@@ -66,6 +69,28 @@ class Figures:
     p50: float  # ms
     p99: float  # ms
     rss: list[float]  # MB, each instance
+    bridge_cpu: float  # ms of CPU a message, the instances together
+    postgres_cpu: float  # ms of CPU a message, PostgreSQL's processes on this machine
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU the processes `pids` have used."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids() -> list[int]:
+    """PostgreSQL's server processes on this machine (its backends come and go)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            if stat.read_text().split(" (", 1)[1].startswith(("postgres)", "postmaster)")):
+                pids.append(int(stat.parent.name))
+    return pids
 
 
 def rss_mb(pid: int) -> float:
@@ -101,17 +126,23 @@ async def trial(
         await asyncio.gather(*(target.send(j, text(marker(warm, j, 0))) for j in range(args.m)))
         await fakes.wait_slack(warm, args.m, timeout=60)
 
+        mine = [p.pid for p in procs]
+        cpu = (cpu_seconds(mine), cpu_seconds(postgres_pids()))
         start = now()
         await closed_loop(target, f"{tag}t", args.n, args.m, text)
         stored = await fakes.wait_slack(f"{tag}t", args.n)
         rate = args.n / (max(stored.values()) - start)
+        per = 1000 / args.n
+        bridge_cpu = (cpu_seconds(mine) - cpu[0]) * per
+        postgres_cpu = (cpu_seconds(postgres_pids()) - cpu[1]) * per
 
         count = int(args.rate * args.seconds)
         sent, _ = await paced(target, f"{tag}l", count, args.m, args.rate, text)
         stored = await fakes.wait_slack(f"{tag}l", count)
         latency = sorted((stored[k] - sent[k]) * 1000 for k in sent)
         p99 = latency[min(len(latency) - 1, int(len(latency) * 0.99))]
-        return Figures(rate, statistics.median(latency), p99, [rss_mb(p.pid) for p in procs])
+        rss = [rss_mb(p.pid) for p in procs]
+        return Figures(rate, statistics.median(latency), p99, rss, bridge_cpu, postgres_cpu)
     finally:
         for proc in procs:
             await proc.stop()
@@ -152,7 +183,10 @@ async def run(args: argparse.Namespace) -> None:
 
 def _line(f: Figures) -> str:
     rss = " ".join(f"{mb:.0f}" for mb in f.rss)
-    return f"{f.rate:7.0f} msg/s  p50 {f.p50:6.1f} ms  p99 {f.p99:6.1f} ms  RSS {rss} MB"
+    return (
+        f"{f.rate:7.0f} msg/s  p50 {f.p50:6.1f} ms  p99 {f.p99:6.1f} ms  RSS {rss} MB"
+        f"  CPU/msg bridge {f.bridge_cpu:.2f} ms, PostgreSQL {f.postgres_cpu:.2f} ms"
+    )
 
 
 def report(results: dict[tuple[str, int], list[Figures]], args: argparse.Namespace) -> None:
@@ -162,7 +196,10 @@ def report(results: dict[tuple[str, int], list[Figures]], args: argparse.Namespa
         f" {args.seconds:g} s; median of {args.rounds} rounds [min, max]"
     )
     base = statistics.median(f.rate for f in results[SETUPS[0]])
-    print(f"{'setup':16} {'msg/s':>18} {'vs SQLite':>9} {'p50 ms':>7} {'p99 ms':>7} {'RSS MB':>8}")
+    print(
+        f"{'setup':16} {'msg/s':>18} {'vs SQLite':>9} {'p50 ms':>7} {'p99 ms':>7} {'RSS MB':>8}"
+        f" {'CPU ms/msg: bridge':>18} {'PostgreSQL':>10}"
+    )
     for (kind, instances), runs in results.items():
         rates = [f.rate for f in runs]
         rate = statistics.median(rates)
@@ -172,6 +209,8 @@ def report(results: dict[tuple[str, int], list[Figures]], args: argparse.Namespa
             f"{kind + ' x' + str(instances):16} {rate:6.0f} {spread:>11} {rate / base:9.2f}"
             f" {statistics.median(f.p50 for f in runs):7.1f}"
             f" {statistics.median(f.p99 for f in runs):7.1f} {rss:8.0f}"
+            f" {statistics.median(f.bridge_cpu for f in runs):18.2f}"
+            f" {statistics.median(f.postgres_cpu for f in runs):10.2f}"
         )
 
 
