@@ -44,7 +44,7 @@ from bench.procs import Proc, start_server
 from bridge.client import BridgeClient
 from bridge.testing import postgres
 
-SETUPS = [("sqlite", 1), ("postgresql", 1), ("postgresql", 2), ("postgresql", 3)]
+SETUPS = "sqlite:1,postgresql:1,postgresql:2,postgresql:3"
 
 
 @dataclass
@@ -157,7 +157,8 @@ def postgres_server() -> Iterator[str]:
 
 
 async def run(args: argparse.Namespace) -> None:
-    results: dict[tuple[str, int], list[Figures]] = {setup: [] for setup in SETUPS}
+    setups = [(kind, int(n)) for kind, n in (s.split(":") for s in args.setups.split(","))]
+    results: dict[tuple[str, int], list[Figures]] = {setup: [] for setup in setups}
     with postgres_server() as server, tempfile.TemporaryDirectory(prefix="hitl-bench-") as tmp:
         work = Path(tmp)
         connector = aiohttp.TCPConnector(limit=200)
@@ -165,8 +166,8 @@ async def run(args: argparse.Namespace) -> None:
             fakes = await start_fakes(session, work)
             try:
                 for r in range(args.rounds):
-                    for k in range(len(SETUPS)):
-                        kind, instances = SETUPS[(k + r) % len(SETUPS)]
+                    for k in range(len(setups)):
+                        kind, instances = setups[(k + r) % len(setups)]
                         database = (
                             postgres.fresh_database(server)
                             if kind == "postgresql"
@@ -195,9 +196,9 @@ def report(results: dict[tuple[str, int], list[Figures]], args: argparse.Namespa
         f" {args.n} messages over {args.m} conversations; latency at {args.rate:g}/s for"
         f" {args.seconds:g} s; median of {args.rounds} rounds [min, max]"
     )
-    base = statistics.median(f.rate for f in results[SETUPS[0]])
+    base = statistics.median(f.rate for f in next(iter(results.values())))
     print(
-        f"{'setup':16} {'msg/s':>18} {'vs SQLite':>9} {'p50 ms':>7} {'p99 ms':>7} {'RSS MB':>8}"
+        f"{'setup':16} {'msg/s':>18} {'vs first':>9} {'p50 ms':>7} {'p99 ms':>7} {'RSS MB':>8}"
         f" {'CPU ms/msg: bridge':>18} {'PostgreSQL':>10}"
     )
     for (kind, instances), runs in results.items():
@@ -221,6 +222,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100, help="latency trial, messages/s")
     parser.add_argument("--seconds", type=float, default=10, help="latency trial's length")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--setups", default=SETUPS, help=f"database:instances, ... (default {SETUPS})"
+    )
     asyncio.run(run(parser.parse_args()))
 
 
