@@ -1,14 +1,15 @@
 """The store on PostgreSQL (`BRIDGE_DATABASE_URL=postgresql://...`), through psycopg 3, for
 any number of instances sharing one database.
 
-Transactions run on one connection, on a thread of its own as SQLite's do
-(`sqlite._DatabaseThread`); the row functions are `pg_rows.PgTx`. A connection lost (the
+Transactions run on `CONNECTIONS` connections, each on a thread of its own as SQLite's
+one is (`sqlite._DatabaseThread`); the row functions are `pg_rows.PgTx`. A connection lost (the
 server restarted, a failover, a network cut) is opened again at the next transaction; the
-transaction it cut off raises `Unavailable`, unless it was cut off before it began, when it
-simply runs on the new connection. A deadlock with another instance undoes one of the two,
-which runs again; so does one that meets a row another committed meanwhile.
+transaction it cut off runs again on the new connection, unless it was cut off as it
+committed (then whether it was kept is not known, and it raises `Unavailable`). A deadlock
+with another instance undoes one of the two, which runs again; so does one that meets a row
+another committed meanwhile.
 
-A second connection, on the event loop, listens (`follow`): what another instance commits
+One more connection, on the event loop, listens (`follow`): what another instance commits
 wakes this one's drainers and long-polls at once. It also holds the advisory lock that makes
 one instance the leader (`leads`).
 """
@@ -186,11 +187,12 @@ class _Session:
         while True:
             tries += 1
             conn = self._connected()
-            begun = False
+            committing = False
             try:
                 with conn.transaction():
-                    begun = True
-                    return body(PgTx(conn))
+                    result = body(PgTx(conn))
+                    committing = True
+                return result
             except (errors.DeadlockDetected, errors.UniqueViolation):
                 # Another instance's transaction, at the same time: a deadlock undid this
                 # one, or that one committed the row this one meant to add (an idempotency
@@ -201,8 +203,9 @@ class _Session:
                 if not (conn.broken or conn.closed or _cannot_write(exc)):
                     raise
                 self._drop()
-                # Cut off before it began, it did nothing: it may run on a new connection.
-                if begun or tries > 1:
+                # Cut off before its COMMIT went out, nothing of it was kept: it may run
+                # again on a new connection. After, whether it was kept is not known.
+                if committing or tries > 1:
                     raise Unavailable(f"the database cannot take writes: {_reason(exc)}") from exc
 
     def _drop(self) -> None:

@@ -226,8 +226,22 @@ async def test_a_lost_connection_is_opened_again(postgres_url: str) -> None:
             )
         await service.bot.create_user("Finn", None, None)
 
-        # Cut off in the middle of one: that one may have been lost, so it says so (503),
-        # and the database is known not to take writes until one goes through again.
+        # Cut off in the middle of one, before its COMMIT: nothing of it was kept, and it
+        # runs again on a new connection.
+        runs = []
+
+        def cut_off_once(tx: Tx) -> None:
+            runs.append(1)
+            tx.insert_user(User("u_once", Role.END_USER, "Once", None, None), utcnow())
+            if len(runs) == 1:
+                assert isinstance(tx, PgTx)
+                tx._run("SELECT pg_terminate_backend(pg_backend_pid())")
+
+        await store.write(cut_off_once)
+        assert len(runs) == 2 and await store.read(lambda tx: tx.user("u_once")) is not None
+
+        # Cut off each time (PostgreSQL going away): it says so (503), and the database is
+        # known not to take writes until one goes through again.
         def cut_off(tx: Tx) -> None:
             tx.insert_user(User("u_lost", Role.END_USER, "Lost", None, None), utcnow())
             assert isinstance(tx, PgTx)
