@@ -395,8 +395,10 @@ def _renew_leases(row_ids: list[int], until: float, tx: Tx) -> None:
 
 async def _when_stored(run: Callable[[], Awaitable[T]]) -> T:
     """`run()`, run again each `PAUSE` while it raises `Unavailable`: that undid all it did,
-    so another run repeats nothing. The row's conversation waits meanwhile. Cancelled at
-    stop, the row stays taken and maybe sent, for the next start to settle."""
+    so another run repeats nothing. (Rarely, PostgreSQL cut off as it commits keeps it all
+    the same: a row it took behind the one it settled then waits for its lease to run
+    out.) The row's conversation waits meanwhile. Cancelled at stop, the row stays taken
+    and maybe sent, for the next start to settle."""
     while True:
         try:
             return await run()

@@ -187,8 +187,9 @@ class Bridge:
             senders[Target.BOTPRESS] = BotpressSender(
                 service, s.botpress_webhook_url, self._session()
             )
-        # Only one process at a time can listen here: who took a lease under this name
-        # before is gone.
+        # Only one process at a time can listen here, and it keeps the port until its
+        # deliveries are done (`_shut`): who took a lease under this name before is gone.
+        # (Machines sharing a database must have host names of their own: docs/deploy.md.)
         holder = f"{socket.gethostname()} {urlsplit(self.url).netloc}"
         self._drainers = [
             Drainer(
@@ -257,8 +258,8 @@ class Bridge:
         log.info("hitl-bridge stopped")
 
     async def _shut(self, grace: float) -> None:
-        """Close whatever is open: requests first, then deliveries (given `grace` seconds),
-        the connections out, and the database last."""
+        """Close whatever is open: deliveries first (given `grace` seconds; `/healthz`
+        answers 503 meanwhile), then requests, the connections out, and the database last."""
         self._ready = False
         self._closing.set()
         if self._runner is not None:  # so the service is there too
@@ -266,11 +267,13 @@ class Bridge:
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
+        # The deliveries first, while the port is still ours: a process started on it now
+        # would take this one's leases for a dead predecessor's (`Drainer` holder).
+        for drainer in self._drainers:
+            await drainer.stop(grace)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        for drainer in self._drainers:
-            await drainer.stop(grace)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

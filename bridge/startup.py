@@ -33,7 +33,6 @@ SETTINGS = 2
 ENVIRONMENT = 1
 # `check` gives Slack this long to answer it all (`serve` waits for as long as it takes).
 CHECK_TIMEOUT = 10.0
-PG_CONNECT_TIMEOUT = 10.0  # seconds to reach PostgreSQL at start: then the start fails
 
 # What SQLite's error means for the file, by the start of its name.
 _SQLITE_FAULTS = {
@@ -73,10 +72,11 @@ async def open_postgres(url: str) -> Store:
         # Connecting gives up within its own timeout; the migrations then take what they
         # take (another instance's, under their lock, included).
         return await PgStore.open(url)
-    except Exception as exc:  # psycopg's errors, a timeout, a newer schema
+    except Exception as exc:  # psycopg's errors (its time-out too), a newer schema
         where = _where(url)
-        what = "did not answer in time" if isinstance(exc, TimeoutError) else _first_line(exc)
-        raise StartupError([f"BRIDGE_DATABASE_URL: PostgreSQL at {where}: {what}"]) from None
+        raise StartupError(
+            [f"BRIDGE_DATABASE_URL: PostgreSQL at {where}: {_first_line(exc)}"]
+        ) from None
 
 
 def _where(url: str) -> str:
@@ -179,8 +179,10 @@ def _report_postgres(url: str, out: IO[str]) -> int:
     date by `serve`)."""
     import psycopg
 
+    from bridge.store.postgres import CONNECT_TIMEOUT
+
     try:
-        with psycopg.connect(url, connect_timeout=int(PG_CONNECT_TIMEOUT)) as conn:
+        with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT) as conn:
             conn.execute("SELECT 1")
     except Exception as exc:  # psycopg's errors: refused, unknown database, password
         return _say([f"BRIDGE_DATABASE_URL: PostgreSQL at {_where(url)}: {_first_line(exc)}"],

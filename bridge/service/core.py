@@ -23,7 +23,6 @@ T = TypeVar("T")
 
 # Words of `Tx.announce` besides the outbox's targets.
 EVENTS = "events"  # new events for `GET /v1/events`
-CHANGED = "changed"  # anything at all
 
 
 class Core:
@@ -46,10 +45,8 @@ class Core:
         self.changed = Pulse()  # any change at all (App Home redraws)
         # What the words other instances announce wake (`hear`): a pulse, or for a word
         # `name:argument`, what was registered under `name`.
-        self._pulses = {str(t): p for t, p in self.outbox_pulse.items()} | {
-            EVENTS: self.events_pulse,
-            CHANGED: self.changed,
-        }
+        self._pulses = {str(t): p for t, p in self.outbox_pulse.items()}
+        self._pulses[EVENTS] = self.events_pulse
         self.handlers: dict[str, Callable[[str], None]] = {}
 
     async def write(self, body: Callable[[Work], T]) -> T:
@@ -59,10 +56,11 @@ class Core:
         def run(tx: Tx) -> tuple[T, Work]:
             work = Work(tx, self.policy, self.clock)
             result = body(work)
-            words = [*work.queued, CHANGED]
-            if work.evented:
-                words.append(EVENTS)
-            tx.announce(words)
+            # Only what others must act on: each NOTIFY holds PostgreSQL's commits in line
+            # behind it. (What changed and queued nothing, App Home sees at the next that
+            # does: `hear` takes any word as a change.)
+            if work.queued or work.evented:
+                tx.announce([*work.queued, EVENTS] if work.evented else [*work.queued])
             return result, work
 
         # The store's observers see whose transaction it is (`functools.wraps` costs more).
@@ -87,8 +85,11 @@ class Core:
             pulse = self._pulses.get(word)
             if pulse is not None:
                 pulse.fire()
-            elif (handler := self.handlers.get(word.partition(":")[0])) is not None:
-                handler(word.partition(":")[2])
+                continue
+            name, _, argument = word.partition(":")
+            if (handler := self.handlers.get(name)) is not None:
+                handler(argument)
+        self.changed.fire()
 
     async def announce(self, words: list[str]) -> None:
         """Tell the other instances sharing the database, if any."""

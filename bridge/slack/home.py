@@ -5,6 +5,7 @@ published when they open it, and again as conversations change, within Slack's l
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from bridge.pulse import Pulse
 from bridge.service import Service
 from bridge.slack.queue import HOME_APPROVALS, HOME_MINE, HOME_WAITING, home_view
 from bridge.slack.webapi import Refused, WebApi
+from bridge.store import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,8 @@ class AppHome:
     async def opened(self, user: str) -> None:
         """`user` opened their tab (here): due at once, wherever it is published."""
         self._opened(user)
-        await self._service.announce([f"{OPENED}:{user}"])
+        with contextlib.suppress(Unavailable):  # the others learn of them at the next open
+            await self._service.announce([f"{OPENED}:{user}"])
 
     def _opened(self, user: str) -> None:
         now = time.monotonic()
@@ -112,6 +115,8 @@ class AppHome:
                     await self.publish(user)
                 except Defer as exc:  # its tier is spent, or Slack said 429: wait, then go on
                     self._due[user] = time.monotonic() + exc.after
+                except Unavailable:  # the database: its tab waits for it
+                    self._due[user] = time.monotonic() + self._every
                 except (Retry, Refused) as exc:
                     log.warning("views.publish for %s failed: %s", user, exc)
             later = min(self._due.values(), default=None)

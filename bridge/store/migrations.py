@@ -215,7 +215,7 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE outbox ADD COLUMN leased_by TEXT;
     CREATE TABLE pacing (
-        key          TEXT PRIMARY KEY,  -- `post C0123` or a method's name
+        key          TEXT PRIMARY KEY,  -- `chat.postMessage C0123`, or a method's name
         tat          REAL NOT NULL,  -- when the budget is full again, seconds since the epoch
         paused_until REAL NOT NULL DEFAULT 0  -- Slack's `Retry-After`, the same
     );

@@ -102,7 +102,9 @@ MIGRATIONS: list[str] = [
     # 6: what instances sharing the database need (SQLite's step); and a row queued behind
     # a head that another transaction is settling waits for it to commit. Else neither sees
     # the other's row: the settling one hands the head to no row, this one leaves the head
-    # to the row it settles, and the new row is left with no head, never taken.
+    # to the row it settles, and the new row is left with no head, never taken. (Two rows
+    # queued at once in one conversation cannot race for its head: each transaction that
+    # queues holds the conversation's row, `SqliteTx._FOR_UPDATE`.)
     translated(migrations.MIGRATIONS[5])
     + """
     CREATE OR REPLACE FUNCTION outbox_head_on_insert() RETURNS trigger LANGUAGE plpgsql AS $$

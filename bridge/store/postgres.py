@@ -42,6 +42,9 @@ LEAD = LOCK + 1
 # How often an instance that does not lead looks whether it may now, and the listener
 # reconnects after losing its connection.
 LOOK_AGAIN = 5.0
+# Seconds of silence after which the server ends the listener's session (and a leader's
+# lead goes to another instance).
+SILENT = 30.0
 # Connections for transactions, each on a thread of its own: while one waits for the
 # server, the others' transactions go on.
 CONNECTIONS = 4
@@ -121,6 +124,10 @@ class PgStore(Store):
                     async with await psycopg.AsyncConnection.connect(
                         self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
                     ) as conn:
+                        # A session that falls silent (its machine gone, with no goodbye)
+                        # is ended by the server, and with it the lead: this one speaks
+                        # every `LOOK_AGAIN` seconds.
+                        await conn.execute(f"SET idle_session_timeout = '{SILENT:.0f}s'")
                         await conn.execute(f"LISTEN {own}")
                         heard(None)
                         await self._listen(conn, heard)
@@ -139,10 +146,18 @@ class PgStore(Store):
         self, conn: psycopg.AsyncConnection[Any], heard: Callable[[list[str] | None], None]
     ) -> None:
         while True:
-            if not self._leads:
-                cursor = await conn.execute("SELECT pg_try_advisory_lock(%s)", (LEAD,))
-                row = await cursor.fetchone()
-                self._leads = bool(row and row[0])
+            # Each round asks the server something: the lead is taken if free, and a
+            # connection that no longer answers (this machine cut off) gives it up.
+            try:
+                async with asyncio.timeout(SILENT / 2):
+                    if self._leads:
+                        await conn.execute("SELECT 1")
+                    else:
+                        cursor = await conn.execute("SELECT pg_try_advisory_lock(%s)", (LEAD,))
+                        row = await cursor.fetchone()
+                        self._leads = bool(row and row[0])
+            except TimeoutError:
+                raise psycopg.OperationalError("the server did not answer in time") from None
             # Its own words were heard as they were said: only the others' are news.
             mine = {session.pid for session in self._sessions}
             async for notice in conn.notifies(timeout=LOOK_AGAIN):
@@ -199,9 +214,11 @@ class _Session:
                 # key, say). Run again, this reads what the other committed.
                 if tries >= CONFLICT_TRIES:
                     raise
-            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            except psycopg.Error as exc:
                 if not (conn.broken or conn.closed or _cannot_write(exc)):
                     raise
+                # Lost, or on a server that takes no writes (a standby, after a failover):
+                # the next connection may land where they are taken.
                 self._drop()
                 # Cut off before its COMMIT went out, nothing of it was kept: it may run
                 # again on a new connection. After, whether it was kept is not known.

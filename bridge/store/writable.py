@@ -19,7 +19,8 @@ RETRY_AFTER = 5
 
 class Unavailable(Exception):
     """The database cannot take a write now. Nothing of the transaction was kept, so the
-    same call may be made again later."""
+    same call may be made again later; but for one PostgreSQL cut off as it committed,
+    which may have kept it (whoever runs it again finds what it did)."""
 
     retry_after = RETRY_AFTER
 

@@ -290,3 +290,34 @@ def test_a_row_queued_while_its_head_is_settled_elsewhere_becomes_the_head(
     finally:
         queuing.close()
         settling.close()
+
+
+async def test_a_server_that_takes_no_writes_is_unavailable_until_it_does(
+    postgres_url: str,
+) -> None:
+    """As after a failover, when the connection lands on a standby: 503, not 500; and the
+    bridge finds the writable server again by itself."""
+    store = await PgStore.open(postgres_url)
+    try:
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(
+                "ALTER DATABASE "
+                + postgres_url.rsplit("/", 1)[1]
+                + " SET default_transaction_read_only = on"
+            )
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            with pytest.raises(Unavailable):
+                await store.write(lambda tx: tx.probe())
+            assert store.cannot_write is not None
+            admin.execute(
+                "ALTER DATABASE "
+                + postgres_url.rsplit("/", 1)[1]
+                + " RESET default_transaction_read_only"
+            )
+        await asyncio.sleep(SETTLE)
+        assert await store.takes_writes()
+    finally:
+        await store.close()
