@@ -66,6 +66,12 @@ class Fail(Exception):
     """The party refuses this row for good; retrying would not help."""
 
 
+class Booked(float):
+    """What `Sender.hold` answers when it booked the row a slot that many seconds away: the
+    row is put off until then, and goes when taken again (`OutboxRow.booked`), by this
+    instance or another."""
+
+
 Load = Callable[[OutboxRow], Callable[[Tx], Any]]
 """What a sender needs read for a row, asked as the row is taken: run in the same
 transaction, its answer handed over as `OutboxRow.loaded` (one trip to the database fewer)."""
@@ -81,8 +87,9 @@ commit for both, and a crash keeps neither or both."""
 
 class Sender(Protocol):
     async def hold(self, row: OutboxRow) -> float:
-        """Seconds this row must wait before it may go (0 = now). A row held back is
-        deferred without counting as an attempt, and its worker moves on."""
+        """Seconds this row must wait before it may go (0 = now; `Booked` when a slot was
+        booked for it). A row held back is deferred without counting as an attempt, and
+        its worker moves on."""
         ...
 
     async def send(self, row: OutboxRow) -> Settle | None:
@@ -256,7 +263,7 @@ class Drainer:
         try:
             wait = await self._sender.hold(row)
             if wait > 0:
-                await self._defer(row, wait)
+                await self._defer(row, wait, booked=isinstance(wait, Booked))
                 return None
             settle = await self._sender.send(row)
         except Defer as exc:
@@ -316,9 +323,9 @@ class Drainer:
 
         return await _when_stored(lambda: self._store.write(remove))
 
-    async def _defer(self, row: OutboxRow, wait: float) -> None:
+    async def _defer(self, row: OutboxRow, wait: float, booked: bool = False) -> None:
         at = time.time() + wait
-        await self._record(lambda tx: tx.defer(row, at))
+        await self._record(lambda tx: tx.defer(row, at, booked))
         self._count("deferred")
 
     async def _set_aside(self, row: OutboxRow) -> None:

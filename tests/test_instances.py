@@ -103,6 +103,34 @@ async def test_posts_in_one_channel_spend_one_budget_across_instances(
     assert time.monotonic() - started >= 1.9  # 10 posts at 4 a second
 
 
+async def test_a_backlog_drains_at_the_rate_whichever_instance_posts(
+    make_stage: StageFactory, postgres_url: str
+) -> None:
+    """A post put off until its slot keeps the slot, whichever instance takes it then: the
+    backlog goes out at the budget's rate, not slower for slots booked and left unused."""
+    a, b = await instances(
+        make_stage,
+        postgres_url,
+        BRIDGE_SLACK_RATE="5",
+        BRIDGE_SLACK_BURST="1",
+        BRIDGE_SLACK_COMBINE="false",
+    )
+    slack = a.slack
+    handoffs = [await (a if n % 2 else b).handoff() for n in range(5)]
+    await asyncio.sleep(1)  # the parents' slots are spent
+    users = [(await a.api.conversation(conv))["userId"] for conv, _ in handoffs]
+    started = time.monotonic()
+    for n in range(3):
+        for i, (conv, _) in enumerate(handoffs):
+            await (a if i % 2 else b).api.say(conv, f"backlog {n}", users[i])
+    await slack.wait_for(
+        lambda: sum(len(slack.thread(CHANNEL, parent)) for _, parent in handoffs) == 15,
+        timeout=15,
+    )
+    # 15 posts at 5 a second: 2.8 s after the first. Slots left unused would make it 4 s.
+    assert time.monotonic() - started < 3.6
+
+
 async def test_a_retry_after_one_instance_meets_holds_back_the_others(
     make_stage: StageFactory, postgres_url: str
 ) -> None:

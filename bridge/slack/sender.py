@@ -51,7 +51,7 @@ from bridge.model import (
     ImageMessage,
     User,
 )
-from bridge.outbox import Defer, Fail, Retry, Settle
+from bridge.outbox import Booked, Defer, Fail, Retry, Settle
 from bridge.service import ApprovalView, Service
 from bridge.slack import approvals, notices, thread
 from bridge.slack.blocks import Rendered, call_on
@@ -130,8 +130,7 @@ class SlackSender:
         self._mention = call_on(mention)
         self._home = home_channel  # where threads go when their own channel is gone
         self._uploads = uploads  # set: media files are fetched and uploaded, not linked
-        self._booked: set[int] = set()  # rows whose pacing slot is booked
-        self._waited: set[int] = set()  # rows that waited for their slot: a backlog
+        self._waited: set[int] = set()  # rows put off by Slack's 429: a backlog
         self._absorbed: set[str] = set()  # messages already posted combined with an earlier
         self._calling: Counter[str] = Counter()  # channel -> rows under way in it, or waiting
         self._windows: dict[str, Window] = {}  # channel -> its calls under way
@@ -171,21 +170,16 @@ class SlackSender:
         channel = row.payload.get("channel")
         if channel is None:
             return 0.0
-        if self._no_room(channel):
-            return CHANNEL_BUSY_WAIT
+        if self._no_room(channel):  # a slot booked for it stays its own
+            return Booked(CHANNEL_BUSY_WAIT) if row.booked else CHANNEL_BUSY_WAIT
         if row.kind not in POSTS:
             return 0.0
         if row.payload.get("messageId") in self._absorbed:
             return await self._pacer.paused(channel)
-        if row.id in self._booked:
-            self._booked.discard(row.id)
-            if not await self._pacer.paused(channel):
-                self._waited.add(row.id)
-                return 0.0  # its slot has come
+        if row.booked and not await self._pacer.paused(channel):
+            return 0.0  # its slot has come
         wait = await self._pacer.reserve(channel)
-        if wait > 0:
-            self._booked.add(row.id)
-        return wait
+        return Booked(wait) if wait > 0 else 0.0
 
     async def send(self, row: OutboxRow) -> Settle | None:
         channel = str(row.payload.get("channel"))
@@ -314,7 +308,7 @@ class SlackSender:
             await self._reply(row, conv, [key], rendered)
 
     async def _message(self, row: OutboxRow, view: View) -> None:
-        waited = row.id in self._waited
+        waited = row.booked or row.id in self._waited  # it waited behind the limit
         self._waited.discard(row.id)
         try:
             await self._post_message(row, view, waited)

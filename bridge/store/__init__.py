@@ -62,6 +62,8 @@ class OutboxRow:
     # What the outbox read for the sender in the transaction that took the row (see
     # `outbox.Load`); None when nothing was.
     loaded: Any = None
+    # Put off until a slot its sender booked for it (`outbox.Booked`): it goes when taken.
+    booked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,9 +331,9 @@ class OutboxRows(Protocol):
         """The rows queued behind `row` in its conversation, oldest first."""
         ...
 
-    def defer(self, row: OutboxRow, until: float) -> None:
+    def defer(self, row: OutboxRow, until: float, booked: bool = False) -> None:
         """Put `row` back until `until`, as if it had not been taken (no attempt made); its
-        conversation's line waits as long."""
+        conversation's line waits as long. `booked`: a slot is booked for it then."""
         ...
 
     def schedule_retry(self, row_id: int, at: float, error: str, maybe_sent: bool) -> None:

@@ -209,11 +209,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX approvals_reminding ON approvals (remind_at) WHERE remind_at IS NOT NULL;
     """,
     # 6: what instances sharing a database need: who holds each lease (host and address, so
-    # an instance started again lets go of its predecessor's at once), and Slack's budgets
-    # where every instance sees them, a channel's posts and a method's rate tier (GCRA, as
-    # `slack.pacing.Pacer` keeps them in memory when one instance has the database).
+    # an instance started again lets go of its predecessor's at once), whether a row put
+    # off waits for a slot booked for it (whichever instance takes it then), and Slack's
+    # budgets where every instance sees them, a channel's posts and a method's rate tier
+    # (GCRA, as `slack.pacing.Pacer` keeps them in memory when one instance has the database).
     """
     ALTER TABLE outbox ADD COLUMN leased_by TEXT;
+    ALTER TABLE outbox ADD COLUMN booked INTEGER NOT NULL DEFAULT 0;
     CREATE TABLE pacing (
         key          TEXT PRIMARY KEY,  -- `chat.postMessage C0123`, or a method's name
         tat          REAL NOT NULL,  -- when the budget is full again, seconds since the epoch

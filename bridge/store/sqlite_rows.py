@@ -69,6 +69,7 @@ _OUTBOX = [
     "attempts",
     "maybe_sent",
     "created_at",
+    "booked",
 ]
 
 
@@ -184,7 +185,7 @@ def _stored(row: Sequence[Any], at: int = 0) -> StoredMessage:
 
 
 def _outbox_row(row: Sequence[Any]) -> OutboxRow:
-    id_, target, conversation_id, kind, payload, attempts, maybe_sent, created_at = row
+    id_, target, conversation_id, kind, payload, attempts, maybe_sent, created_at, booked = row
     return OutboxRow(
         id_,
         target,
@@ -194,6 +195,7 @@ def _outbox_row(row: Sequence[Any]) -> OutboxRow:
         attempts,
         bool(maybe_sent),
         created_at,
+        booked=bool(booked),
     )
 
 
@@ -702,20 +704,22 @@ class SqliteTx(Tx):
             "UPDATE outbox SET next_at = ?, leased = 0 WHERE target = ? AND leased = 1", now, target
         )
 
-    def defer(self, row: OutboxRow, until: float) -> None:
+    def defer(self, row: OutboxRow, until: float, booked: bool = False) -> None:
         """Its head waits as long (a trigger)."""
         self._run(
-            "UPDATE outbox SET next_at = ?, attempts = ?, maybe_sent = ?, leased = 0 WHERE id = ?",
+            "UPDATE outbox SET next_at = ?, attempts = ?, maybe_sent = ?, leased = 0, booked = ?"
+            " WHERE id = ?",
             until,
             row.attempts,
             int(row.maybe_sent),
+            int(booked),
             row.id,
         )
 
     def schedule_retry(self, row_id: int, at: float, error: str, maybe_sent: bool) -> None:
         self._run(
-            "UPDATE outbox SET next_at = ?, last_error = ?, maybe_sent = ?, leased = 0"
-            " WHERE id = ?",
+            "UPDATE outbox SET next_at = ?, last_error = ?, maybe_sent = ?, leased = 0,"
+            " booked = 0 WHERE id = ?",
             at,
             error,
             int(maybe_sent),
