@@ -187,10 +187,11 @@ class Bridge:
             senders[Target.BOTPRESS] = BotpressSender(
                 service, s.botpress_webhook_url, self._session()
             )
-        # Only one process at a time can listen here, and it keeps the port until its
-        # deliveries are done (`_shut`): who took a lease under this name before is gone.
-        # (Machines sharing a database must have host names of their own: docs/deploy.md.)
-        holder = f"{socket.gethostname()} {urlsplit(self.url).netloc}"
+        # Who this instance is to the others sharing the database (none but itself uses a
+        # SQLite one). Only one process at a time can listen here, and it keeps the port
+        # until its deliveries are done (`_shut`): who took a lease under this name before
+        # is gone. (Machines sharing a database need host names of their own: deploy.md.)
+        holder = f"{socket.gethostname()} {urlsplit(self.url).netloc}" if store.shared else ""
         self._drainers = [
             Drainer(
                 store,

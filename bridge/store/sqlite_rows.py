@@ -642,7 +642,8 @@ class SqliteTx(Tx):
             *full,
             limit,
         )
-        self._run_many(_TAKE, [(lease, holder, r[0]) for r in rows])
+        # No holder (one instance alone): nothing written, which keeps the row as small.
+        self._run_many(_TAKE, [(lease, holder or None, r[0]) for r in rows])
         return [_outbox_row(r) for r in rows]
 
     def take_next(
@@ -658,7 +659,7 @@ class SqliteTx(Tx):
         )
         if row is None:
             return None
-        self._run(_TAKE, lease, holder, row[0])
+        self._run(_TAKE, lease, holder or None, row[0])
         return _outbox_row(row)
 
     def outbox_stats(self) -> dict[tuple[str, str], tuple[int, float]]:
