@@ -19,6 +19,7 @@ async def test_handoff_over_socket_mode(make_stage: StageFactory, slack: FakeSla
     _, parent = await stage.handoff()
     await slack.user_says(ALICE, CHANNEL, "hello over the socket", thread_ts=parent)
     await bot.wait_for(lambda: len(bot.events()) == 2)
+    await stage.wait_buttons(parent, ["release", "resolve"])  # as Alice sees it, claimed
     assert await slack.click(ALICE, CHANNEL, parent, "resolve") == 200
     await bot.wait_for(lambda: len(bot.events()) == 3)
     assert [e["type"] for e in bot.events()] == ["hitlAssigned", "message", "hitlStopped"]
