@@ -92,7 +92,7 @@ class PgStore(Store):
         try:
             result = await self._threads[which].call(lambda s: s.run(body))
         except Unavailable as exc:
-            self._writable.failed(str(exc).removeprefix("the database cannot take writes: "))
+            self._writable.failed(str(exc).removeprefix(CANNOT_WRITE))
             raise
         finally:
             self._busy[which] -= 1
@@ -177,24 +177,24 @@ class _Session:
         self._conn: psycopg.Connection[Any] | None = None
         self.pid = 0  # the server process behind the connection: whose notices are ours
 
-    def _connected(self) -> psycopg.Connection[Any]:
-        if self._conn is None or self._conn.closed:
-            try:
-                self._conn = psycopg.connect(
-                    self._url, row_factory=row_factory, connect_timeout=CONNECT_TIMEOUT
-                )
-            except psycopg.OperationalError as exc:
-                raise Unavailable(f"the database cannot take writes: {_reason(exc)}") from None
-            self.pid = self._conn.info.backend_pid
-        return self._conn
-
-    def migrate(self) -> None:
-        """At the start: the first connection's failure as it is (the start reports it)."""
+    def _open(self) -> psycopg.Connection[Any]:
         self._conn = psycopg.connect(
             self._url, row_factory=row_factory, connect_timeout=CONNECT_TIMEOUT
         )
         self.pid = self._conn.info.backend_pid
-        migrate(self._conn)
+        return self._conn
+
+    def _connected(self) -> psycopg.Connection[Any]:
+        if self._conn is not None and not self._conn.closed:
+            return self._conn
+        try:
+            return self._open()
+        except psycopg.OperationalError as exc:
+            raise _unavailable(exc) from None
+
+    def migrate(self) -> None:
+        """At the start: the first connection's failure as it is (the start reports it)."""
+        migrate(self._open())
 
     def run(self, body: Callable[[PgTx], T]) -> T:
         """`body` in a transaction of its own, on a connection that works."""
@@ -223,12 +223,12 @@ class _Session:
                 # Cut off before its COMMIT went out, nothing of it was kept: it may run
                 # again on a new connection. After, whether it was kept is not known.
                 if committing or tries > 1:
-                    raise Unavailable(f"the database cannot take writes: {_reason(exc)}") from exc
+                    raise _unavailable(exc) from exc
 
     def _drop(self) -> None:
         if self._conn is not None:
             self._conn.close()
-        self._conn = None
+        self._conn, self.pid = None, 0
 
     def close(self) -> None:
         self._drop()
@@ -241,6 +241,13 @@ _CANNOT_WRITE = frozenset({"53100", "57P01", "57P02", "57P03", "25006"})
 
 def _cannot_write(exc: psycopg.Error) -> bool:
     return exc.sqlstate in _CANNOT_WRITE
+
+
+CANNOT_WRITE = "the database cannot take writes: "
+
+
+def _unavailable(exc: psycopg.Error) -> Unavailable:
+    return Unavailable(CANNOT_WRITE + _reason(exc))
 
 
 def _reason(exc: BaseException) -> str:
