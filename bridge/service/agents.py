@@ -84,7 +84,7 @@ class AgentCommands:
         `allowed` is False when the human is not one of the agents. `keep`: handled as it
         arrives, the reply's intake row (kind, payload), kept instead if earlier ones of the
         conversation wait in the intake, so that it does not overtake them."""
-        text = content.payload.text if content.type == "text" else ""
+        internal = content.type == "text" and is_internal(content.payload.text)
         now = self._core.clock()
 
         def reply(w: Work) -> tuple[Outcome, float | None]:
@@ -95,7 +95,7 @@ class AgentCommands:
             if w.tx.slack_key(channel, ts) is not None:
                 return Outcome(ignored="message already relayed"), None
             kept = keep if keep is not None and w.tx.has_queued(Target.SLACK_IN, conv.id) else None
-            relays = allowed and not is_internal(text) and conv.status is not Status.STOPPED
+            relays = allowed and not internal and conv.status is not Status.STOPPED
             # A relayed reply's place in Slack, kept below, is what makes a retry of its
             # event harmless; any other outcome keeps the event's id instead.
             placed = kept is None and relays
@@ -104,7 +104,7 @@ class AgentCommands:
             if kept is not None:
                 w.enqueue(Target.SLACK_IN, conv.id, *kept)
                 return Outcome(ignored="kept behind earlier ones"), None
-            if is_internal(text):
+            if internal:
                 w.to_slack(conv, React(ts=ts, receipt=Receipt.INTERNAL))
                 return Outcome(ignored="internal note"), None
             if not allowed:

@@ -499,7 +499,7 @@ class SqliteTx(Tx):
             message_id,
             conversation_id,
             author_id,
-            _json(content.model_dump()),
+            content.model_dump_json(),
             iso(at),
         )
 
