@@ -56,6 +56,7 @@ class OutboxRow:
     conversation_id: str
     kind: str
     payload: dict[str, Any]
+    text: str  # the payload as stored, its JSON: for a sender that forwards it as it is
     attempts: int
     maybe_sent: bool
     created_at: float  # seconds since the epoch

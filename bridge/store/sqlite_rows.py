@@ -192,6 +192,7 @@ def _outbox_row(row: Sequence[Any]) -> OutboxRow:
         conversation_id,
         kind,
         json.loads(payload),
+        payload,
         attempts,
         bool(maybe_sent),
         created_at,
