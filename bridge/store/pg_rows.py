@@ -89,7 +89,7 @@ class PgTx(SqliteTx):
             cursor.executemany(dialect(sql), rows)
 
     def _room(self, full: Collection[str]) -> str:
-        """`SqliteTx._room` in PostgreSQL's JSON operators (and no empty `IN ()`)."""
+        """`SqliteTx._room` in PostgreSQL's JSON operators."""
         if not full:
             return ""
         marks = ",".join("?" * len(full))

@@ -278,8 +278,9 @@ class SqliteTx(Tx):
         self._db.executemany(sql, rows)
 
     def _room(self, full: Collection[str]) -> str:
-        """The condition `take_due` puts on a row: the channel its payload names has room."""
-        return _ROOM.format(_marks(full))
+        """The condition `take_due` puts on a row: the channel its payload names has room
+        (none when every channel has: no payload is read then)."""
+        return _ROOM.format(_marks(full)) if full else ""
 
     # users
 
