@@ -52,20 +52,23 @@ def error_answer(
 async def read_json(request: web.Request, max_body: int, *, empty_ok: bool = False) -> Any:
     """Read and parse a JSON body: 413 past `max_body` (declared, or as it streams in, for a
     chunked body), 400 when it is not JSON; `{}` for an empty one when `empty_ok`."""
-    too_large = ApiError(413, "too_large", f"the body is over {max_body} bytes")
     if request.content_length is not None and request.content_length > max_body:
-        raise too_large
+        raise _too_large(max_body)
     raw = bytearray()
     async for chunk in request.content.iter_chunked(65536):
         raw += chunk
         if len(raw) > max_body:
-            raise too_large
+            raise _too_large(max_body)
     if empty_ok and not raw.strip():
         return {}
     try:
         return json.loads(raw)
     except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
         raise ApiError(400, "bad_json", "the body is not valid JSON") from None
+
+
+def _too_large(max_body: int) -> ApiError:
+    return ApiError(413, "too_large", f"the body is over {max_body} bytes")
 
 
 def unavailable_answer(exc: Unavailable) -> web.Response:
