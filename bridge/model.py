@@ -6,12 +6,11 @@ same shapes on the wire (Botpress's HITL message types) and in storage.
 
 from __future__ import annotations
 
-import math
 import re
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -63,14 +62,18 @@ def utcnow() -> datetime:
 # The last second `iso` wrote, and how: a transaction asks for the same second several
 # times, and strftime was a twentieth of an agent reply's transaction (measured).
 _written: tuple[int, str] = (0, "1970-01-01T00:00:00Z")
+_EPOCH, _SECOND = datetime(1970, 1, 1, tzinfo=UTC), timedelta(seconds=1)
 
 
 def iso(moment: datetime) -> str:
     """ISO 8601 in UTC with a ``Z`` and whole seconds, as the API promises."""
     global _written
-    second, written = math.floor(moment.timestamp()), _written  # one tuple, read once and
-    if written[0] != second:  # swapped whole: safe from any thread
-        written = _written = (second, moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    utc = moment.astimezone(UTC)
+    # Counted in whole seconds exactly (a float timestamp no longer holds µs by year 2500);
+    # the tuple is read once and swapped whole: safe from any thread.
+    second, written = (utc - _EPOCH) // _SECOND, _written
+    if written[0] != second:
+        written = _written = (second, utc.strftime("%Y-%m-%dT%H:%M:%SZ"))
     return written[1]
 
 

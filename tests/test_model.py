@@ -12,6 +12,9 @@ def test_iso_writes_utc_with_whole_seconds_whatever_the_zone() -> None:
     paris = timezone(timedelta(hours=1))
     assert iso(datetime(2026, 1, 1, 13, 0, 1, tzinfo=paris)) == "2026-01-01T12:00:01Z"
     assert iso(datetime(1969, 12, 31, 23, 59, 59, 500_000, tzinfo=UTC)) == "1969-12-31T23:59:59Z"
+    last = datetime(9999, 12, 31, 23, 59, 58, 999_999, tzinfo=UTC)
+    assert iso(last) == "9999-12-31T23:59:58Z"
+    assert iso(last + timedelta(microseconds=1)) == "9999-12-31T23:59:59Z"
 
 
 def test_iso_of_the_same_second_again_and_then_of_another() -> None:
