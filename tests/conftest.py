@@ -35,6 +35,7 @@ from bridge.client import BridgeClient
 from bridge.config import Settings, load_settings
 from bridge.connections import Limits
 from bridge.server import Bridge
+from bridge.slack import home
 from bridge.store.sqlite import SqliteStore
 from bridge.testing import postgres
 from bridge.testing.fake_bot import FakeBot
@@ -309,6 +310,15 @@ class _DatabaseErrors(logging.Handler):
 @pytest.fixture
 async def stage(make_stage: StageFactory) -> Stage:
     return await make_stage()
+
+
+@pytest.fixture
+def quick_home(monkeypatch: pytest.MonkeyPatch) -> float:
+    """The App Home's least time between two publishes of a tab, short: a story that waits
+    for the tab to catch up with a change waits half a second, not the bridge's five. A test
+    takes it before its stage (the bridge reads it as it starts)."""
+    monkeypatch.setattr(home, "EVERY", 0.5)
+    return home.EVERY
 
 
 @pytest.fixture(scope="session")
