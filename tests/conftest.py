@@ -323,8 +323,11 @@ def quick_home(monkeypatch: pytest.MonkeyPatch) -> float:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
-    """A PostgreSQL server's superuser URL for the whole run (`bridge/testing/postgres.py`)."""
-    with postgres.server() as url:
+    """A PostgreSQL server's superuser URL for the whole run (`bridge/testing/postgres.py`).
+    Two transactions of the bridge's that deadlock (deciding an approval as its post is
+    recorded does) are told so after 0.1 s rather than the server's default 1 s: the one
+    undone runs again (`PgStore`) as it would, and the test does not wait a second for it."""
+    with postgres.server(settings={"deadlock_timeout": "100ms"}) as url:
         if url is None:
             pytest.skip(
                 f"no PostgreSQL: install Debian's postgresql package, or set {postgres.ENV}"
@@ -332,10 +335,29 @@ def postgres_server() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def postgres_databases(postgres_server: str) -> Iterator[list[str]]:
+    """The databases made for tests so far and not yet dropped: the last one, while its test
+    runs; at the end of the run, none."""
+    made: list[str] = []
+    yield made
+    _drop(postgres_server, made)
+
+
+def _drop(server: str, made: list[str]) -> None:
+    while made:
+        postgres.drop_database(server, made.pop())
+
+
 @pytest.fixture
-def postgres_url(postgres_server: str) -> str:
-    """A new, empty database of the test's own."""
-    return postgres.fresh_database(postgres_server)
+def postgres_url(postgres_server: str, postgres_databases: list[str]) -> str:
+    """A new, empty database of the test's own. The one before it is dropped now: the server
+    holds one test's database at a time (many would fill its disk, or memory), and by now
+    whatever used that one has stopped (a test's bridges may stop after its database
+    fixture's teardown, so that is no time to drop it)."""
+    _drop(postgres_server, postgres_databases)
+    postgres_databases.append(postgres.fresh_database(postgres_server))
+    return postgres_databases[-1]
 
 
 @pytest.fixture
