@@ -323,7 +323,8 @@ def quick_home(monkeypatch: pytest.MonkeyPatch) -> float:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
-    """A PostgreSQL server's superuser URL for the whole run (`bridge/testing/postgres.py`).
+    """A PostgreSQL server's superuser URL for the whole run, each test worker its own
+    (`bridge/testing/postgres.py`).
     Two transactions of the bridge's that deadlock (deciding an approval as its post is
     recorded does) are told so after 0.1 s rather than the server's default 1 s: the one
     undone runs again (`PgStore`) as it would, and the test does not wait a second for it."""
