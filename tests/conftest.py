@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -170,7 +171,8 @@ class Api:
 
 @dataclass
 class Stage:
-    """Everything a story needs; `restart()` brings the bridge back on the same database."""
+    """Everything a story needs; `restart()` brings the bridge back on the same database and
+    port."""
 
     slack: FakeSlack
     bot: FakeBot | None
@@ -180,8 +182,13 @@ class Stage:
     limits: Limits | None = None
 
     async def restart(self) -> None:
+        """Stop the bridge and start it again where it was, as a restarted process would. On
+        a port of its own it would be another instance: on PostgreSQL, a row its predecessor
+        still held as it stopped would wait out its lease (60 s) rather than be taken back at
+        once (`Drainer`'s holder is the address)."""
+        port = urlsplit(self.bridge.url).port
         await self.bridge.stop()
-        self.bridge = Bridge(self.settings, port=0, limits=self.limits)
+        self.bridge = Bridge(self.settings, port=port, limits=self.limits)
         await self.bridge.start()
         self.slack.events_url = self.bridge.url + "/slack/events"
         self.api.base = self.bridge.url
