@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -35,6 +36,7 @@ from bridge.client import BridgeClient
 from bridge.config import Settings, load_settings
 from bridge.connections import Limits
 from bridge.server import Bridge
+from bridge.slack import home
 from bridge.store.sqlite import SqliteStore
 from bridge.testing import postgres
 from bridge.testing.fake_bot import FakeBot
@@ -169,7 +171,8 @@ class Api:
 
 @dataclass
 class Stage:
-    """Everything a story needs; `restart()` brings the bridge back on the same database."""
+    """Everything a story needs; `restart()` brings the bridge back on the same database and
+    port."""
 
     slack: FakeSlack
     bot: FakeBot | None
@@ -179,8 +182,13 @@ class Stage:
     limits: Limits | None = None
 
     async def restart(self) -> None:
+        """Stop the bridge and start it again where it was, as a restarted process would. On
+        a port of its own it would be another instance: on PostgreSQL, a row its predecessor
+        still held as it stopped would wait out its lease (60 s) rather than be taken back at
+        once (`Drainer`'s holder is the address)."""
+        port = urlsplit(self.bridge.url).port
         await self.bridge.stop()
-        self.bridge = Bridge(self.settings, port=0, limits=self.limits)
+        self.bridge = Bridge(self.settings, port=port, limits=self.limits)
         await self.bridge.start()
         self.slack.events_url = self.bridge.url + "/slack/events"
         self.api.base = self.bridge.url
@@ -311,10 +319,23 @@ async def stage(make_stage: StageFactory) -> Stage:
     return await make_stage()
 
 
+@pytest.fixture
+def quick_home(monkeypatch: pytest.MonkeyPatch) -> float:
+    """The App Home's least time between two publishes of a tab, short: a story that waits
+    for the tab to catch up with a change waits half a second, not the bridge's five. A test
+    takes it before its stage (the bridge reads it as it starts)."""
+    monkeypatch.setattr(home, "EVERY", 0.5)
+    return home.EVERY
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
-    """A PostgreSQL server's superuser URL for the whole run (`bridge/testing/postgres.py`)."""
-    with postgres.server() as url:
+    """A PostgreSQL server's superuser URL for the whole run, each test worker its own
+    (`bridge/testing/postgres.py`).
+    Two transactions of the bridge's that deadlock (deciding an approval as its post is
+    recorded does) are told so after 0.1 s rather than the server's default 1 s: the one
+    undone runs again (`PgStore`) as it would, and the test does not wait a second for it."""
+    with postgres.server(settings={"deadlock_timeout": "100ms"}) as url:
         if url is None:
             pytest.skip(
                 f"no PostgreSQL: install Debian's postgresql package, or set {postgres.ENV}"
@@ -322,10 +343,29 @@ def postgres_server() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def postgres_databases(postgres_server: str) -> Iterator[list[str]]:
+    """The databases made for tests so far and not yet dropped: the last one, while its test
+    runs; at the end of the run, none."""
+    made: list[str] = []
+    yield made
+    _drop(postgres_server, made)
+
+
+def _drop(server: str, made: list[str]) -> None:
+    while made:
+        postgres.drop_database(server, made.pop())
+
+
 @pytest.fixture
-def postgres_url(postgres_server: str) -> str:
-    """A new, empty database of the test's own."""
-    return postgres.fresh_database(postgres_server)
+def postgres_url(postgres_server: str, postgres_databases: list[str]) -> str:
+    """A new, empty database of the test's own. The one before it is dropped now: the server
+    holds one test's database at a time (many would fill its disk, or memory), and by now
+    whatever used that one has stopped (a test's bridges may stop after its database
+    fixture's teardown, so that is no time to drop it)."""
+    _drop(postgres_server, postgres_databases)
+    postgres_databases.append(postgres.fresh_database(postgres_server))
+    return postgres_databases[-1]
 
 
 @pytest.fixture

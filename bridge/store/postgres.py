@@ -158,10 +158,11 @@ class PgStore(Store):
                         self._leads = bool(row and row[0])
             except TimeoutError:
                 raise psycopg.OperationalError("the server did not answer in time") from None
-            # Its own words were heard as they were said: only the others' are news.
-            mine = {session.pid for session in self._sessions}
+            # Its own words were heard as they were said: only the others' are news. Whose
+            # they are is asked at each: a session opens when first needed, maybe since the
+            # round began (its words, taken for another's, made the App Home publish twice).
             async for notice in conn.notifies(timeout=LOOK_AGAIN):
-                if notice.pid not in mine:
+                if notice.pid not in {session.pid for session in self._sessions}:
                     heard(notice.payload.split())
 
 

@@ -453,9 +453,11 @@ class SqliteTx(Tx):
     ) -> list[Conversation]:
         """Conversations in `status` (those of one agent, if given), oldest first."""
         mine, args = _of_agent(agent_id)
+        # The times are whole seconds: within one, the ids (made in time order) say which
+        # came first, where PostgreSQL would give ties in any order.
         rows = self._all(
             f"{_CONVERSATIONS} WHERE status = ?{mine}"
-            " ORDER BY COALESCE(waiting_since, created_at) LIMIT ?",
+            " ORDER BY COALESCE(waiting_since, created_at), id LIMIT ?",
             status.value,
             *args,
             limit,

@@ -381,7 +381,9 @@ async def test_a_post_whose_answer_was_lost_is_not_posted_twice(stage: Stage) ->
     assert len(top(slack)) == 2 and len(slack.thread(CHANNEL, parent)) == 1
 
 
-async def test_app_home_lists_the_requests_waiting_beside_the_handoffs(stage: Stage) -> None:
+async def test_app_home_lists_the_requests_waiting_beside_the_handoffs(
+    quick_home: float, stage: Stage
+) -> None:
     slack, api = stage.slack, stage.api
     await stage.parent_ts(await api.start(await api.create_user("Erin"), title="A handoff"))
     older = await ask(stage, title="Older request")

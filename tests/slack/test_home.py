@@ -12,7 +12,9 @@ from tests.conftest import ALICE, BOB, CHANNEL, StageFactory
 pytestmark = pytest.mark.both_databases
 
 
-async def test_app_home_shows_the_queue_and_keeps_up(make_stage: StageFactory) -> None:
+async def test_app_home_shows_the_queue_and_keeps_up(
+    quick_home: float, make_stage: StageFactory
+) -> None:
     stage = await make_stage()
     slack, api = stage.slack, stage.api
     user = await api.create_user("Erin")
