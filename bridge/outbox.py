@@ -246,6 +246,9 @@ class Drainer:
         try:
             while next_row is not None and not self._stopping:
                 next_row = await self._deliver_one(next_row)
+            if next_row is not None:  # taken, then told to stop before it was tried: put
+                # back at once, or another instance could not take it until its lease ran out
+                await self._defer(next_row, 0.0, booked=next_row.booked)
         finally:
             self._inflight.pop(row.conversation_id, None)
             if self._saturated or self._held:

@@ -194,6 +194,52 @@ async def test_rows_a_run_left_taken_go_out_as_soon_as_the_next_starts(store: St
     assert maybe_sent == [True]
 
 
+async def test_a_row_taken_as_the_drainer_stops_is_put_back_untried(store: Store) -> None:
+    """The next row of a conversation, taken in the transaction that removes the one before,
+    is put back if the drainer was told to stop meanwhile: due at once for whoever drains
+    next (another instance, say), not held until its lease runs out."""
+    tried: list[int] = []
+    stopping: list[asyncio.Task[None]] = []
+    loop = asyncio.get_running_loop()
+
+    class StoppedMidway(Recorder):
+        async def send(self, row: OutboxRow) -> Callable[[Tx], None] | None:
+            tried.append(row.payload["n"])
+            if row.payload["n"] != 0:
+                return None
+
+            def record(tx: Tx) -> None:  # in the removal's transaction: the stop comes now
+                loop.call_soon_threadsafe(lambda: stopping.append(loop.create_task(stop())))
+
+            return record
+
+    def queue(tx: Tx) -> None:
+        for n in range(2):
+            tx.enqueue("t", "conv", "message", json.dumps({"n": n}), utcnow())
+
+    await store.write(queue)
+    drainer = Drainer(
+        store, "t", StoppedMidway(store, set()), Pulse(), retry_base=1, retry_max=1,
+        metrics=Metrics(),
+    )  # fmt: skip
+
+    async def stop() -> None:
+        await drainer.stop(5)
+
+    task = asyncio.create_task(drainer.run())
+    for _ in range(500):
+        if stopping:
+            break
+        await asyncio.sleep(0.01)
+    await stopping[0]
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert tried == [0]
+    now = time.time()
+    again = await store.write(lambda tx: tx.take_due("t", now, 10, now + 60))
+    assert [(row.payload["n"], row.attempts, row.maybe_sent) for row in again] == [(1, 0, False)]
+
+
 async def test_a_lease_lasts_as_long_as_its_delivery(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
