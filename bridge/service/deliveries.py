@@ -60,10 +60,12 @@ class Deliveries:
         (for the outbox to read as it takes a row); None when there is no such request."""
 
         def read(tx: Tx) -> ApprovalView | None:
-            approval = tx.approval(approval_id)
+            # Shown, not decided on: not locked (see `Tx.approval`).
+            approval = tx.approval(approval_id, lock=False)
             if approval is None:
                 return None
-            conv = tx.conversation(approval.conversation_id) if approval.conversation_id else None
+            line = approval.conversation_id
+            conv = tx.conversation(line, lock=False) if line else None
             return ApprovalView(
                 approval,
                 tx.user(approval.user_id) if approval.user_id else None,

@@ -128,7 +128,10 @@ class ConversationRows(Protocol):
         self, conv: Conversation, history: Sequence[HistoryItem], session: Any
     ) -> None: ...
 
-    def conversation(self, conversation_id: str) -> Conversation | None: ...
+    def conversation(self, conversation_id: str, *, lock: bool = True) -> Conversation | None:
+        """Read to decide on, so locked until the commit (where a database locks rows:
+        PostgreSQL); `lock=False` to show it only (see `approval`)."""
+        ...
 
     def conversation_by_thread(self, channel: str, thread_ts: str) -> Conversation | None: ...
 
@@ -363,7 +366,12 @@ class ApprovalRows(Protocol):
         """Keep a new request; its reminder falls due at `remind_at` (None: never)."""
         ...
 
-    def approval(self, approval_id: str) -> Approval | None: ...
+    def approval(self, approval_id: str, *, lock: bool = True) -> Approval | None:
+        """Read to decide on, so locked until the commit, as `conversation`. `lock=False`
+        to show it only: a sender reading it as it takes a row holds the outbox's locks
+        already, and locking it too would deadlock with a decision, which locks it first
+        and then queues."""
+        ...
 
     def settle_approval(self, settled: Approval) -> bool:
         """Record that a pending request was decided, expired or cancelled (`settled` as it

@@ -277,6 +277,9 @@ class SqliteTx(Tx):
     def _run_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         self._db.executemany(sql, rows)
 
+    def _locked(self, lock: bool) -> str:
+        return self._FOR_UPDATE if lock else ""
+
     def _room(self, full: Collection[str]) -> str:
         """The condition `take_due` puts on a row: the channel its payload names has room
         (none when every channel has: no payload is read then)."""
@@ -338,8 +341,8 @@ class SqliteTx(Tx):
             iso(conv.waiting_since) if conv.waiting_since else None,
         )
 
-    def conversation(self, conversation_id: str) -> Conversation | None:
-        row = self._one(f"{_CONVERSATIONS} WHERE id = ?{self._FOR_UPDATE}", conversation_id)
+    def conversation(self, conversation_id: str, *, lock: bool = True) -> Conversation | None:
+        row = self._one(f"{_CONVERSATIONS} WHERE id = ?{self._locked(lock)}", conversation_id)
         return _conversation(row) if row else None
 
     def view(self, conversation_id: str, message_id: str | None = None) -> View | None:
@@ -847,8 +850,8 @@ class SqliteTx(Tx):
             remind_at.timestamp() if remind_at else None,
         )
 
-    def approval(self, approval_id: str) -> Approval | None:
-        row = self._one(f"{_APPROVALS} WHERE id = ?{self._FOR_UPDATE}", approval_id)
+    def approval(self, approval_id: str, *, lock: bool = True) -> Approval | None:
+        row = self._one(f"{_APPROVALS} WHERE id = ?{self._locked(lock)}", approval_id)
         return _approval(row) if row else None
 
     def settle_approval(self, settled: Approval) -> bool:
