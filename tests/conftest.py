@@ -332,9 +332,10 @@ def quick_home(monkeypatch: pytest.MonkeyPatch) -> float:
 def postgres_server() -> Iterator[str]:
     """A PostgreSQL server's superuser URL for the whole run, each test worker its own
     (`bridge/testing/postgres.py`).
-    Two transactions of the bridge's that deadlock (deciding an approval as its post is
-    recorded does) are told so after 0.1 s rather than the server's default 1 s: the one
-    undone runs again (`PgStore`) as it would, and the test does not wait a second for it."""
+    Two of the bridge's transactions that deadlock (as a sender's take and an approval's
+    decision did, until the sender's read stopped locking) are told so after 0.1 s rather
+    than the server's default 1 s: the one undone runs again (`PgStore`) as it would, and the
+    test does not wait a second for it."""
     with postgres.server(settings={"deadlock_timeout": "100ms"}) as url:
         if url is None:
             pytest.skip(
