@@ -31,18 +31,17 @@ EVERY = 5.0
 
 class AppHome:
     """Publishes each agent's Home tab when they open it, and again when conversations
-    change, for those who opened it in the last hour (at most every `every` seconds, by
-    default `EVERY`). Of several instances sharing a database, the one that leads publishes
-    (`Store.leads`).
+    change, for those who opened it in the last hour (at most every `EVERY` seconds). Of
+    several instances sharing a database, the one that leads publishes (`Store.leads`).
 
     Publishing happens here, never in a listener (Slack wants its answer first). Each agent's
     tab is published at most once at a time and drawn when it goes out, so the latest view
     wins; `views.publish` keeps to its tier, and a 429 waits out `Retry-After`."""
 
-    def __init__(self, service: Service, api: WebApi, every: float | None = None) -> None:
+    def __init__(self, service: Service, api: WebApi) -> None:
         self._service = service
         self._api = api
-        self._every = EVERY if every is None else every
+        self._every = EVERY
         self._viewers: dict[str, float] = {}  # Slack user id -> when they last opened it
         self._due: dict[str, float] = {}  # Slack user id -> when their tab is to go out
         self._published: dict[str, float] = {}  # Slack user id -> when it last went out
